@@ -1,0 +1,32 @@
+// Command swarmrun plays Starlark playbooks over SSH against an Ansible-style
+// inventory. This package only maps flags to runtime calls.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set by the Makefile (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	app := &cli.App{
+		Name:    "swarmrun",
+		Usage:   "turn Debian/Ubuntu hosts into a Docker Swarm with Starlark playbooks over SSH",
+		Version: version,
+		Commands: []*cli.Command{
+			labCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "swarmrun:", err)
+		if ec, ok := err.(cli.ExitCoder); ok {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
