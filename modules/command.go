@@ -1,0 +1,215 @@
+package modules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
+)
+
+// cmdCommonParams are shared by command and shell.
+var cmdCommonParams = []Param{
+	{Name: "chdir", Type: String, Doc: "Directory to run the command in."},
+	{Name: "creates", Type: String, Doc: "A path on the host; if it exists the command is not run (reported ok, not changed)."},
+	{Name: "removes", Type: String, Doc: "A path on the host; if it does not exist the command is not run (reported ok, not changed)."},
+	{Name: "stdin", Type: String, Doc: "Data fed to the command's standard input, as is (no newline is added)."},
+	{Name: "ok_rc", Type: List, Default: []any{int64(0)}, Doc: "Exit codes that count as success; any other fails the step."},
+	{Name: "changed_when", Type: Bool, Default: true, Doc: "Whether running the command counts as a change. Set False for read-only commands."},
+	{Name: "check_safe", Type: Bool, Default: false, Doc: "The command only reads: run it in check mode too (otherwise check mode only reports that it would run)."},
+}
+
+var cmdOutputs = map[string]string{
+	"stdout": "The command's standard output, with the final newline removed.",
+	"stderr": "The command's standard error, with the final newline removed.",
+	"rc":     "The exit code.",
+}
+
+func init() {
+	Register(&Module{
+		Name: "command",
+		Doc: `Run a program on the host, without a shell.
+
+Give argv (a list: no quoting issues at all) or cmd (a string split into words like a
+shell would, honouring quotes and backslashes, but with no variables, globs,
+pipes or redirections: use shell() for those). A command is a change unless
+changed_when = False. creates/removes make it idempotent: the command is skipped
+when the path already exists / is already gone. In check mode the command does
+not run (it is reported as it would be) unless check_safe = True.
+
+Example:
+    command(hosts("db"), argv = ["pg_ctlcluster", "15", "main", "reload"])
+    command(hosts("all"), cmd = "tar xzf /tmp/app.tgz -C /opt", creates = "/opt/app")`,
+		Params: append([]Param{
+			{Name: "argv", Type: List, Doc: "The program and its arguments as a list. Exactly one of argv and cmd."},
+			{Name: "cmd", Type: String, Doc: "The command line as a string, split shell-like into words. Exactly one of argv and cmd."},
+		}, cmdCommonParams...),
+		Outputs: cmdOutputs,
+		Run: func(ctx context.Context, t *Target, p Params) (*Result, error) {
+			var argv []string
+			switch {
+			case p.Has("argv") && p.Has("cmd"):
+				return nil, errors.New("give argv or cmd, not both")
+			case p.Has("argv"):
+				argv = p.Strings("argv")
+			case p.Has("cmd"):
+				var err error
+				if argv, err = splitCommandLine(p.String("cmd")); err != nil {
+					return nil, fmt.Errorf("cmd: %w", err)
+				}
+			}
+			if len(argv) == 0 {
+				return nil, errors.New("give argv or cmd: the command to run")
+			}
+			return runCmd(ctx, t, p, quoteArgv(argv))
+		},
+	})
+}
+
+func quoteArgv(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = Quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// splitCommandLine splits s into words as a POSIX shell would for quoting
+// only: blanks separate words, '...' is literal, "..." is literal except for
+// backslash before \ " $ ` and newline, and a backslash outside quotes makes
+// the next character literal. Nothing is expanded.
+func splitCommandLine(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			inWord = true
+			if i+1 >= len(s) {
+				return nil, errors.New("trailing backslash")
+			}
+			i++
+			if s[i] != '\n' { // backslash-newline continues the line
+				cur.WriteByte(s[i])
+			}
+		case c == '\'':
+			inWord = true
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated single quote")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case c == '"':
+			inWord = true
+			closed := false
+			for i++; i < len(s); i++ {
+				if s[i] == '"' {
+					closed = true
+					break
+				}
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\\\"$`\n", s[i+1]) >= 0 {
+					i++
+					if s[i] != '\n' {
+						cur.WriteByte(s[i])
+					}
+					continue
+				}
+				cur.WriteByte(s[i])
+			}
+			if !closed {
+				return nil, errors.New("unterminated double quote")
+			}
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// runCmd is the shared body of command and shell: script is what `sh -c`
+// runs on the host.
+func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, error) {
+	okRC := map[int]bool{}
+	for _, v := range p.List("ok_rc") {
+		n, ok := v.(int64)
+		if !ok {
+			return nil, fmt.Errorf("ok_rc: want a list of ints, got %v", v)
+		}
+		okRC[int(n)] = true
+	}
+	if len(okRC) == 0 {
+		okRC[0] = true
+	}
+	changed := true
+	if p.Has("changed_when") {
+		changed = p.Bool("changed_when")
+	}
+	res := &Result{}
+
+	// The guards are a separate (read-only) round trip so that they hold in
+	// check mode too, where the command itself does not run.
+	if c, r := p.String("creates"), p.String("removes"); c != "" || r != "" {
+		var parts []string
+		if c != "" {
+			parts = append(parts, "if [ -e "+Quote(c)+" ] || [ -L "+Quote(c)+" ]; then echo creates; fi")
+		}
+		if r != "" {
+			parts = append(parts, "if ! [ -e "+Quote(r)+" ] && ! [ -L "+Quote(r)+" ]; then echo removes; fi")
+		}
+		out, err := Sh(ctx, t, strings.Join(parts, "; "))
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.Contains(out, "creates"):
+			res.Msg = "not run: " + c + " exists"
+			return res, nil
+		case strings.Contains(out, "removes"):
+			res.Msg = "not run: " + r + " does not exist"
+			return res, nil
+		}
+	}
+	if dir := p.String("chdir"); dir != "" {
+		// A newline, not &&, so that a script with its own newlines,
+		// here-documents or `exit` keeps its meaning.
+		script = "cd " + Quote(dir) + " || exit 1\n" + script
+	}
+	if t.Check && !p.Bool("check_safe") {
+		res.Changed = changed
+		res.Msg = "would run (check mode)"
+		return res, nil
+	}
+	o := connection.RunOpts{Become: t.Become}
+	if p.Has("stdin") {
+		o.Stdin = []byte(p.String("stdin"))
+	}
+	r, err := t.Conn.Run(ctx, script, o)
+	if err != nil {
+		return nil, err
+	}
+	stdout := strings.TrimSuffix(string(r.Stdout), "\n")
+	stderr := strings.TrimSuffix(string(r.Stderr), "\n")
+	res.Outputs = map[string]any{"stdout": stdout, "stderr": stderr, "rc": int64(r.ExitCode)}
+	if !okRC[r.ExitCode] {
+		// The outputs are kept on the result too, for a runtime that shows
+		// them next to the error.
+		return res, &ExitError{Cmd: script, Code: r.ExitCode, Stderr: strings.TrimSpace(stderr), Stdout: strings.TrimSpace(stdout)}
+	}
+	res.Changed = changed
+	res.Msg = fmt.Sprintf("rc=%d", r.ExitCode)
+	return res, nil
+}

@@ -1,0 +1,322 @@
+package modules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
+)
+
+func init() {
+	Register(&Module{
+		Name: "lineinfile",
+		Doc: `Ensure one line is present in (or absent from) a text file, like Ansible's lineinfile.
+
+state = "present": if regexp matches lines, the last match (the first with
+firstmatch = True) is replaced by line; otherwise, if line is already in the file
+exactly, nothing changes; otherwise line is inserted after the last line matching
+insertafter (or before the one matching insertbefore), or at "BOF"/"EOF"
+(the default: appended). state = "absent" removes every line matching regexp
+(or equal to line). The file is rewritten atomically, keeping its mode and owner.
+regexp uses Go (RE2) syntax: no backreferences or lookaround in the pattern;
+with backrefs = True, line may refer to groups as \1 or \g<name>.
+For idempotence the regexp should match the line both before and after the edit.
+
+Example:
+    lineinfile(hosts("all"), path = "/etc/ssh/sshd_config",
+               regexp = "^#?PermitRootLogin ", line = "PermitRootLogin prohibit-password")`,
+		Params: []Param{
+			{Name: "path", Type: String, Required: true, Doc: "Absolute path of the file on the host."},
+			{Name: "line", Type: String, Doc: "The line (without newline) to ensure; required for state = \"present\"."},
+			{Name: "regexp", Type: String, Doc: "Lines to replace (present) or remove (absent); searched anywhere in the line."},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent"}, Doc: "Whether the line must be there or not."},
+			{Name: "insertafter", Type: String, Doc: "Where to add the line when regexp does not match: \"EOF\", \"BOF\", or a regexp (after its last match)."},
+			{Name: "insertbefore", Type: String, Doc: "Where to add the line when regexp does not match: \"BOF\" or a regexp (before its last match)."},
+			{Name: "firstmatch", Type: Bool, Default: false, Doc: "Use the first match of regexp/insertafter/insertbefore instead of the last."},
+			{Name: "backrefs", Type: Bool, Default: false, Doc: "Expand \\1 and \\g<name> in line from the regexp match; if regexp does not match, the file is left alone."},
+			{Name: "create", Type: Bool, Default: false, Doc: "Create the file if it is missing (state = \"present\"); otherwise a missing file is an error."},
+			{Name: "mode", Type: Any, Doc: "Permissions of the file, as an octal string (\"0644\") or an int (0o644)."},
+			{Name: "owner", Type: String, Doc: "User name or numeric uid that must own the file."},
+			{Name: "group", Type: String, Doc: "Group name or numeric gid that must own the file."},
+		},
+		Outputs: map[string]string{"path": "The edited file."},
+		Run:     runLineinfile,
+	})
+}
+
+// lineEdit is one lineinfile request, independent of any host.
+type lineEdit struct {
+	line         string
+	regexp       *regexp.Regexp // nil: match by exact line
+	absent       bool
+	insertAfter  string // "", "EOF", "BOF" or a regexp
+	insertBefore string // "", "BOF" or a regexp
+	firstMatch   bool
+	backrefs     bool
+}
+
+// Patterns are matched against lines without their line ending: Python's $
+// matches before a final newline and Go's does not, so this keeps "^x=1$"
+// meaning what an Ansible user expects.
+
+// splitKeepNL splits content into lines that keep their "\n", like Python's
+// readlines, which Ansible's comparisons rely on.
+func splitKeepNL(s string) []string {
+	var out []string
+	for s != "" {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	return out
+}
+
+func trimEOL(s string) string { return strings.TrimRight(s, "\r\n") }
+
+// pyToGoTemplate turns Python replacement syntax (\1, \g<1>, \g<name>) into
+// Go's regexp.Expand syntax (${1}, ${name}); a literal $ is doubled.
+var pyBackref = regexp.MustCompile(`\\(\d+)|\\g<(\w+)>`)
+
+func pyToGoTemplate(s string) string {
+	s = strings.ReplaceAll(s, "$", "$$")
+	return pyBackref.ReplaceAllStringFunc(s, func(m string) string {
+		sm := pyBackref.FindStringSubmatch(m)
+		if sm[1] != "" {
+			return "${" + sm[1] + "}"
+		}
+		return "${" + sm[2] + "}"
+	})
+}
+
+// apply edits content and reports the new content, whether it changed and a
+// message, following Ansible's lineinfile (present/absent) step by step.
+func (e lineEdit) apply(content string) (string, bool, string, error) {
+	lines := splitKeepNL(content)
+	if e.absent {
+		var kept []string
+		removed := 0
+		for _, l := range lines {
+			if e.regexp != nil && e.regexp.MatchString(trimEOL(l)) || e.regexp == nil && trimEOL(l) == e.line {
+				removed++
+				continue
+			}
+			kept = append(kept, l)
+		}
+		if removed == 0 {
+			return content, false, "", nil
+		}
+		return strings.Join(kept, ""), true, fmt.Sprintf("%d line(s) removed", removed), nil
+	}
+
+	var ins *regexp.Regexp
+	for _, s := range []string{e.insertAfter, e.insertBefore} {
+		if s != "" && s != "EOF" && s != "BOF" {
+			r, err := regexp.Compile(s)
+			if err != nil {
+				return "", false, "", fmt.Errorf("insertafter/insertbefore: %w", err)
+			}
+			ins = r
+		}
+	}
+	matchIdx, insIdx := -1, -1 // Ansible's index[0] and index[1]
+	var match []int
+	// 1. A regexp match wins over everything else.
+	if e.regexp != nil {
+		for i, l := range lines {
+			if m := e.regexp.FindStringSubmatchIndex(trimEOL(l)); m != nil {
+				matchIdx, match = i, m
+				if e.firstMatch {
+					break
+				}
+			}
+		}
+	}
+	// 2. Without one, look for the exact line and the insertion point.
+	if match == nil {
+		for i, l := range lines {
+			if trimEOL(l) == e.line {
+				matchIdx = i
+			} else if ins != nil && ins.MatchString(trimEOL(l)) {
+				if e.insertAfter != "" {
+					insIdx = i + 1
+				}
+				if e.insertBefore != "" {
+					insIdx = i
+				}
+				if e.firstMatch {
+					break
+				}
+			}
+		}
+	}
+	newLine := e.line
+	if matchIdx >= 0 {
+		if e.backrefs && match != nil {
+			newLine = string(e.regexp.ExpandString(nil, pyToGoTemplate(e.line), trimEOL(lines[matchIdx]), match))
+		}
+		if !strings.HasSuffix(newLine, "\n") {
+			newLine += "\n"
+		}
+		if lines[matchIdx] == newLine {
+			return content, false, "", nil
+		}
+		lines[matchIdx] = newLine
+		return strings.Join(lines, ""), true, "line replaced", nil
+	}
+	switch {
+	case e.backrefs:
+		// Without a match there is nothing to fill the backreferences.
+		return content, false, "", nil
+	case e.insertBefore == "BOF" || e.insertAfter == "BOF":
+		lines = append([]string{newLine + "\n"}, lines...)
+	case e.insertAfter == "EOF" || insIdx == -1:
+		if n := len(lines); n > 0 && !strings.HasSuffix(lines[n-1], "\n") {
+			lines[n-1] += "\n"
+		}
+		lines = append(lines, newLine+"\n")
+	case e.insertAfter != "":
+		// Don't insert the line if it already follows the anchor.
+		if insIdx == len(lines) {
+			if trimEOL(lines[insIdx-1]) == newLine {
+				return content, false, "", nil
+			}
+			if !strings.HasSuffix(lines[insIdx-1], "\n") {
+				lines[insIdx-1] += "\n"
+			}
+			lines = append(lines, newLine+"\n")
+		} else {
+			if trimEOL(lines[insIdx]) == newLine {
+				return content, false, "", nil
+			}
+			lines = append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...)
+		}
+	default:
+		lines = append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...)
+	}
+	return strings.Join(lines, ""), true, "line added", nil
+}
+
+func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
+	pth := p.String("path")
+	if !path.IsAbs(pth) {
+		return nil, fmt.Errorf("path %q: must be absolute", pth)
+	}
+	e := lineEdit{
+		line:         p.String("line"),
+		absent:       p.String("state") == "absent",
+		insertAfter:  p.String("insertafter"),
+		insertBefore: p.String("insertbefore"),
+		firstMatch:   p.Bool("firstmatch"),
+		backrefs:     p.Bool("backrefs"),
+	}
+	if e.insertAfter != "" && e.insertBefore != "" {
+		return nil, errors.New("give insertafter or insertbefore, not both")
+	}
+	if !e.absent && !p.Has("line") {
+		return nil, errors.New(`state = "present" needs line`)
+	}
+	if e.absent && !p.Has("line") && !p.Has("regexp") {
+		return nil, errors.New(`state = "absent" needs regexp or line`)
+	}
+	if e.backrefs && !p.Has("regexp") {
+		return nil, errors.New("backrefs = True needs regexp")
+	}
+	if strings.Contains(e.line, "\n") {
+		return nil, errors.New("line: must be one line (no newline)")
+	}
+	if p.Has("regexp") {
+		r, err := regexp.Compile(p.String("regexp"))
+		if err != nil {
+			return nil, fmt.Errorf("regexp: %w (Go RE2 syntax)", err)
+		}
+		e.regexp = r
+	}
+	a, err := fileAttrsFromParams(p)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Outputs: map[string]any{"path": pth}}
+
+	old, err := t.Conn.ReadFile(ctx, pth, t.Become)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if !exists {
+		switch {
+		case e.absent:
+			res.Msg = "file not present"
+			return res, nil
+		case !p.Bool("create"):
+			return nil, fmt.Errorf("%s does not exist (set create = True to create it)", pth)
+		}
+	}
+	updated, changed, msg, err := e.apply(string(old))
+	if err != nil {
+		return nil, err
+	}
+	if !exists && !changed {
+		// backrefs without a match on a new file: Ansible creates it empty.
+		changed, msg = true, "file created"
+	}
+	var st *connection.FileInfo
+	var attrCmds, attrDiffs []string
+	if exists && a.any() {
+		if st, err = t.Conn.Stat(ctx, pth, t.Become); err != nil {
+			return nil, err
+		}
+		if attrCmds, attrDiffs, err = attrPlan(ctx, t, pth, st, a); err != nil {
+			return nil, err
+		}
+	} else if !exists {
+		attrDiffs = newPathDiffs(a)
+	}
+	if !changed && len(attrCmds) == 0 {
+		return res, nil
+	}
+	res.Changed = true
+	res.Msg = msg
+	if !changed {
+		res.Msg = strings.Join(attrDiffs, ", ")
+	} else if len(attrDiffs) > 0 {
+		res.Msg += "; " + strings.Join(attrDiffs, ", ")
+	}
+	if t.Diff {
+		d := FileDiff(pth, string(old), updated)
+		for _, l := range attrDiffs {
+			d += l + "\n"
+		}
+		res.Diff = d
+	}
+	if t.Check {
+		return res, nil
+	}
+	if changed {
+		// Mode 0 and empty owner keep an existing file's attributes.
+		o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
+		if a.hasMode {
+			o.Mode = goMode(a.mode)
+		}
+		if err := t.Conn.WriteFile(ctx, pth, []byte(updated), o); err != nil {
+			return nil, err
+		}
+		if a.hasMode && a.mode&0o7000 != 0 {
+			_, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(pth))
+			return res, err
+		}
+		return res, nil
+	}
+	if _, err := Sh(ctx, t, strings.Join(attrCmds, " && ")); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -1,0 +1,114 @@
+package modules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
+)
+
+func init() {
+	Register(&Module{
+		Name: "wait_for",
+		Doc: `Wait, on the host, until a TCP port answers (or stops answering) or a path appears (or goes away).
+
+The polling loop runs on the host in one command. Never a change. In check
+mode the condition is probed once and an unmet condition is reported (ok, with
+a message) instead of waited for, since the steps that would meet it did not run.
+Port checks use bash's /dev/tcp, falling back to nc.
+
+Example:
+    wait_for(hosts("db"), port = 5432, wait_timeout = 60)
+    wait_for(hosts("all"), path = "/var/run/docker.sock")`,
+		Params: []Param{
+			{Name: "port", Type: Int, Doc: "TCP port to check on host. Exactly one of port and path."},
+			{Name: "host", Type: String, Default: "127.0.0.1", Doc: "Address to connect to for port, as seen from the target host."},
+			{Name: "path", Type: String, Doc: "Path on the host to check. Exactly one of port and path."},
+			{Name: "state", Type: String, Default: "started", Choices: []string{"started", "stopped", "present", "absent"},
+				Doc: "started/present: wait until the port answers or the path exists; stopped/absent: until it no longer does."},
+			{Name: "wait_timeout", Type: Int, Default: int64(300), Doc: "Seconds to wait before failing (named so as not to clash with the common timeout keyword)."},
+			{Name: "initial_delay", Type: Int, Default: int64(0), Doc: "Seconds to wait before the first check."},
+		},
+		Outputs: map[string]string{"elapsed": "Seconds waited (whole)."},
+		Run:     runWaitFor,
+	})
+}
+
+// waitProbe returns a shell condition that is true when the resource exists
+// (the port answers, the path exists).
+func waitProbe(p Params) (string, error) {
+	switch {
+	case p.Has("port") && p.Has("path"):
+		return "", errors.New("give port or path, not both")
+	case p.Has("port"):
+		port := p.Int("port")
+		if port <= 0 || port > 65535 {
+			return "", fmt.Errorf("port %d: out of range", port)
+		}
+		host := p.String("host")
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		ps := strconv.FormatInt(port, 10)
+		inner := "exec 3<>/dev/tcp/" + host + "/" + ps
+		return "{ if command -v bash >/dev/null 2>&1; then timeout 2 bash -c " + Quote(inner) +
+			" 2>/dev/null; else nc -z -w 2 " + Quote(host) + " " + ps + " 2>/dev/null; fi; }", nil
+	case p.Has("path"):
+		q := Quote(p.String("path"))
+		return "{ [ -e " + q + " ] || [ -L " + q + " ]; }", nil
+	}
+	return "", errors.New("give port or path")
+}
+
+func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
+	probe, err := waitProbe(p)
+	if err != nil {
+		return nil, err
+	}
+	state := p.String("state")
+	want := state == "" || state == "started" || state == "present"
+	cond := probe
+	if !want {
+		cond = "! " + probe
+	}
+	timeout := p.Int("wait_timeout")
+	if !p.Has("wait_timeout") {
+		timeout = 300
+	}
+	res := &Result{}
+	if t.Check {
+		out, err := Sh(ctx, t, "if "+cond+"; then echo met; else echo unmet; fi")
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(out) != "met" {
+			res.Msg = "condition not met yet; would wait up to " + strconv.FormatInt(timeout, 10) + "s (check mode)"
+		}
+		return res, nil
+	}
+	script := fmt.Sprintf(`sleep %d; start=$(date +%%s)
+while ! %s; do
+  now=$(date +%%s)
+  if [ $((now - start)) -ge %d ]; then echo "timeout after %ds" >&2; exit 124; fi
+  sleep 1
+done
+echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), cond, timeout, timeout)
+	r, err := t.Conn.Run(ctx, script, connection.RunOpts{Become: t.Become})
+	if err != nil {
+		return nil, err
+	}
+	if r.ExitCode != 0 {
+		what := "port " + strconv.FormatInt(p.Int("port"), 10)
+		if p.Has("path") {
+			what = "path " + p.String("path")
+		}
+		return nil, fmt.Errorf("timed out after %ds waiting for %s to be %s", timeout, what, state)
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(r.Stdout)), 10, 64)
+	res.Outputs = map[string]any{"elapsed": n}
+	res.Msg = fmt.Sprintf("%s after %ds", state, n)
+	return res, nil
+}
