@@ -1,0 +1,370 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	iniSection   = regexp.MustCompile(`^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$`)
+	iniGroupName = regexp.MustCompile(`^([^:\]\s]+)\s*(?:#.*)?$`)
+	unsafeGroup  = regexp.MustCompile(`^[^\p{L}\p{N}_]|^\p{N}|[^\p{L}\p{N}_]`)
+)
+
+type pendingDecl struct {
+	line    int
+	state   string
+	parents []string
+}
+
+// parseINI follows Ansible's ini inventory plugin line by line: lines
+// before any section belong to ungrouped, [g:children] may name groups
+// declared later, and [g:vars] needs g declared somewhere.
+func (inv *Inventory) parseINI(data []byte) error {
+	lines := strings.Split(strings.ReplaceAll(string(trimBOM(data)), "\r\n", "\n"), "\n")
+	groupname, state := "ungrouped", "hosts"
+	pending := map[string]*pendingDecl{}
+	var pendingOrder []string
+	addPending := func(name string, d *pendingDecl) {
+		pending[name] = d
+		pendingOrder = append(pendingOrder, name)
+	}
+	errf := func(lineno int, format string, args ...any) error {
+		return fmt.Errorf("%s:%d: %s", inv.path, lineno, fmt.Sprintf(format, args...))
+	}
+
+	for i, line := range lines {
+		lineno := i + 1
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if m := iniSection.FindStringSubmatch(line); m != nil {
+			// Ansible silently rewrites section names that are not valid
+			// identifiers (web-servers -> web_servers).
+			groupname = unsafeGroup.ReplaceAllString(m[1], "_")
+			state = m[2]
+			if state == "" {
+				state = "hosts"
+			}
+			if state != "hosts" && state != "children" && state != "vars" {
+				return errf(lineno, "section [%s:%s] has unknown type: %s", m[1], m[2], state)
+			}
+			if _, ok := inv.groups[groupname]; !ok {
+				if _, ok := pending[groupname]; state == "vars" && !ok {
+					addPending(groupname, &pendingDecl{line: lineno, state: state})
+				}
+				inv.addGroup(groupname)
+			}
+			if d, ok := pending[groupname]; ok && state != "vars" {
+				if d.state == "children" {
+					if err := inv.addPendingChildren(groupname, pending); err != nil {
+						return errf(lineno, "%v", err)
+					}
+				} else {
+					delete(pending, groupname)
+				}
+			}
+			continue
+		} else if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			return errf(lineno, "invalid section entry: %q; make sure there are no spaces or other invalid characters in the section entry", line)
+		}
+
+		switch state {
+		case "hosts":
+			names, port, vars, err := parseHostLine(line)
+			if err != nil {
+				return errf(lineno, "%v", err)
+			}
+			for _, name := range names {
+				h := inv.addHost(name, inv.groups[groupname], port)
+				for _, kv := range vars {
+					h.vars[kv.k] = kv.v
+				}
+			}
+		case "vars":
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				return errf(lineno, "expected key=value, got: %s", line)
+			}
+			if err := inv.groups[groupname].setVar(strings.TrimSpace(k), pyLiteral(strings.TrimSpace(v))); err != nil {
+				return errf(lineno, "%v", err)
+			}
+		case "children":
+			m := iniGroupName.FindStringSubmatch(line)
+			if m == nil {
+				return errf(lineno, "expected group name, got: %s", line)
+			}
+			child := m[1]
+			if c, ok := inv.groups[child]; ok {
+				if err := inv.addChild(inv.groups[groupname], c); err != nil {
+					return errf(lineno, "%v", err)
+				}
+			} else if d, ok := pending[child]; ok {
+				d.parents = append(d.parents, groupname)
+			} else {
+				addPending(child, &pendingDecl{line: lineno, state: "children", parents: []string{groupname}})
+			}
+		}
+	}
+	// Report the first unresolved reference, as Ansible does.
+	for _, name := range pendingOrder {
+		d, ok := pending[name]
+		if !ok {
+			continue
+		}
+		if d.state == "vars" {
+			return fmt.Errorf("%s:%d: section [%s:vars] not valid for undefined group: %s", inv.path, d.line, name, name)
+		}
+		return fmt.Errorf("%s:%d: section [%s:children] includes undefined group: %s", inv.path, d.line, d.parents[len(d.parents)-1], name)
+	}
+	return nil
+}
+
+func (inv *Inventory) addPendingChildren(name string, pending map[string]*pendingDecl) error {
+	d := pending[name]
+	for _, parent := range d.parents {
+		if err := inv.addChild(inv.addGroup(parent), inv.groups[name]); err != nil {
+			return err
+		}
+		if pd, ok := pending[parent]; ok && pd.state == "children" {
+			if err := inv.addPendingChildren(parent, pending); err != nil {
+				return err
+			}
+		}
+	}
+	delete(pending, name)
+	return nil
+}
+
+type keyValue struct {
+	k string
+	v any
+}
+
+// parseHostLine splits "name[:port] k=v ..." like Ansible: shell-style
+// words (quotes removed, # starts a comment), then each value goes
+// through Python literal evaluation, so k="1" yields the integer 1.
+func parseHostLine(line string) (names []string, port int, vars []keyValue, err error) {
+	words, err := shlexSplit(line)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("error parsing host definition %q: %v", line, err)
+	}
+	if len(words) == 0 {
+		return nil, 0, nil, nil
+	}
+	names, port, err = expandHostPattern(words[0])
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if strings.HasSuffix(strings.TrimSpace(words[0]), ":") && port == 0 {
+		return nil, 0, nil, fmt.Errorf("invalid host pattern %q: a trailing ':' is reserved for a port", words[0])
+	}
+	for _, n := range names {
+		if strings.TrimSpace(n) == "---" {
+			return nil, 0, nil, fmt.Errorf("invalid host pattern %q: '---' is normally a sign this is a YAML file", words[0])
+		}
+	}
+	for _, w := range words[1:] {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			return nil, 0, nil, fmt.Errorf("expected key=value host variable assignment, got: %s", w)
+		}
+		vars = append(vars, keyValue{k, pyLiteral(v)})
+	}
+	return names, port, vars, nil
+}
+
+// shlexSplit is Python's shlex.split(s, comments=True) in POSIX mode.
+func shlexSplit(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '#':
+			// A comment runs to the end of the line, even mid-word.
+			if inWord {
+				words = append(words, cur.String())
+			}
+			return words, nil
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("no escaped character")
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("no closing quotation")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				// Inside double quotes a backslash escapes only \ and ".
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '"') {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New("no closing quotation")
+			}
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+var (
+	bracketedHostPort = regexp.MustCompile(`^\[(.+)\]:([0-9]+)$`)
+	hostPort          = regexp.MustCompile(`^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$`)
+	rangeExpr         = regexp.MustCompile(`\[(?:[0-9a-fA-F]+:[0-9a-fA-F]+|[a-zA-Z]:[a-zA-Z])(?::[0-9]+)?\]`)
+	hostLabel         = regexp.MustCompile(`^[\p{L}\p{N}_][\p{L}\p{N}_-]*$`)
+)
+
+// expandHostPattern splits an optional port off a host entry and expands
+// its [a:b(:step)] ranges.
+func expandHostPattern(pattern string) ([]string, int, error) {
+	name, port := pattern, 0
+	if n, p, ok := splitHostPort(pattern); ok {
+		name, port = n, p
+	}
+	if !strings.Contains(name, "[") {
+		return []string{name}, port, nil
+	}
+	names, err := expandRange(name)
+	return names, port, err
+}
+
+// splitHostPort is Ansible's parse_address: it separates host and port
+// only if what remains is a valid hostname, IPv4 or IPv6 address.
+func splitHostPort(s string) (string, int, bool) {
+	host, port := s, 0
+	for _, re := range []*regexp.Regexp{bracketedHostPort, hostPort} {
+		if m := re.FindStringSubmatch(host); m != nil {
+			n, err := strconv.Atoi(m[2])
+			if err != nil {
+				return "", 0, false
+			}
+			host, port = m[1], n
+		}
+	}
+	if !validAddress(host) {
+		return "", 0, false
+	}
+	return host, port, true
+}
+
+func validAddress(s string) bool {
+	plain := rangeExpr.ReplaceAllString(s, "0")
+	if net.ParseIP(plain) != nil {
+		return true
+	}
+	for _, label := range strings.Split(plain, ".") {
+		if !hostLabel.MatchString(label) || strings.HasSuffix(label, "-") || strings.HasSuffix(label, "_") {
+			return false
+		}
+	}
+	return true
+}
+
+const asciiLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// expandRange expands the first [beg:end(:step)] in s, recursively, like
+// Ansible's expand_hostname_range. Leading zeros fix the width.
+func expandRange(s string) ([]string, error) {
+	open := strings.IndexByte(s, '[')
+	rest := s[open+1:]
+	closeIdx := strings.IndexByte(rest, ']')
+	if closeIdx < 0 || strings.IndexByte(s[:open], ']') >= 0 {
+		return nil, fmt.Errorf("bad host range in %q: unbalanced brackets", s)
+	}
+	head, spec, tail := s[:open], rest[:closeIdx], rest[closeIdx+1:]
+	if strings.Contains(spec, "[") {
+		return nil, fmt.Errorf("bad host range in %q: unbalanced brackets", s)
+	}
+	bounds := strings.Split(spec, ":")
+	if len(bounds) != 2 && len(bounds) != 3 {
+		return nil, fmt.Errorf("bad host range [%s] in %q: must be begin:end or begin:end:step", spec, s)
+	}
+	beg, end, step := bounds[0], bounds[1], 1
+	if len(bounds) == 3 {
+		n, err := strconv.Atoi(bounds[2])
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad host range [%s] in %q: step must be a positive integer", spec, s)
+		}
+		step = n
+	}
+	if beg == "" {
+		beg = "0"
+	}
+	if end == "" {
+		return nil, fmt.Errorf("bad host range [%s] in %q: must specify end value", spec, s)
+	}
+	var seq []string
+	bi, ei := strings.Index(asciiLetters, beg), strings.Index(asciiLetters, end)
+	if len(beg) == 1 && len(end) == 1 && bi >= 0 && ei >= 0 {
+		if bi > ei {
+			return nil, fmt.Errorf("bad host range [%s] in %q: begin must be <= end", spec, s)
+		}
+		for i := bi; i <= ei; i += step {
+			seq = append(seq, asciiLetters[i:i+1])
+		}
+	} else {
+		width := 0
+		if beg[0] == '0' && len(beg) > 1 {
+			if len(beg) != len(end) {
+				return nil, fmt.Errorf("bad host range [%s] in %q: begin and end must have equal length", spec, s)
+			}
+			width = len(beg)
+		}
+		b, err1 := strconv.Atoi(beg)
+		e, err2 := strconv.Atoi(end)
+		if err1 != nil || err2 != nil || b < 0 {
+			return nil, fmt.Errorf("bad host range [%s] in %q: bounds must be numbers or single letters", spec, s)
+		}
+		if b > e {
+			return nil, fmt.Errorf("bad host range [%s] in %q: begin must be <= end", spec, s)
+		}
+		for i := b; i <= e; i += step {
+			seq = append(seq, fmt.Sprintf("%0*d", width, i))
+		}
+	}
+	var out []string
+	for _, x := range seq {
+		name := head + x + tail
+		if strings.Contains(name, "[") {
+			more, err := expandRange(name)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+		} else {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
