@@ -1,0 +1,338 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func init() {
+	Register(&Module{
+		Name: "apt",
+		Doc: `Install, upgrade or remove Debian/Ubuntu packages with apt-get.
+The installed state of every listed package is read with one dpkg-query; apt-get
+runs only when something must change (always with DEBIAN_FRONTEND=noninteractive,
+keeping existing config files). A "name=version" entry pins that version. With
+state = "latest" a simulation (apt-get -s) tells whether upgrades exist. In
+check mode the install is simulated, so an unknown package fails there too.
+apt-get waits up to lock_timeout seconds for the dpkg lock (held e.g. by
+unattended-upgrades) instead of failing at once.
+
+update_cache refreshes the package lists first, unless they are younger than
+cache_valid_time seconds. Unlike Ansible, a cache update alone is not reported
+as a change: it alters no configuration, and counting it would make every
+re-run "changed" (the message says when the cache was updated). In check mode
+the cache is not updated (that would write to the host); the prediction uses
+the current lists.
+
+    apt(hosts("all"), packages = ["docker.io", "ufw"], update_cache = True,
+        cache_valid_time = 3600)`,
+		Params: []Param{
+			{Name: "packages", Type: List, Doc: `package names; "name=version" pins a version`},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent", "latest"}, Doc: "present: installed (pinned version if given); latest: installed and upgraded to the candidate; absent: removed"},
+			{Name: "update_cache", Type: Bool, Default: false, Doc: "run apt-get update first"},
+			{Name: "cache_valid_time", Type: Int, Default: int64(0), Doc: "with update_cache: skip the update while the lists are younger than this many seconds (0: always update)"},
+			{Name: "install_recommends", Type: Bool, Default: false, Doc: "also install recommended packages"},
+			{Name: "purge", Type: Bool, Default: false, Doc: "with state absent: also remove configuration files"},
+			{Name: "lock_timeout", Type: Int, Default: int64(300), Doc: "seconds apt-get waits for the dpkg lock (DPkg::Lock::Timeout)"},
+		},
+		Outputs: map[string]string{"installed": "packages installed or upgraded (or that would be)", "removed": "packages removed (or that would be)", "cache_updated": "whether apt-get update ran"},
+		Run:     runApt,
+	})
+}
+
+// aptPkg is one requested package.
+type aptPkg struct{ Name, Version string }
+
+func (p aptPkg) String() string {
+	if p.Version != "" {
+		return p.Name + "=" + p.Version
+	}
+	return p.Name
+}
+
+var aptNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9\-]+)?$`)
+
+// aptParsePackages splits "name=version" entries and rejects names apt could
+// not mean (and that would need quoting).
+func aptParsePackages(list []string) ([]aptPkg, error) {
+	var out []aptPkg
+	for _, s := range list {
+		n, v, _ := strings.Cut(strings.TrimSpace(s), "=")
+		if !aptNameRe.MatchString(n) {
+			return nil, fmt.Errorf("apt: invalid package name %q", s)
+		}
+		if strings.ContainsAny(v, " \t\n'\"$`\\;") {
+			return nil, fmt.Errorf("apt: invalid version in %q", s)
+		}
+		out = append(out, aptPkg{n, v})
+	}
+	return out, nil
+}
+
+// aptInstalled parses `dpkg-query -W -f '${Package}\t${Version}\t${db:Status-Abbrev}\n'`
+// into installed versions. Only packages whose status is installed (or
+// installed with triggers pending) count; "rc" (config files only) and
+// half-installed states do not.
+func aptInstalled(out string) map[string]string {
+	inst := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) < 3 || len(f[2]) < 2 {
+			continue
+		}
+		switch f[2][1] {
+		case 'i', 'W', 't':
+			inst[f[0]] = f[1]
+		}
+	}
+	return inst
+}
+
+// aptSimulated parses `apt-get -s` output: "Inst NAME [OLD] (NEW ...)" and
+// "Remv NAME [OLD]" lines, as a readable +/-/~ list.
+func aptSimulated(out string) (changes []string) {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "Inst":
+			old, nv := "", ""
+			for _, x := range f[2:] {
+				if strings.HasPrefix(x, "[") && old == "" {
+					old = strings.Trim(x, "[]")
+				} else if strings.HasPrefix(x, "(") && nv == "" {
+					nv = strings.TrimPrefix(x, "(")
+				}
+			}
+			if old != "" {
+				changes = append(changes, fmt.Sprintf("~ %s %s -> %s", f[1], old, nv))
+			} else {
+				changes = append(changes, fmt.Sprintf("+ %s %s", f[1], nv))
+			}
+		case "Remv":
+			changes = append(changes, "- "+f[1])
+		}
+	}
+	return changes
+}
+
+// aptPlan decides what to install and remove from what is installed.
+func aptPlan(pkgs []aptPkg, installed map[string]string, state string) (install, remove []aptPkg) {
+	for _, p := range pkgs {
+		name, _, _ := strings.Cut(p.Name, ":")
+		v, ok := installed[name]
+		if !ok {
+			v, ok = installed[p.Name]
+		}
+		switch state {
+		case "absent":
+			if ok && (p.Version == "" || p.Version == v) {
+				remove = append(remove, p)
+			}
+		default:
+			if !ok || (p.Version != "" && p.Version != v) {
+				install = append(install, p)
+			}
+		}
+	}
+	return install, remove
+}
+
+// aptGetOpts are the options every apt-get call gets.
+func aptGetOpts(p Params) string {
+	o := fmt.Sprintf("-y -q -o DPkg::Lock::Timeout=%d -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold", p.Int("lock_timeout"))
+	if p.Bool("install_recommends") {
+		o += " -o APT::Install-Recommends=true"
+	} else {
+		o += " --no-install-recommends"
+	}
+	return o
+}
+
+const aptEnv = "export DEBIAN_FRONTEND=noninteractive LC_ALL=C NEEDRESTART_MODE=a\n"
+
+// aptUnknown turns apt's "Unable to locate package X" into a clear error.
+var aptUnknownRe = regexp.MustCompile(`(?:Unable to locate package|has no installation candidate|Version '[^']*' for '[^']*' was not found)[^\n]*`)
+
+func aptError(what string, err error, out string) error {
+	text := out
+	if ee, ok := err.(*ExitError); ok {
+		text += "\n" + ee.Stderr + "\n" + ee.Stdout
+	}
+	if m := aptUnknownRe.FindAllString(text, -1); len(m) > 0 {
+		return fmt.Errorf("apt: %s: %s", what, strings.Join(m, "; "))
+	}
+	return fmt.Errorf("apt: %s: %w", what, err)
+}
+
+func aptNames(ps []aptPkg) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
+	pkgs, err := aptParsePackages(p.Strings("packages"))
+	if err != nil {
+		return nil, err
+	}
+	state := p.String("state")
+	var names []string
+	for _, pk := range pkgs {
+		names = append(names, pk.Name)
+	}
+	sort.Strings(names)
+
+	// One round trip: installed versions, cache age, and for "latest" the
+	// simulation that shows pending upgrades.
+	observe := func() (map[string]string, int64, []string, error) {
+		var sc strings.Builder
+		sc.WriteString(aptEnv)
+		sc.WriteString(hpSection("now") + "; date +%s\n")
+		sc.WriteString(hpSection("cache") + "; stat -c %Y /var/cache/apt/pkgcache.bin /var/lib/apt/lists 2>/dev/null\n")
+		if len(names) > 0 {
+			sc.WriteString(hpSection("dpkg") + "; dpkg-query -W -f '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + strings.Join(names, " ") + " 2>/dev/null\n")
+			if state == "latest" {
+				sc.WriteString(hpSection("sim") + "; apt-get -s " + aptGetOpts(p) + " install " + strings.Join(aptNames(pkgs), " ") + " 2>&1; echo \"rc=$?\"\n")
+			}
+		}
+		sc.WriteString("true\n")
+		out, err := Sh(ctx, t, sc.String())
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("apt: reading package state: %w", err)
+		}
+		sec := hpSections(out)
+		now, _ := strconv.ParseInt(strings.TrimSpace(sec["now"]), 10, 64)
+		var newest int64
+		for _, f := range strings.Fields(sec["cache"]) {
+			if v, _ := strconv.ParseInt(f, 10, 64); v > newest {
+				newest = v
+			}
+		}
+		age := int64(-1)
+		if newest > 0 {
+			age = now - newest
+		}
+		var sim []string
+		if s, ok := sec["sim"]; ok {
+			if !strings.Contains(s, "rc=0") {
+				return nil, 0, nil, aptError("simulating install of "+strings.Join(aptNames(pkgs), " "), fmt.Errorf("%s", strings.TrimSpace(s)), s)
+			}
+			sim = aptSimulated(s)
+		}
+		return aptInstalled(sec["dpkg"]), age, sim, nil
+	}
+	installed, age, sim, err := observe()
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Result{Outputs: map[string]any{"installed": []any{}, "removed": []any{}, "cache_updated": false}}
+	var notes []string
+	if p.Bool("update_cache") {
+		valid := p.Int("cache_valid_time")
+		if valid > 0 && age >= 0 && age < valid {
+			notes = append(notes, fmt.Sprintf("cache is %d s old, valid for %d s", age, valid))
+		} else if t.Check {
+			notes = append(notes, "would update the cache")
+		} else {
+			if out, err := Sh(ctx, t, aptEnv+"apt-get -q "+fmt.Sprintf("-o DPkg::Lock::Timeout=%d", p.Int("lock_timeout"))+" update 2>&1"); err != nil {
+				return nil, aptError("apt-get update", err, out)
+			}
+			res.Outputs["cache_updated"] = true
+			notes = append(notes, "cache updated")
+			if state == "latest" && len(pkgs) > 0 {
+				// New lists may mean new candidates.
+				if installed, _, sim, err = observe(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+
+	install, remove := aptPlan(pkgs, installed, state)
+	var changes []string
+	switch {
+	case state == "latest":
+		changes = sim
+		install = nil
+		if len(sim) > 0 {
+			install = pkgs
+		}
+	case len(install) > 0 && t.Check:
+		// Simulate so the prediction fails where the real run would (an
+		// unknown package or version) and lists dependencies too.
+		out, err := Sh(ctx, t, aptEnv+"apt-get -s "+aptGetOpts(p)+" install --allow-downgrades "+strings.Join(aptNames(install), " ")+" 2>&1")
+		if err != nil {
+			return nil, aptError("cannot install "+strings.Join(aptNames(install), " "), err, out)
+		}
+		changes = aptSimulated(out)
+	case len(install) > 0:
+		for _, pk := range install {
+			if v, ok := installed[pk.Name]; ok {
+				changes = append(changes, fmt.Sprintf("~ %s %s -> %s", pk.Name, v, pk.Version))
+			} else {
+				changes = append(changes, "+ "+pk.String())
+			}
+		}
+	}
+	for _, pk := range remove {
+		changes = append(changes, "- "+pk.Name+" "+installed[pk.Name])
+	}
+
+	inst := make([]any, len(install))
+	for i, pk := range install {
+		inst[i] = pk.String()
+	}
+	rem := make([]any, len(remove))
+	for i, pk := range remove {
+		rem[i] = pk.Name
+	}
+	res.Outputs["installed"], res.Outputs["removed"] = inst, rem
+	if t.Diff && len(changes) > 0 {
+		res.Diff = strings.Join(changes, "\n") + "\n"
+	}
+	if len(install) == 0 && len(remove) == 0 {
+		notes = append([]string{"packages already " + state}, notes...)
+		res.Msg = strings.Join(notes, "; ")
+		return res, nil
+	}
+	res.Changed = true
+	if len(install) > 0 {
+		notes = append(notes, "install "+strings.Join(aptNames(install), " "))
+	}
+	if len(remove) > 0 {
+		notes = append(notes, "remove "+strings.Join(aptNames(remove), " "))
+	}
+	res.Msg = strings.Join(notes, "; ")
+	if t.Check {
+		return res, nil
+	}
+
+	var cmd string
+	if len(install) > 0 {
+		cmd = aptEnv + "apt-get " + aptGetOpts(p) + " install --allow-downgrades " + strings.Join(aptNames(install), " ") + " 2>&1"
+	} else {
+		verb := "remove"
+		if p.Bool("purge") {
+			verb = "purge"
+		}
+		var rn []string
+		for _, pk := range remove {
+			rn = append(rn, pk.Name)
+		}
+		cmd = aptEnv + "apt-get " + aptGetOpts(p) + " " + verb + " " + strings.Join(rn, " ") + " 2>&1"
+	}
+	if out, err := Sh(ctx, t, cmd); err != nil {
+		return nil, aptError(strings.TrimPrefix(res.Msg, "cache updated; "), err, out)
+	}
+	return res, nil
+}

@@ -1,0 +1,158 @@
+package modules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+func init() {
+	Register(&Module{
+		Name: "limits",
+		Doc: `Manage pam_limits entries (nofile, nproc, ...) in a limits.d file.
+An entry is identified by its domain, type and item: an existing line for it is
+replaced in place when its value differs (other lines and comments are kept),
+a missing one is appended; with state = "absent" matching lines are removed.
+The file is written only when its content changes.
+
+    limits(hosts("all"), entries = [
+        {"domain": "*", "type": "soft", "item": "nofile", "value": 65536},
+        {"domain": "*", "type": "hard", "item": "nofile", "value": 65536},
+    ])`,
+		Params: []Param{
+			{Name: "entries", Type: List, Required: true, Doc: `list of dicts {"domain": "*"|user|@group, "type": "soft"|"hard"|"-", "item": e.g. "nofile", "value": int or "unlimited"}; value is not needed for state = "absent"`},
+			{Name: "file", Type: String, Default: "/etc/security/limits.d/99-swarmrun.conf", Doc: "the limits file to manage"},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent"}, Doc: "present: the entries are in the file with these values; absent: no line for them"},
+		},
+		Run: runLimits,
+	})
+}
+
+// limitsEntry is one line of limits.conf(5).
+type limitsEntry struct{ Domain, Type, Item, Value string }
+
+func (e limitsEntry) key() string  { return e.Domain + " " + e.Type + " " + e.Item }
+func (e limitsEntry) line() string { return e.Domain + " " + e.Type + " " + e.Item + " " + e.Value }
+
+// limitsItems are the items pam_limits knows; anything else is a typo that
+// pam would silently ignore, so we refuse it.
+var limitsItems = map[string]bool{"core": true, "data": true, "fsize": true, "memlock": true, "nofile": true,
+	"rss": true, "stack": true, "cpu": true, "nproc": true, "as": true, "maxlogins": true, "maxsyslogins": true,
+	"nonewprivs": true, "priority": true, "locks": true, "sigpending": true, "msgqueue": true, "nice": true, "rtprio": true}
+
+// limitsEntries validates the entries parameter.
+func limitsEntries(raw []any, needValue bool) ([]limitsEntry, error) {
+	var out []limitsEntry
+	for i, r := range raw {
+		d, ok := r.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("limits: entries[%d] is not a dict", i)
+		}
+		for k := range d {
+			switch k {
+			case "domain", "type", "item", "value":
+			default:
+				return nil, fmt.Errorf("limits: entries[%d]: unknown key %q (want domain, type, item, value)", i, k)
+			}
+		}
+		e := limitsEntry{Domain: hpScalar(d["domain"]), Type: hpScalar(d["type"]), Item: hpScalar(d["item"]), Value: hpScalar(d["value"])}
+		if e.Domain == "" || strings.ContainsAny(e.Domain, " \t\n") {
+			return nil, fmt.Errorf("limits: entries[%d]: domain %q must be a non-empty word", i, e.Domain)
+		}
+		if e.Type != "soft" && e.Type != "hard" && e.Type != "-" {
+			return nil, fmt.Errorf("limits: entries[%d]: type %q must be soft, hard or -", i, e.Type)
+		}
+		if !limitsItems[e.Item] {
+			return nil, fmt.Errorf("limits: entries[%d]: unknown item %q", i, e.Item)
+		}
+		if needValue && (e.Value == "" || strings.ContainsAny(e.Value, " \t\n")) {
+			return nil, fmt.Errorf("limits: entries[%d] (%s): value %q must be a non-empty word", i, e.key(), e.Value)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// limitsEdit returns content with the entries set (present) or removed
+// (absent).
+func limitsEdit(content string, entries []limitsEntry, present bool) string {
+	want := map[string]limitsEntry{}
+	for _, e := range entries {
+		want[e.key()] = e
+	}
+	lines := strings.SplitAfter(content, "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	done := map[string]bool{}
+	var out strings.Builder
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) == 4 && !strings.HasPrefix(f[0], "#") {
+			k := f[0] + " " + f[1] + " " + f[2]
+			if e, mine := want[k]; mine {
+				if !present || done[k] {
+					continue // removed, or a duplicate of a line already set
+				}
+				done[k] = true
+				if f[3] != e.Value {
+					l = e.line() + "\n"
+				}
+			}
+		}
+		if !strings.HasSuffix(l, "\n") {
+			l += "\n"
+		}
+		out.WriteString(l)
+	}
+	if present {
+		for _, e := range entries {
+			if !done[e.key()] {
+				if out.Len() == 0 {
+					out.WriteString("# Managed by swarmrun (limits module).\n")
+				}
+				done[e.key()] = true
+				out.WriteString(e.line() + "\n")
+			}
+		}
+	}
+	return out.String()
+}
+
+func runLimits(ctx context.Context, t *Target, p Params) (*Result, error) {
+	present := p.String("state") != "absent"
+	entries, err := limitsEntries(p.List("entries"), present)
+	if err != nil {
+		return nil, err
+	}
+	file := p.String("file")
+	data, err := t.Conn.ReadFile(ctx, file, t.Become)
+	exists := true
+	if errors.Is(err, fs.ErrNotExist) {
+		exists, err = false, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("limits: reading %s: %w", file, err)
+	}
+	old := string(data)
+	updated := limitsEdit(old, entries, present)
+	res := &Result{}
+	if updated == old && (exists || !present) {
+		res.Msg = "entries already " + p.String("state")
+		return res, nil
+	}
+	res.Changed = true
+	res.Msg = "updated " + file
+	if t.Diff {
+		res.Diff = FileDiff(file, old, updated)
+	}
+	if t.Check {
+		return res, nil
+	}
+	if err := hpWriteFile(ctx, t, file, []byte(updated), 0o644); err != nil {
+		return nil, fmt.Errorf("limits: writing %s: %w", file, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,587 @@
+package modules
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+func init() {
+	Register(&Module{
+		Name: "ufw",
+		Doc: `Manage the ufw firewall: rules, default policies, logging, enabled state.
+The current state is read in one round trip from ufw's own files
+(/etc/ufw/user.rules and user6.rules, /etc/ufw/ufw.conf, /etc/default/ufw)
+plus a check that ufw's chains are live in iptables, so a rule is added only
+when it is missing (never re-added) and an "enabled" firewall whose rules were
+never loaded (e.g. after a reboot without ufw's boot script) is enabled again.
+A rule with proto "any" and a port range or list becomes a tcp and a udp rule
+(ufw needs a protocol for those). With exclusive = True, plain port/address
+rules that are not listed are deleted (application and interface rules are
+left alone).
+
+Lock-out guard: enabling the firewall, or changing it while enabled, is refused
+unless the final rules (or default_incoming = "allow") let in the SSH
+connection in use: its port and client address come from $SSH_CONNECTION on the
+host, else the ansible_port variable, else 22. allow_lockout = True skips the
+guard.
+
+    ufw(hosts("all"), default_incoming = "deny", state = "enabled", rules = [
+        {"port": "22", "proto": "tcp", "comment": "ssh"},
+        {"port": "2377", "proto": "tcp", "from": "198.18.0.0/24"},
+        {"port": "7946"},
+        {"port": "4789", "proto": "udp"},
+    ])`,
+		Params: []Param{
+			{Name: "rules", Type: List, Doc: `list of dicts: {"rule": "allow"|"deny"|"limit"|"reject" (default allow), "port": "22" | "60000:61000" | "80,443" (default any), "proto": "tcp"|"udp"|"any" (default any), "from": "any" | address | CIDR (default any), "to": the same (default any), "direction": "in"|"out" (default in), "comment": text}`},
+			{Name: "default_incoming", Type: String, Choices: []string{"allow", "deny", "reject"}, Doc: "default policy for incoming traffic (unset: leave as is)"},
+			{Name: "default_outgoing", Type: String, Choices: []string{"allow", "deny", "reject"}, Doc: "default policy for outgoing traffic (unset: leave as is)"},
+			{Name: "default_routed", Type: String, Choices: []string{"allow", "deny", "reject"}, Doc: "default policy for routed (forwarded) traffic (unset: leave as is)"},
+			{Name: "state", Type: String, Choices: []string{"enabled", "disabled"}, Doc: "whether the firewall is active (unset: leave as is)"},
+			{Name: "logging", Type: String, Choices: []string{"on", "off", "low", "medium", "high", "full"}, Doc: "ufw logging level (on means low; unset: leave as is)"},
+			{Name: "exclusive", Type: Bool, Default: false, Doc: "delete port/address rules that are not listed"},
+			{Name: "allow_lockout", Type: Bool, Default: false, Doc: "skip the guard that refuses a firewall which would block the SSH connection in use"},
+		},
+		Outputs: map[string]string{"added": "rules added (or that would be)", "deleted": "rules deleted (or that would be)"},
+		Run:     runUfw,
+	})
+}
+
+// ufwRule is a rule in ufw's own terms (as in a "### tuple ###" line), with
+// "any" for any address.
+type ufwRule struct {
+	Action    string // allow, deny, limit, reject; may carry _log / _log-all
+	Proto     string // tcp, udp, any
+	DPort     string // "22", "60000:61000", "80,443" or "any"
+	Dst       string
+	SPort     string
+	Src       string
+	Direction string // in, out
+	Comment   string // decoded
+	Foreign   bool   // app or interface or route rule: never deleted by exclusive
+}
+
+// key identifies a rule apart from its comment.
+func (r ufwRule) key() string {
+	return strings.Join([]string{r.Action, r.Proto, r.DPort, r.Dst, r.SPort, r.Src, r.Direction}, " ")
+}
+
+// String is a readable form used in messages and diffs.
+func (r ufwRule) String() string {
+	s := r.Action + " " + r.Direction
+	if r.DPort != "any" {
+		s += " " + r.DPort
+		if r.Proto != "any" {
+			s += "/" + r.Proto
+		}
+	} else if r.Proto != "any" {
+		s += " proto " + r.Proto
+	}
+	if r.Src != "any" || r.SPort != "any" {
+		s += " from " + r.Src
+		if r.SPort != "any" {
+			s += " port " + r.SPort
+		}
+	}
+	if r.Dst != "any" {
+		s += " to " + r.Dst
+	}
+	if r.Comment != "" {
+		s += fmt.Sprintf(" (%s)", r.Comment)
+	}
+	return s
+}
+
+// args are the ufw command-line words for the rule, after "ufw" or "ufw delete".
+func (r ufwRule) args(withComment bool) []string {
+	action, log, _ := strings.Cut(r.Action, "_")
+	a := []string{action, r.Direction}
+	if log != "" {
+		a = append(a, log)
+	}
+	if r.Proto != "any" {
+		a = append(a, "proto", r.Proto)
+	}
+	a = append(a, "from", r.Src)
+	if r.SPort != "any" {
+		a = append(a, "port", r.SPort)
+	}
+	a = append(a, "to", r.Dst)
+	if r.DPort != "any" {
+		a = append(a, "port", r.DPort)
+	}
+	if withComment && r.Comment != "" {
+		a = append(a, "comment", Quote(r.Comment))
+	}
+	return a
+}
+
+var ufwPortRe = regexp.MustCompile(`^\d+(:\d+)?(,\d+(:\d+)?)*$`)
+
+// ufwAddr canonicalises an address or network the way ufw stores it.
+func ufwAddr(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "any" || s == "0.0.0.0/0" || s == "::/0" {
+		return "any", nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String(), nil
+	}
+	pf, err := netip.ParsePrefix(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not an address or network", s)
+	}
+	if pf.Bits() == pf.Addr().BitLen() {
+		return pf.Addr().String(), nil
+	}
+	return pf.Masked().String(), nil
+}
+
+// ufwPort validates a port spec: ports 1-65535, ranges low:high.
+func ufwPort(s string) (string, error) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	if s == "" || s == "any" {
+		return "any", nil
+	}
+	if !ufwPortRe.MatchString(s) {
+		return "", fmt.Errorf("port %q: want a number, a range low:high or a comma list", s)
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, ":")
+		l, _ := strconv.Atoi(lo)
+		h := l
+		if isRange {
+			h, _ = strconv.Atoi(hi)
+		}
+		if l < 1 || h > 65535 || h < l || (isRange && h == l) {
+			return "", fmt.Errorf("port %q: out of range", s)
+		}
+	}
+	return s, nil
+}
+
+// ufwDesired turns the rules parameter into normalised rules.
+func ufwDesired(raw []any) ([]ufwRule, error) {
+	var out []ufwRule
+	for i, x := range raw {
+		d, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("ufw: rules[%d] is not a dict", i)
+		}
+		for k := range d {
+			switch k {
+			case "rule", "port", "proto", "from", "to", "direction", "comment":
+			default:
+				return nil, fmt.Errorf("ufw: rules[%d]: unknown key %q (want rule, port, proto, from, to, direction, comment)", i, k)
+			}
+		}
+		get := func(k, def string) string {
+			if v := strings.TrimSpace(hpScalar(d[k])); v != "" {
+				return v
+			}
+			return def
+		}
+		r := ufwRule{Action: get("rule", "allow"), Proto: get("proto", "any"), Direction: get("direction", "in"), SPort: "any", Comment: hpScalar(d["comment"])}
+		if !map[string]bool{"allow": true, "deny": true, "limit": true, "reject": true}[r.Action] {
+			return nil, fmt.Errorf("ufw: rules[%d]: rule %q must be allow, deny, limit or reject", i, r.Action)
+		}
+		if !map[string]bool{"tcp": true, "udp": true, "any": true}[r.Proto] {
+			return nil, fmt.Errorf("ufw: rules[%d]: proto %q must be tcp, udp or any", i, r.Proto)
+		}
+		if r.Direction != "in" && r.Direction != "out" {
+			return nil, fmt.Errorf("ufw: rules[%d]: direction %q must be in or out", i, r.Direction)
+		}
+		var err error
+		if r.DPort, err = ufwPort(get("port", "any")); err != nil {
+			return nil, fmt.Errorf("ufw: rules[%d]: %w", i, err)
+		}
+		if r.Src, err = ufwAddr(get("from", "any")); err != nil {
+			return nil, fmt.Errorf("ufw: rules[%d]: from: %w", i, err)
+		}
+		if r.Dst, err = ufwAddr(get("to", "any")); err != nil {
+			return nil, fmt.Errorf("ufw: rules[%d]: to: %w", i, err)
+		}
+		if strings.ContainsAny(r.Comment, "\n\r") {
+			return nil, fmt.Errorf("ufw: rules[%d]: comment must be one line", i)
+		}
+		if r.Proto == "any" && strings.ContainsAny(r.DPort, ":,") {
+			// ufw refuses ranges and lists without a protocol.
+			tcp, udp := r, r
+			tcp.Proto, udp.Proto = "tcp", "udp"
+			out = append(out, tcp, udp)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ufwParseRules reads the "### tuple ###" lines of user.rules/user6.rules.
+func ufwParseRules(content string) []ufwRule {
+	var out []ufwRule
+	for _, l := range strings.Split(content, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "### tuple ###")
+		if !ok {
+			continue
+		}
+		var comment string
+		if i := strings.Index(rest, " comment="); i >= 0 {
+			if b, err := hex.DecodeString(strings.TrimSpace(rest[i+len(" comment="):])); err == nil {
+				comment = string(b)
+			}
+			rest = rest[:i]
+		}
+		f := strings.Fields(rest)
+		if len(f) < 6 {
+			continue
+		}
+		r := ufwRule{Action: f[0], Proto: f[1], DPort: f[2], Dst: f[3], SPort: f[4], Src: f[5], Direction: "in", Comment: comment}
+		if len(f) == 7 || len(f) == 9 {
+			r.Direction = f[len(f)-1]
+		}
+		if len(f) > 7 || strings.Contains(r.Direction, "_") || strings.Contains(r.Action, ":") {
+			r.Foreign = true // app, interface or route rule
+		}
+		r.Dst, _ = ufwAddr(r.Dst)
+		r.Src, _ = ufwAddr(r.Src)
+		out = append(out, r)
+	}
+	return out
+}
+
+// ufwConf reads KEY=value (optionally quoted) lines.
+func ufwConf(content string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(content, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return m
+}
+
+// ufwPolicy maps /etc/default/ufw's iptables policy names to ufw's words.
+func ufwPolicy(p string) string {
+	switch strings.ToUpper(p) {
+	case "ACCEPT":
+		return "allow"
+	case "DROP":
+		return "deny"
+	case "REJECT":
+		return "reject"
+	}
+	return strings.ToLower(p)
+}
+
+// ufwPortCovers says whether a ufw port spec includes port.
+func ufwPortCovers(spec string, port int) bool {
+	if spec == "any" {
+		return true
+	}
+	for _, part := range strings.Split(spec, ",") {
+		lo, hi, isRange := strings.Cut(part, ":")
+		l, _ := strconv.Atoi(lo)
+		h := l
+		if isRange {
+			h, _ = strconv.Atoi(hi)
+		}
+		if port >= l && port <= h {
+			return true
+		}
+	}
+	return false
+}
+
+// ufwAddrCovers says whether a rule address includes client ("" = unknown:
+// only "any" is sure to).
+func ufwAddrCovers(spec, client string) bool {
+	if spec == "any" {
+		return true
+	}
+	c, err := netip.ParseAddr(client)
+	if err != nil {
+		return false
+	}
+	c = c.Unmap()
+	if a, err := netip.ParseAddr(spec); err == nil {
+		return a == c
+	}
+	if pf, err := netip.ParsePrefix(spec); err == nil {
+		return pf.Contains(c)
+	}
+	return false
+}
+
+// ufwAllowsSSH says whether rules let in TCP to port from client. The first
+// matching rule decides, as in ufw's chain (rules are kept in file order).
+func ufwAllowsSSH(rules []ufwRule, defaultIn string, port int, client string) bool {
+	for _, r := range rules {
+		if r.Foreign || r.Direction != "in" || (r.Proto != "tcp" && r.Proto != "any") {
+			continue
+		}
+		if !ufwPortCovers(r.DPort, port) || r.SPort != "any" || !ufwAddrCovers(r.Src, client) {
+			continue
+		}
+		action, _, _ := strings.Cut(r.Action, "_")
+		return action == "allow" || action == "limit"
+	}
+	return defaultIn == "allow"
+}
+
+// ufwPlan is what must change.
+type ufwPlan struct {
+	Add, Delete []ufwRule
+	Defaults    [][2]string // direction, policy
+	Logging     string
+	Enable      bool // ufw --force enable at the end
+	Disable     bool
+	Reload      bool // enabled in ufw.conf but not live: enable first
+	Final       []ufwRule
+	FinalIn     string
+}
+
+func (p ufwPlan) empty() bool {
+	return len(p.Add) == 0 && len(p.Delete) == 0 && len(p.Defaults) == 0 && p.Logging == "" && !p.Enable && !p.Disable && !p.Reload
+}
+
+// ufwObserved is ufw's current state.
+type ufwObserved struct {
+	Rules    []ufwRule
+	Conf     map[string]string // ufw.conf
+	Defaults map[string]string // /etc/default/ufw
+	Live     bool
+}
+
+// ufwMakePlan compares the wanted state with the observed one.
+func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
+	var plan ufwPlan
+	have := map[string]ufwRule{}
+	for _, r := range obs.Rules {
+		if _, dup := have[r.key()]; !dup {
+			have[r.key()] = r
+		}
+	}
+	wanted := map[string]bool{}
+	for _, r := range want {
+		if wanted[r.key()] {
+			continue
+		}
+		wanted[r.key()] = true
+		if h, ok := have[r.key()]; !ok || h.Comment != r.Comment {
+			plan.Add = append(plan.Add, r)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range obs.Rules {
+		if seen[r.key()] {
+			continue
+		}
+		seen[r.key()] = true
+		if p.Bool("exclusive") && !r.Foreign && !wanted[r.key()] {
+			plan.Delete = append(plan.Delete, r)
+			continue
+		}
+		plan.Final = append(plan.Final, r)
+	}
+	for _, r := range plan.Add {
+		if _, ok := have[r.key()]; !ok {
+			plan.Final = append(plan.Final, r)
+		}
+	}
+	plan.FinalIn = ufwPolicy(obs.Defaults["DEFAULT_INPUT_POLICY"])
+	for _, d := range []struct{ param, key, dir string }{
+		{"default_incoming", "DEFAULT_INPUT_POLICY", "incoming"},
+		{"default_outgoing", "DEFAULT_OUTPUT_POLICY", "outgoing"},
+		{"default_routed", "DEFAULT_FORWARD_POLICY", "routed"},
+	} {
+		if w := p.String(d.param); w != "" && w != ufwPolicy(obs.Defaults[d.key]) {
+			plan.Defaults = append(plan.Defaults, [2]string{d.dir, w})
+			if d.dir == "incoming" {
+				plan.FinalIn = w
+			}
+		}
+	}
+	if lv := p.String("logging"); lv != "" {
+		if lv == "on" {
+			lv = "low"
+		}
+		cur := strings.ToLower(obs.Conf["LOGLEVEL"])
+		if cur == "" {
+			cur = "low"
+		}
+		if lv != cur {
+			plan.Logging = lv
+		}
+	}
+	confOn := strings.ToLower(obs.Conf["ENABLED"]) == "yes"
+	switch p.String("state") {
+	case "enabled":
+		if confOn && !obs.Live {
+			plan.Reload = true
+		} else if !confOn {
+			plan.Enable = true
+		}
+	case "disabled":
+		if confOn || obs.Live {
+			plan.Disable = true
+		}
+	default:
+		if confOn && !obs.Live && (len(plan.Add) > 0 || len(plan.Delete) > 0) {
+			plan.Reload = true // ufw cannot edit chains that are not there
+		}
+	}
+	return plan
+}
+
+// ufwScript renders the plan as one shell script.
+func ufwScript(plan ufwPlan) string {
+	var b strings.Builder
+	b.WriteString("set -e\nexport LC_ALL=C\n")
+	if plan.Reload {
+		b.WriteString("ufw --force enable\n")
+	}
+	for _, r := range plan.Delete {
+		b.WriteString("ufw --force delete " + strings.Join(r.args(false), " ") + "\n")
+	}
+	for _, r := range plan.Add {
+		b.WriteString("ufw " + strings.Join(r.args(true), " ") + "\n")
+	}
+	for _, d := range plan.Defaults {
+		b.WriteString("ufw default " + d[1] + " " + d[0] + "\n")
+	}
+	if plan.Logging != "" {
+		b.WriteString("ufw logging " + plan.Logging + "\n")
+	}
+	if plan.Enable {
+		b.WriteString("ufw --force enable\n")
+	}
+	if plan.Disable {
+		b.WriteString("ufw disable\n")
+	}
+	return b.String()
+}
+
+// ufwDescribe lists the plan as +/- lines.
+func ufwDescribe(plan ufwPlan, obs ufwObserved) []string {
+	var out []string
+	for _, r := range plan.Delete {
+		out = append(out, "- "+r.String())
+	}
+	for _, r := range plan.Add {
+		out = append(out, "+ "+r.String())
+	}
+	keys := map[string]string{"incoming": "DEFAULT_INPUT_POLICY", "outgoing": "DEFAULT_OUTPUT_POLICY", "routed": "DEFAULT_FORWARD_POLICY"}
+	for _, d := range plan.Defaults {
+		out = append(out, fmt.Sprintf("~ default %s: %s -> %s", d[0], ufwPolicy(obs.Defaults[keys[d[0]]]), d[1]))
+	}
+	if plan.Logging != "" {
+		out = append(out, fmt.Sprintf("~ logging: %s -> %s", obs.Conf["LOGLEVEL"], plan.Logging))
+	}
+	if plan.Reload {
+		out = append(out, "~ enabled in ufw.conf but not loaded: enable")
+	}
+	if plan.Enable {
+		out = append(out, "~ state: disabled -> enabled")
+	}
+	if plan.Disable {
+		out = append(out, "~ state: enabled -> disabled")
+	}
+	return out
+}
+
+func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
+	want, err := ufwDesired(p.List("rules"))
+	if err != nil {
+		return nil, err
+	}
+	script := strings.Join([]string{
+		"export LC_ALL=C",
+		"command -v ufw >/dev/null 2>&1 && " + hpSection("installed"),
+		"[ -r /etc/ufw/ufw.conf ] && { " + hpSection("conf") + "; cat /etc/ufw/ufw.conf; }",
+		"[ -r /etc/default/ufw ] && { " + hpSection("defaults") + "; cat /etc/default/ufw; }",
+		"[ -r /etc/ufw/user.rules ] && { " + hpSection("v4") + "; cat /etc/ufw/user.rules; }",
+		"[ -r /etc/ufw/user6.rules ] && { " + hpSection("v6") + "; cat /etc/ufw/user6.rules; }",
+		"iptables -w -n -L ufw-user-input >/dev/null 2>&1 && " + hpSection("live"),
+		hpSection("ssh") + "; echo \"$SSH_CONNECTION\"",
+		"true",
+	}, "\n")
+	out, err := Sh(ctx, t, script)
+	if err != nil {
+		return nil, fmt.Errorf("ufw: reading firewall state: %w", err)
+	}
+	sec := hpSections(out)
+	res := &Result{Outputs: map[string]any{"added": []any{}, "deleted": []any{}}}
+	if _, ok := sec["installed"]; !ok {
+		if t.Check {
+			// An earlier step of this run would install it.
+			res.Changed = true
+			res.Msg = "ufw is not installed (yet): every setting would be applied once it is"
+			return res, nil
+		}
+		return nil, fmt.Errorf("ufw: ufw is not installed on %s (install it first, e.g. apt(packages = [\"ufw\"]))", t.Name)
+	}
+	_, live := sec["live"]
+	obs := ufwObserved{
+		Rules:    append(ufwParseRules(sec["v4"]), ufwParseRules(sec["v6"])...),
+		Conf:     ufwConf(sec["conf"]),
+		Defaults: ufwConf(sec["defaults"]),
+		Live:     live,
+	}
+	plan := ufwMakePlan(obs, want, p)
+	if plan.empty() {
+		res.Msg = "firewall already as wanted"
+		return res, nil
+	}
+
+	// Lock-out guard: only when the firewall ends up enabled.
+	finalOn := plan.Enable || plan.Reload || (strings.ToLower(obs.Conf["ENABLED"]) == "yes" && !plan.Disable)
+	if finalOn && !p.Bool("allow_lockout") {
+		port, client := 22, ""
+		if f := strings.Fields(sec["ssh"]); len(f) == 4 {
+			client = f[0]
+			port, _ = strconv.Atoi(f[3])
+		} else if v, ok := t.Vars["ansible_port"]; ok {
+			if n, err := strconv.Atoi(hpScalar(v)); err == nil {
+				port = n
+			}
+		}
+		if !ufwAllowsSSH(plan.Final, plan.FinalIn, port, client) {
+			from := "any address"
+			if client != "" {
+				from = client
+			}
+			return nil, fmt.Errorf("ufw: refusing to change the firewall on %s: with these rules it would be enabled without allowing SSH (tcp port %d from %s), which would lock swarmrun out; add a rule such as {\"port\": \"%d\", \"proto\": \"tcp\"} or set allow_lockout = True to override", t.Name, port, from, port)
+		}
+	}
+
+	changes := ufwDescribe(plan, obs)
+	res.Changed = true
+	res.Msg = strings.Join(changes, "; ")
+	if t.Diff {
+		res.Diff = strings.Join(changes, "\n") + "\n"
+	}
+	add := make([]any, len(plan.Add))
+	for i, r := range plan.Add {
+		add[i] = r.String()
+	}
+	del := make([]any, len(plan.Delete))
+	for i, r := range plan.Delete {
+		del[i] = r.String()
+	}
+	res.Outputs["added"], res.Outputs["deleted"] = add, del
+	if t.Check {
+		return res, nil
+	}
+	if _, err := Sh(ctx, t, ufwScript(plan)); err != nil {
+		return nil, fmt.Errorf("ufw: applying (%s): %w", res.Msg, err)
+	}
+	return res, nil
+}
