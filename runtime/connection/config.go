@@ -1,0 +1,466 @@
+package connection
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+)
+
+// Config says how to reach one host. The zero value of a field means "not
+// set": FromVars and Dial fill in the rest.
+type Config struct {
+	Name            string        // inventory name, used in messages
+	Host            string        // address or DNS name
+	Port            int           // default 22
+	User            string        // default $USER
+	KeyFiles        []string      // private keys; ssh-agent (SSH_AUTH_SOCK) is always tried too
+	Password        string        // login password (sensitive)
+	KnownHostsFile  string        // default ~/.ssh/known_hosts
+	HostKeyChecking string        // "strict" (default) | "accept-new" | "off"
+	ProxyJump       string        // [user@]host[:port][,more]
+	BecomePassword  string        // sudo password (sensitive, never logged or echoed)
+	Local           bool          // ansible_connection=local
+	ConnectTimeout  time.Duration // default 10s
+	KeepAlive       time.Duration // default 15s; negative disables
+}
+
+// Host key checking policies.
+const (
+	Strict    = "strict"
+	AcceptNew = "accept-new"
+	Off       = "off"
+)
+
+// String describes c for messages; it never shows secrets.
+func (c Config) String() string {
+	if c.Local {
+		return c.Name + " (local)"
+	}
+	addr := fmt.Sprintf("%s@%s:%d", c.User, c.Host, c.Port)
+	if c.Name != "" && c.Name != c.Host {
+		return fmt.Sprintf("%s (%s)", c.Name, addr)
+	}
+	return addr
+}
+
+// FromVars returns the configuration of host name: Ansible connection
+// variables from the inventory override base (the command-line settings),
+// ~/.ssh/config fills in what is still unset, then defaults apply.
+func FromVars(name string, vars map[string]any, base Config) Config {
+	c := base
+	c.Name = name
+	c.KeyFiles = append([]string(nil), base.KeyFiles...)
+	for _, k := range []string{"ansible_host", "ansible_ssh_host"} {
+		if s := varString(vars, k); s != "" {
+			c.Host = s
+			break
+		}
+	}
+	for _, k := range []string{"ansible_port", "ansible_ssh_port"} {
+		if p, err := strconv.Atoi(varString(vars, k)); err == nil && p > 0 {
+			c.Port = p
+			break
+		}
+	}
+	for _, k := range []string{"ansible_user", "ansible_ssh_user"} {
+		if s := varString(vars, k); s != "" {
+			c.User = s
+			break
+		}
+	}
+	if s := varString(vars, "ansible_ssh_private_key_file"); s != "" {
+		c.KeyFiles = []string{expandHome(s)}
+	}
+	for _, k := range []string{"ansible_password", "ansible_ssh_pass", "ansible_ssh_password"} {
+		if s := varString(vars, k); s != "" {
+			c.Password = s
+			break
+		}
+	}
+	for _, k := range []string{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"} {
+		if s := varString(vars, k); s != "" {
+			c.BecomePassword = s
+			break
+		}
+	}
+	switch varString(vars, "ansible_connection") {
+	case "local":
+		c.Local = true
+	case "ssh", "smart", "paramiko":
+		c.Local = false
+	}
+	if s := varString(vars, "ansible_host_key_checking"); s != "" {
+		if b, err := strconv.ParseBool(s); err == nil && !b {
+			c.HostKeyChecking = Off
+		}
+	}
+	if s := varString(vars, "ansible_timeout"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			c.ConnectTimeout = time.Duration(n) * time.Second
+		}
+	}
+	for _, k := range []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"} {
+		if s := varString(vars, k); s != "" {
+			applySSHArgs(&c, splitArgs(s))
+		}
+	}
+	if s := varString(vars, "swarmrun_known_hosts_file"); s != "" {
+		c.KnownHostsFile = expandHome(s)
+	}
+	applySSHConfig(&c)
+	applyDefaults(&c)
+	return c
+}
+
+// varString reads an inventory variable of any scalar type as a string.
+func varString(vars map[string]any, key string) string {
+	v, ok := vars[key]
+	if !ok || v == nil {
+		return ""
+	}
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case fmt.Stringer:
+		return strings.Trim(v.String(), `"`) // e.g. starlark.String
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// applySSHArgs honours the OpenSSH options people put in
+// ansible_ssh_common_args: -o Key=Value, -J, -i, -p, -l.
+func applySSHArgs(c *Config, args []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		next := func() string {
+			if len(a) > 2 {
+				return a[2:]
+			}
+			if i+1 < len(args) {
+				i++
+				return args[i]
+			}
+			return ""
+		}
+		switch {
+		case strings.HasPrefix(a, "-o"):
+			k, v := splitOption(next())
+			applySSHOption(c, k, v)
+		case strings.HasPrefix(a, "-J"):
+			c.ProxyJump = next()
+		case strings.HasPrefix(a, "-i"):
+			c.KeyFiles = append(c.KeyFiles, expandHome(next()))
+		case strings.HasPrefix(a, "-p"):
+			if p, err := strconv.Atoi(next()); err == nil {
+				c.Port = p
+			}
+		case strings.HasPrefix(a, "-l"):
+			c.User = next()
+		}
+	}
+}
+
+// splitOption splits "Key=Value" or "Key Value".
+func splitOption(s string) (key, value string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexAny(s, "= \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimLeft(s[i:], "= \t")
+}
+
+func applySSHOption(c *Config, key, value string) {
+	switch strings.ToLower(key) {
+	case "userknownhostsfile":
+		if f := strings.Fields(value); len(f) > 0 {
+			c.KnownHostsFile = expandHome(f[0])
+		}
+	case "stricthostkeychecking":
+		switch strings.ToLower(value) {
+		case "no", "off", "false":
+			c.HostKeyChecking = Off
+		case "accept-new":
+			c.HostKeyChecking = AcceptNew
+		case "yes", "ask", "true":
+			c.HostKeyChecking = Strict
+		}
+	case "proxyjump":
+		if !strings.EqualFold(value, "none") {
+			c.ProxyJump = value
+		}
+	case "proxycommand":
+		// The usual bastion recipe, ssh -W %h:%p [-p port] [user@]jump, is a ProxyJump.
+		if j := proxyCommandJump(value); j != "" {
+			c.ProxyJump = j
+		}
+	case "identityfile":
+		c.KeyFiles = append(c.KeyFiles, expandHome(value))
+	case "port":
+		if p, err := strconv.Atoi(value); err == nil {
+			c.Port = p
+		}
+	case "user":
+		c.User = value
+	case "connecttimeout":
+		if n, err := strconv.Atoi(value); err == nil && n > 0 {
+			c.ConnectTimeout = time.Duration(n) * time.Second
+		}
+	case "serveraliveinterval":
+		if n, err := strconv.Atoi(value); err == nil {
+			c.KeepAlive = time.Duration(n) * time.Second
+			if n == 0 {
+				c.KeepAlive = -1
+			}
+		}
+	}
+}
+
+// proxyCommandJump turns "ssh -W %h:%p [-p N] [-q] [user@]host" into a
+// ProxyJump value, or returns "" for any other command.
+func proxyCommandJump(cmd string) string {
+	args := splitArgs(cmd)
+	if len(args) == 0 || filepath.Base(args[0]) != "ssh" {
+		return ""
+	}
+	var dest, port string
+	w := false
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-W" && i+1 < len(args):
+			i++
+			w = args[i] == "%h:%p"
+		case a == "-p" && i+1 < len(args):
+			i++
+			port = args[i]
+		case a == "-l" && i+1 < len(args), a == "-o" && i+1 < len(args), a == "-i" && i+1 < len(args):
+			i++ // options we cannot carry over
+		case strings.HasPrefix(a, "-"):
+		default:
+			dest = a
+		}
+	}
+	if !w || dest == "" {
+		return ""
+	}
+	if port != "" {
+		dest += ":" + port
+	}
+	return dest
+}
+
+// splitArgs splits a command line like a POSIX shell would for simple
+// quoting: single and double quotes and backslashes.
+func splitArgs(s string) []string {
+	var args []string
+	var cur strings.Builder
+	in := false
+	var quote rune
+	for i := 0; i < len(s); i++ {
+		r := rune(s[i])
+		switch {
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			if r == '"' {
+				quote = 0
+			} else if r == '\\' && i+1 < len(s) && strings.ContainsRune(`"\$`+"`", rune(s[i+1])) {
+				i++
+				cur.WriteByte(s[i])
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			in = true
+		case r == ' ' || r == '\t' || r == '\n':
+			if in {
+				args = append(args, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		args = append(args, cur.String())
+	}
+	return args
+}
+
+// sshConfigFiles are read in order, first value wins, as OpenSSH does.
+// Tests replace it.
+var sshConfigFiles = func() []string {
+	return []string{filepath.Join(homeDir(), ".ssh", "config"), "/etc/ssh/ssh_config"}
+}
+
+var sshConfigCache struct {
+	sync.Mutex
+	m map[string]*ssh_config.Config
+}
+
+// sshConfigs returns the parsed ssh_config files; unreadable or unparsable
+// ones are skipped, as a broken ~/.ssh/config must not stop a run that sets
+// everything in its inventory.
+func sshConfigs() []*ssh_config.Config {
+	sshConfigCache.Lock()
+	defer sshConfigCache.Unlock()
+	if sshConfigCache.m == nil {
+		sshConfigCache.m = map[string]*ssh_config.Config{}
+	}
+	var out []*ssh_config.Config
+	for _, name := range sshConfigFiles() {
+		cfg, ok := sshConfigCache.m[name]
+		if !ok {
+			if f, err := os.Open(name); err == nil {
+				cfg, _ = ssh_config.Decode(f)
+				f.Close()
+			}
+			sshConfigCache.m[name] = cfg
+		}
+		if cfg != nil {
+			out = append(out, cfg)
+		}
+	}
+	return out
+}
+
+// sshConfigGet returns the first value of key for alias, or "".
+func sshConfigGet(alias, key string) string {
+	for _, cfg := range sshConfigs() {
+		if v, err := cfg.Get(alias, key); err == nil && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func sshConfigGetAll(alias, key string) []string {
+	for _, cfg := range sshConfigs() {
+		if v, err := cfg.GetAll(alias, key); err == nil && len(v) > 0 {
+			return v
+		}
+	}
+	return nil
+}
+
+// applySSHConfig fills unset fields from ~/.ssh/config. OpenSSH matches Host
+// patterns against the name it is given: the inventory name here, as in an
+// inventory whose names are ssh_config aliases.
+func applySSHConfig(c *Config) {
+	if c.Local {
+		return
+	}
+	alias := c.Name
+	if alias == "" {
+		alias = c.Host
+	}
+	if c.Host == "" {
+		if h := sshConfigGet(alias, "HostName"); h != "" {
+			c.Host = strings.ReplaceAll(h, "%h", alias)
+		}
+	}
+	if c.User == "" {
+		c.User = sshConfigGet(alias, "User")
+	}
+	if c.Port == 0 {
+		c.Port, _ = strconv.Atoi(sshConfigGet(alias, "Port"))
+	}
+	if len(c.KeyFiles) == 0 {
+		for _, f := range sshConfigGetAll(alias, "IdentityFile") {
+			c.KeyFiles = append(c.KeyFiles, expandTokens(f, alias, c.User))
+		}
+	}
+	if c.ProxyJump == "" {
+		if j := sshConfigGet(alias, "ProxyJump"); !strings.EqualFold(j, "none") {
+			c.ProxyJump = j
+		}
+	}
+	if c.KnownHostsFile == "" {
+		if f := strings.Fields(sshConfigGet(alias, "UserKnownHostsFile")); len(f) > 0 {
+			c.KnownHostsFile = expandTokens(f[0], alias, c.User)
+		}
+	}
+	if c.HostKeyChecking == "" {
+		applySSHOption(c, "StrictHostKeyChecking", sshConfigGet(alias, "StrictHostKeyChecking"))
+	}
+}
+
+func applyDefaults(c *Config) {
+	if c.Host == "" {
+		c.Host = c.Name
+	}
+	if c.Port == 0 {
+		c.Port = 22
+	}
+	if c.User == "" {
+		c.User = localUser()
+	}
+	if c.KnownHostsFile == "" {
+		c.KnownHostsFile = filepath.Join(homeDir(), ".ssh", "known_hosts")
+	}
+	if c.HostKeyChecking == "" {
+		c.HostKeyChecking = Strict
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = 15 * time.Second
+	}
+}
+
+func localUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
+}
+
+func homeDir() string {
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "/"
+}
+
+func expandHome(p string) string {
+	if p == "~" {
+		return homeDir()
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(homeDir(), p[2:])
+	}
+	return p
+}
+
+// expandTokens expands ~ and the ssh_config tokens that make sense for
+// file names: %d home, %u local user, %h host, %r remote user, %%.
+func expandTokens(p, host, remoteUser string) string {
+	p = expandHome(p)
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	r := strings.NewReplacer("%%", "%", "%d", homeDir(), "%u", localUser(), "%h", host, "%r", remoteUser)
+	return r.Replace(p)
+}

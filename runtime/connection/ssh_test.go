@@ -1,0 +1,610 @@
+package connection
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh/agent"
+)
+
+func dial(t *testing.T, c Config) Conn {
+	t.Helper()
+	conn, err := Dial(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func mustRun(t *testing.T, c Conn, cmd string, o RunOpts) *RunResult {
+	t.Helper()
+	res, err := c.Run(context.Background(), cmd, o)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", cmd, err)
+	}
+	return res
+}
+
+func TestRun(t *testing.T) {
+	_, cfg := setup(t)
+	c := dial(t, cfg)
+	res := mustRun(t, c, "echo out; echo err >&2; exit 3", RunOpts{})
+	if string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" || res.ExitCode != 3 {
+		t.Errorf("got %+v", res)
+	}
+	res = mustRun(t, c, "tr a-z A-Z", RunOpts{Stdin: []byte("hello")})
+	if string(res.Stdout) != "HELLO" || res.ExitCode != 0 {
+		t.Errorf("stdin: got %q, %d", res.Stdout, res.ExitCode)
+	}
+	// sh -c semantics: quotes and multiple lines survive.
+	res = mustRun(t, c, "x='a b'\nprintf '%s|' \"$x\" 'it'\\''s'", RunOpts{})
+	if string(res.Stdout) != "a b|it's|" {
+		t.Errorf("quoting: got %q", res.Stdout)
+	}
+}
+
+func TestConcurrentSessions(t *testing.T) {
+	s, cfg := setup(t)
+	c := dial(t, cfg)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := c.Run(context.Background(), "sleep 0.2; echo ok", RunOpts{})
+			if err != nil || string(res.Stdout) != "ok\n" {
+				errs <- errors.New("bad result")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// 20 commands of 0.2s, 8 at a time: about 0.6s, far below 4s serially.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s: sessions not concurrent", d)
+	}
+	if n := s.execs.Load(); n != 20 {
+		t.Errorf("%d execs", n)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	s, cfg := setup(t)
+	c := dial(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Run(ctx, "echo $$ > pid; sleep 30", RunOpts{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("cancel took %s", d)
+	}
+	time.Sleep(200 * time.Millisecond)
+	pid, _ := os.ReadFile(filepath.Join(s.dir, "pid"))
+	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
+		t.Errorf("remote command %s still running", pid)
+	}
+	// The connection survives.
+	mustRun(t, c, "true", RunOpts{})
+}
+
+func TestHostKeyUnknownStrict(t *testing.T) {
+	_, cfg := setup(t)
+	os.WriteFile(cfg.KnownHostsFile, nil, 0o600)
+	_, err := Dial(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("connected to an unknown host")
+	}
+	for _, want := range []string{"web1", "unknown", "SHA256:", cfg.KnownHostsFile} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestHostKeyAcceptNew(t *testing.T) {
+	s, cfg := setup(t)
+	os.Remove(cfg.KnownHostsFile)
+	cfg.HostKeyChecking = AcceptNew
+	// Many connections at once to one new host add it once.
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := Dial(context.Background(), cfg)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	data, _ := os.ReadFile(cfg.KnownHostsFile)
+	if got := strings.Count(string(data), "\n"); got != 1 || !strings.Contains(string(data), strings.TrimSpace(s.knownHostsLine())) {
+		t.Fatalf("known_hosts = %q", data)
+	}
+	cfg.HostKeyChecking = Strict
+	dial(t, cfg)
+}
+
+func TestHostKeyAcceptNewHashed(t *testing.T) {
+	_, cfg := setup(t)
+	home := os.Getenv("HOME")
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte("Host *\n  HashKnownHosts yes\n"), 0o600)
+	os.WriteFile(cfg.KnownHostsFile, []byte("# comment without newline"), 0o600)
+	cfg.HostKeyChecking = AcceptNew
+	dial(t, cfg)
+	data, _ := os.ReadFile(cfg.KnownHostsFile)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "|1|") {
+		t.Fatalf("known_hosts = %q", data)
+	}
+	cfg.HostKeyChecking = Strict
+	dial(t, cfg)
+}
+
+func TestHostKeyChanged(t *testing.T) {
+	s, cfg := setup(t)
+	other := &testServer{hostKey: newSigner(t), addr: s.addr}
+	old := other.knownHostsLine() + "\n"
+	os.WriteFile(cfg.KnownHostsFile, []byte(old), 0o600)
+	for _, policy := range []string{Strict, AcceptNew} {
+		cfg.HostKeyChecking = policy
+		_, err := Dial(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "CHANGED") || !strings.Contains(err.Error(), "web1") {
+			t.Errorf("%s: err = %v", policy, err)
+		}
+	}
+	if data, _ := os.ReadFile(cfg.KnownHostsFile); string(data) != old {
+		t.Errorf("known_hosts changed: %q", data)
+	}
+	cfg.HostKeyChecking = Off
+	dial(t, cfg)
+}
+
+func TestAgentAuth(t *testing.T) {
+	s, cfg := setup(t)
+	keyring := agent.NewKeyring()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	signers, _ := keyring.Signers()
+	s.authorize(signers[0].PublicKey())
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	cfg.KeyFiles = nil // only the agent's key
+	c := dial(t, cfg)
+	mustRun(t, c, "true", RunOpts{})
+
+	t.Setenv("SSH_AUTH_SOCK", "")
+	_, err = Dial(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "authentication") {
+		t.Errorf("without agent: err = %v", err)
+	}
+}
+
+func TestPasswordAuth(t *testing.T) {
+	s, cfg := setup(t)
+	s.password = "hunter2"
+	cfg.KeyFiles = []string{filepath.Join(t.TempDir(), "missing")}
+	cfg.Password = "hunter2"
+	dial(t, cfg)
+	cfg.Password = "wrong"
+	_, err := Dial(context.Background(), cfg)
+	if err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFiles(t *testing.T) {
+	s, cfg := setup(t)
+	c := dial(t, cfg)
+	ctx := context.Background()
+	p := filepath.Join(s.dir, "etc", "app.conf")
+	os.Mkdir(filepath.Dir(p), 0o755)
+
+	if _, err := c.ReadFile(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile of a missing file: %v", err)
+	}
+	if _, err := c.Stat(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a missing file: %v", err)
+	}
+	if err := c.WriteFile(ctx, p, []byte("v1\n"), WriteOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "v1\n", 0o644, 0)
+	if got, err := c.ReadFile(ctx, p, false); err != nil || string(got) != "v1\n" {
+		t.Errorf("ReadFile = %q, %v", got, err)
+	}
+
+	// Mode 0 keeps the existing mode and owner.
+	os.Chmod(p, 0o600)
+	os.Chown(p, 65534, 65534)
+	if err := c.WriteFile(ctx, p, []byte("v2\n"), WriteOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "v2\n", 0o600, 65534)
+	fi, err := c.Stat(ctx, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode != 0o600 || fi.Size != 3 || fi.Owner != "nobody" || fi.Group != "nogroup" {
+		t.Errorf("Stat = %+v", fi)
+	}
+
+	// Explicit mode and owner by name.
+	if err := c.WriteFile(ctx, p, []byte("v3\n"), WriteOpts{Mode: 0o640, Owner: "root", Group: "0"}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "v3\n", 0o640, 0)
+	if err := c.WriteFile(ctx, p, nil, WriteOpts{Owner: "no-such-user"}); err == nil {
+		t.Error("unknown owner accepted")
+	}
+
+	os.Symlink("app.conf", filepath.Join(s.dir, "etc", "link"))
+	fi, err = c.Stat(ctx, filepath.Join(s.dir, "etc", "link"), false)
+	if err != nil || fi.Mode&fs.ModeSymlink == 0 || fi.LinkTarget != "app.conf" {
+		t.Errorf("Stat(link) = %+v, %v", fi, err)
+	}
+
+	local := filepath.Join(t.TempDir(), "fetched")
+	if err := c.Fetch(ctx, p, local, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(local); string(got) != "v3\n" {
+		t.Errorf("Fetch = %q", got)
+	}
+	noTemp(t, filepath.Dir(p))
+}
+
+func TestWriteFailureLeavesOldFile(t *testing.T) {
+	s, cfg := setup(t)
+	s.failWrites.Store(true)
+	c := dial(t, cfg)
+	p := filepath.Join(s.dir, "big")
+	os.WriteFile(p, []byte("old"), 0o644)
+	data := bytes.Repeat([]byte("x"), 300*1024) // several SFTP write packets
+	err := c.WriteFile(context.Background(), p, data, WriteOpts{})
+	if err == nil {
+		t.Fatal("write succeeded")
+	}
+	t.Log(err)
+	checkFile(t, p, "old", 0o644, 0)
+	noTemp(t, s.dir)
+}
+
+func checkFile(t *testing.T, p, content string, mode fs.FileMode, uid int) {
+	t.Helper()
+	got, err := os.ReadFile(p)
+	if err != nil || string(got) != content {
+		t.Errorf("%s = %q, %v; want %q", p, got, err, content)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return
+	}
+	if st.Mode().Perm() != mode {
+		t.Errorf("%s mode %v, want %v", p, st.Mode().Perm(), mode)
+	}
+	if u := fileUID(st); u != uid {
+		t.Errorf("%s owner %d, want %d", p, u, uid)
+	}
+}
+
+func noTemp(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".swarmrun-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+// fakeSudo installs a sudo on the server's PATH that asks for password (if
+// any) on stdin like sudo -S, then runs the command as is.
+func fakeSudo(t *testing.T, s *testServer, password string) {
+	t.Helper()
+	bin := t.TempDir()
+	script := `#!/bin/sh
+prompt=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -p) prompt=$2; shift 2;;
+    -u) echo "$2" > "$FAKESUDO_LOG"; shift 2;;
+    --) shift; break;;
+    *) shift;;
+  esac
+done
+if [ -n "$FAKESUDO_PASSWORD" ]; then
+  tries=0
+  while :; do
+    printf '%s' "$prompt" >&2
+    IFS= read -r pw || { echo "sudo: no password was provided" >&2; exit 1; }
+    [ "$pw" = "$FAKESUDO_PASSWORD" ] && break
+    tries=$((tries+1))
+    [ $tries -lt 3 ] || { echo "sudo: 3 incorrect password attempts" >&2; exit 1; }
+    echo "Sorry, try again." >&2
+  done
+fi
+exec "$@"
+`
+	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "FAKESUDO_PASSWORD=" + password,
+		"FAKESUDO_LOG=" + filepath.Join(bin, "log")}
+}
+
+func TestBecome(t *testing.T) {
+	s, cfg := setup(t)
+	fakeSudo(t, s, "s3cret")
+	cfg.User = "alice"
+	cfg.BecomePassword = "s3cret"
+	c := dial(t, cfg)
+	ctx := context.Background()
+
+	res := mustRun(t, c, "cat; echo; echo err >&2; exit 5", RunOpts{Become: true, Stdin: []byte("data")})
+	if string(res.Stdout) != "data\n" || string(res.Stderr) != "err\n" || res.ExitCode != 5 {
+		t.Errorf("become run: %+v", res)
+	}
+	mustRun(t, c, "true", RunOpts{Become: true, BecomeUser: "postgres"})
+	if u, _ := os.ReadFile(filepath.Join(s.env[2][len("FAKESUDO_LOG="):])); string(u) != "postgres\n" {
+		t.Errorf("sudo -u %q", u)
+	}
+
+	// Files go through the shell with become.
+	p := filepath.Join(s.dir, "secret")
+	if _, err := c.ReadFile(ctx, p, true); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile missing: %v", err)
+	}
+	if _, err := c.Stat(ctx, p, true); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat missing: %v", err)
+	}
+	if err := c.WriteFile(ctx, p, []byte("top\nsecret"), WriteOpts{Become: true, Mode: 0o600, Owner: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "top\nsecret", 0o600, 65534)
+	if err := c.WriteFile(ctx, p, []byte("v2"), WriteOpts{Become: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "v2", 0o600, 65534)
+	if got, err := c.ReadFile(ctx, p, true); err != nil || string(got) != "v2" {
+		t.Errorf("ReadFile = %q, %v", got, err)
+	}
+	fi, err := c.Stat(ctx, p, true)
+	if err != nil || fi.Mode != 0o600 || fi.Owner != "nobody" || fi.Size != 2 {
+		t.Errorf("Stat = %+v, %v", fi, err)
+	}
+	noTemp(t, s.dir)
+
+	// Wrong and missing passwords: clear errors that never show it.
+	cfg.BecomePassword = "wrong-pw"
+	c2 := dial(t, cfg)
+	_, err = c2.Run(ctx, "true", RunOpts{Become: true})
+	if err == nil || strings.Contains(err.Error(), "wrong-pw") || !strings.Contains(err.Error(), "password") {
+		t.Errorf("wrong password: %v", err)
+	}
+	cfg.BecomePassword = ""
+	c3 := dial(t, cfg)
+	_, err = c3.Run(ctx, "true", RunOpts{Become: true})
+	if !errors.Is(err, ErrBecomePassword) {
+		t.Errorf("no password: %v", err)
+	}
+	// Root needs no sudo at all.
+	cfg.User = "root"
+	c4 := dial(t, cfg)
+	if res := mustRun(t, c4, "true", RunOpts{Become: true}); res.ExitCode != 0 {
+		t.Error(res)
+	}
+}
+
+// With NOPASSWD sudo the password must not end up on the command's stdin.
+func TestBecomeNoPasswordNeeded(t *testing.T) {
+	s, cfg := setup(t)
+	fakeSudo(t, s, "")
+	cfg.User = "alice"
+	cfg.BecomePassword = "s3cret"
+	c := dial(t, cfg)
+	res := mustRun(t, c, "cat", RunOpts{Become: true, Stdin: []byte("only this")})
+	if string(res.Stdout) != "only this" {
+		t.Errorf("stdout = %q", res.Stdout)
+	}
+}
+
+func TestBecomeWithoutSudo(t *testing.T) {
+	s, cfg := setup(t)
+	s.env = []string{"PATH=/nonexistent"}
+	cfg.User = "alice"
+	c := dial(t, cfg)
+	_, err := c.Run(context.Background(), "true", RunOpts{Become: true})
+	if err == nil || !strings.Contains(err.Error(), "become") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDialUnix(t *testing.T) {
+	_, cfg := setup(t)
+	c := dial(t, cfg)
+	sock := filepath.Join(t.TempDir(), "echo.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	nc, err := c.DialUnix(context.Background(), sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("read %q, %v", buf, err)
+	}
+	if _, err := c.DialUnix(context.Background(), sock+".missing"); err == nil {
+		t.Error("dialled a missing socket")
+	}
+}
+
+// fakeDocker serves the two API calls a negotiating client makes.
+func fakeDocker(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", "1.41")
+		switch {
+		case r.URL.Path == "/_ping":
+			w.Write([]byte("OK"))
+		case strings.HasSuffix(r.URL.Path, "/version"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"Version":"20.10.24","ApiVersion":"1.41"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+func TestDockerClient(t *testing.T) {
+	_, cfg := setup(t)
+	c := dial(t, cfg)
+	sock := fakeDocker(t)
+	old := dockerSocket
+	dockerSocket = sock
+	defer func() { dockerSocket = old }()
+	cli, err := DockerClient(context.Background(), c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	v, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != "20.10.24" || cli.ClientVersion() != "1.41" {
+		t.Errorf("version %q, API %q", v.Version, cli.ClientVersion())
+	}
+}
+
+// When the login user may not open the socket, become uses
+// `sudo docker system dial-stdio`.
+func TestDockerClientDialStdio(t *testing.T) {
+	s, cfg := setup(t)
+	fakeSudo(t, s, "pw")
+	sock := fakeDocker(t)
+	bin := strings.SplitN(strings.TrimPrefix(s.env[0], "PATH="), ":", 2)[0]
+	exe, _ := os.Executable()
+	docker := "#!/bin/sh\n[ \"$*\" = 'system dial-stdio' ] || exit 2\nSWARMRUN_TEST_DIALSTDIO=" + sock + " exec " + exe + "\n"
+	os.WriteFile(filepath.Join(bin, "docker"), []byte(docker), 0o755)
+	old := dockerSocket
+	dockerSocket = sock + ".denied" // the direct path fails
+	defer func() { dockerSocket = old }()
+
+	cfg.User = "alice"
+	cfg.BecomePassword = "pw"
+	c := dial(t, cfg)
+	cli, err := DockerClient(context.Background(), c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	v, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != "20.10.24" {
+		t.Errorf("version %q", v.Version)
+	}
+}
+
+func TestProxyJump(t *testing.T) {
+	target, cfg := setup(t)
+	jump := newTestServer(t)
+	key, pub := newKeyFile(t)
+	jump.authorize(pub)
+	target.authorize(pub)
+	os.WriteFile(cfg.KnownHostsFile, []byte(target.knownHostsLine()+"\n"+jump.knownHostsLine()+"\n"), 0o600)
+	cfg.KeyFiles = []string{key}
+	cfg.ProxyJump = "bastion@" + jump.addr
+	c := dial(t, cfg)
+	if res := mustRun(t, c, "echo via", RunOpts{}); string(res.Stdout) != "via\n" {
+		t.Errorf("got %q", res.Stdout)
+	}
+	if jump.execs.Load() != 0 || target.execs.Load() != 1 {
+		t.Errorf("execs: jump %d, target %d", jump.execs.Load(), target.execs.Load())
+	}
+	// An unknown jump host is refused like any other.
+	os.WriteFile(cfg.KnownHostsFile, []byte(target.knownHostsLine()+"\n"), 0o600)
+	if _, err := Dial(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "jump host") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestKeepAliveClosesDeadConnection(t *testing.T) {
+	_, cfg := setup(t)
+	cfg.KeepAlive = 50 * time.Millisecond
+	c := dial(t, cfg)
+	mustRun(t, c, "true", RunOpts{})
+	sc := c.(*sshConn)
+	time.Sleep(200 * time.Millisecond) // keepalives answered: still open
+	select {
+	case <-sc.done:
+		t.Fatal("closed a live connection")
+	default:
+	}
+}
