@@ -1,0 +1,301 @@
+package modules
+
+// Helpers shared by the Docker/Swarm modules (swarm_init, swarm_join, node,
+// node_label, network, secret, config, stack, image). The modules talk to
+// the host's engine through client.APIClient rather than *client.Client so
+// that unit tests can hand them an in-memory fake, as docker/cli's own tests do.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+// hashLabel carries the sha256 of a secret's or config's data: the engine
+// never returns secret data, so this label is how a second run knows the
+// stored value is already the desired one.
+const hashLabel = "com.swarmrun.hash"
+
+// dockerAPI returns the host's Docker Engine API client.
+func dockerAPI(ctx context.Context, t *Target) (client.APIClient, error) {
+	if t.Docker == nil {
+		return nil, errors.New("no Docker Engine API connection for this host")
+	}
+	c, err := t.Docker(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	return c, nil
+}
+
+// withDocker adapts a module body that takes an API client to Module.Run.
+func withDocker(run func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error)) func(context.Context, *Target, Params) (*Result, error) {
+	return func(ctx context.Context, t *Target, p Params) (*Result, error) {
+		api, err := dockerAPI(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return run(ctx, t, p, api)
+	}
+}
+
+// requireManager fails unless the host is an active swarm manager: node,
+// network, secret, config and stack operations only work there, and the
+// engine's own error for a worker is obscure ("This node is not a swarm
+// manager..." only for some calls; network create silently goes local).
+func requireManager(ctx context.Context, api client.APIClient) error {
+	info, err := api.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
+		return fmt.Errorf("host is not part of an active swarm (state %q); run swarm_init/swarm_join first", info.Swarm.LocalNodeState)
+	}
+	if !info.Swarm.ControlAvailable {
+		return errors.New("host is a swarm worker; run this step on a manager")
+	}
+	return nil
+}
+
+// sha256Hex is the content hash stored in hashLabel.
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// readSrc reads a controller-side file named by a playbook: relative paths
+// are relative to the playbook's directory.
+func readSrc(t *Target, path string) ([]byte, error) {
+	return os.ReadFile(srcPath(t, path))
+}
+
+func srcPath(t *Target, path string) string {
+	if filepath.IsAbs(path) || t.Dir == "" {
+		return path
+	}
+	return filepath.Join(t.Dir, path)
+}
+
+// durationParam reads a duration given as a string ("90s", "2m") or an int
+// (seconds); def when absent.
+func durationParam(p Params, name string, def time.Duration) (time.Duration, error) {
+	v, ok := p[name]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch x := v.(type) {
+	case int64:
+		return time.Duration(x) * time.Second, nil
+	case int:
+		return time.Duration(x) * time.Second, nil
+	case float64:
+		return time.Duration(x * float64(time.Second)), nil
+	case string:
+		if n, err := strconv.ParseFloat(x, 64); err == nil {
+			return time.Duration(n * float64(time.Second)), nil
+		}
+		d, err := time.ParseDuration(x)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q is not a duration (e.g. 90s, 5m)", name, x)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("%s: want a duration string or seconds, got %T", name, v)
+}
+
+// waitBudget is how long a module may wait for the engine to converge: the
+// step's common `timeout` argument (which the runtime turns into the context
+// deadline) when given, else def.
+func waitBudget(ctx context.Context, def time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl) - time.Second; d > 0 {
+			return d
+		}
+		return time.Second
+	}
+	return def
+}
+
+// stringMap converts a dict parameter to string values.
+func stringMap(m map[string]any) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case nil:
+			out[k] = ""
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out
+}
+
+// changes collects field-level differences for messages and diffs.
+type changes []string
+
+func (c *changes) add(field string, before, after any) {
+	*c = append(*c, fmt.Sprintf("%s: %s -> %s", field, show(before), show(after)))
+}
+
+func (c *changes) note(format string, args ...any) { *c = append(*c, fmt.Sprintf(format, args...)) }
+
+func (c changes) String() string {
+	if len(c) == 0 {
+		return ""
+	}
+	return strings.Join(c, "\n") + "\n"
+}
+
+func show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return strconv.Quote(x)
+	case time.Duration:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// labelChanges reports how labels would go from cur to want. With exclusive,
+// keys absent from want are removed; otherwise they are left alone. It
+// returns the resulting label set.
+func labelChanges(c *changes, prefix string, cur, want map[string]string, exclusive bool) map[string]string {
+	out := map[string]string{}
+	for k, v := range cur {
+		out[k] = v
+	}
+	for _, k := range sortedKeys(want) {
+		if old, ok := cur[k]; !ok {
+			c.note("%s+ %s=%s", prefix, k, want[k])
+		} else if old != want[k] {
+			c.note("%s~ %s: %s -> %s", prefix, k, old, want[k])
+		}
+		out[k] = want[k]
+	}
+	if exclusive {
+		for _, k := range sortedKeys(cur) {
+			if _, ok := want[k]; !ok {
+				c.note("%s- %s=%s", prefix, k, cur[k])
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// waitUntil polls cond every interval until it reports done, fails, the
+// timeout passes or ctx ends. The last non-nil detail explains a timeout.
+func waitUntil(ctx context.Context, timeout, interval time.Duration, cond func() (done bool, detail string, err error)) error {
+	deadline := time.Now().Add(timeout)
+	detail := ""
+	for {
+		done, d, err := cond()
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if d != "" {
+			detail = d
+		}
+		if time.Now().After(deadline) {
+			if detail != "" {
+				return fmt.Errorf("timed out after %s: %s", timeout, detail)
+			}
+			return fmt.Errorf("timed out after %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			if detail != "" {
+				return fmt.Errorf("%w: %s", ctx.Err(), detail)
+			}
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// findNode resolves a node given by ID, ID prefix, hostname or node name.
+func findNode(ctx context.Context, api client.APIClient, ref string) (swarm.Node, error) {
+	if n, _, err := api.NodeInspectWithRaw(ctx, ref); err == nil {
+		return n, nil
+	} else if !errdefs.IsNotFound(err) {
+		return swarm.Node{}, err
+	}
+	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return swarm.Node{}, err
+	}
+	var found []swarm.Node
+	for _, n := range nodes {
+		if n.Description.Hostname == ref || n.Spec.Name == ref {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return swarm.Node{}, fmt.Errorf("node %q not found in the swarm", ref)
+	case 1:
+		return found[0], nil
+	}
+	return swarm.Node{}, fmt.Errorf("node %q is ambiguous: %d nodes have that hostname", ref, len(found))
+}
+
+// servicesUsing names the services whose tasks reference a secret, config or
+// network ID (match reports it for one service spec).
+func servicesUsing(ctx context.Context, api client.APIClient, match func(swarm.ServiceSpec) bool) ([]string, error) {
+	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range svcs {
+		if match(s.Spec) {
+			names = append(names, s.Spec.Name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func nameFilter(name string) filters.Args { return filters.NewArgs(filters.Arg("name", name)) }
+
+func labelFilter(label string) filters.Args { return filters.NewArgs(filters.Arg("label", label)) }

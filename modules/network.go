@@ -1,0 +1,249 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+func init() {
+	Register(&Module{
+		Name: "network",
+		Doc: `Create or remove a Docker network, by default a swarm overlay network.
+
+Run it on a manager for overlay networks. Networks cannot be changed in
+place: if an existing network differs in any property (driver, flags,
+subnet, options, labels) the step fails with the differences unless
+recreate = True, which removes and recreates it - refused while services
+use the network (they are named). Options the engine adds itself (the
+overlay VXLAN id list) are ignored; a subnet/gateway/ip_range left out is
+not compared, since the engine allocates one.
+
+    network(hosts("managers")[0], name = "vault-network", driver = "overlay",
+            attachable = True, encrypted = True, subnet = "10.20.0.0/24")`,
+		Params: []Param{
+			{Name: "name", Type: String, Required: true, Doc: "network name"},
+			{Name: "driver", Type: String, Default: "overlay", Doc: "network driver"},
+			{Name: "attachable", Type: Bool, Default: false, Doc: "let standalone containers attach (overlay)"},
+			{Name: "encrypted", Type: Bool, Default: false, Doc: "encrypt the overlay data path (IPsec; option \"encrypted\")"},
+			{Name: "internal", Type: Bool, Default: false, Doc: "no external connectivity"},
+			{Name: "subnet", Type: String, Doc: "subnet in CIDR form, e.g. 10.20.0.0/24"},
+			{Name: "gateway", Type: String, Doc: "gateway address within subnet"},
+			{Name: "ip_range", Type: String, Doc: "range to allocate container addresses from, CIDR within subnet"},
+			{Name: "mtu", Type: Int, Doc: "MTU (option com.docker.network.driver.mtu)"},
+			{Name: "labels", Type: Dict, Doc: "network labels"},
+			{Name: "options", Type: Dict, Doc: "other driver options"},
+			{Name: "scope", Type: String, Doc: "swarm or local; default swarm for overlay, local otherwise"},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent"}, Doc: "whether the network should exist"},
+			{Name: "recreate", Type: Bool, Default: false, Doc: "remove and recreate a network that differs (refused while services use it)"},
+		},
+		Outputs: map[string]string{"id": "the network's ID (absent in check mode before creation)", "name": "the network's name"},
+		Run:     withDocker(runNetwork),
+	})
+}
+
+// engineNetworkOptions are driver options the engine adds on its own.
+var engineNetworkOptions = map[string]bool{"com.docker.network.driver.overlay.vxlanid_list": true}
+
+const mtuOption = "com.docker.network.driver.mtu"
+
+// desiredNetwork builds the create options a playbook asks for.
+func desiredNetwork(p Params) network.CreateOptions {
+	o := network.CreateOptions{
+		Driver:     p.String("driver"),
+		Scope:      p.String("scope"),
+		Attachable: p.Bool("attachable"),
+		Internal:   p.Bool("internal"),
+		Options:    stringMap(p.Dict("options")),
+		Labels:     stringMap(p.Dict("labels")),
+	}
+	if o.Driver == "" {
+		o.Driver = "overlay"
+	}
+	if o.Scope == "" {
+		o.Scope = "local"
+		if o.Driver == "overlay" {
+			o.Scope = "swarm"
+		}
+	}
+	if o.Options == nil {
+		o.Options = map[string]string{}
+	}
+	if p.Bool("encrypted") {
+		o.Options["encrypted"] = ""
+	}
+	if p.Has("mtu") {
+		o.Options[mtuOption] = fmt.Sprint(p.Int("mtu"))
+	}
+	if p.Has("subnet") || p.Has("gateway") || p.Has("ip_range") {
+		o.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{
+			Subnet: p.String("subnet"), Gateway: p.String("gateway"), IPRange: p.String("ip_range"),
+		}}}
+	}
+	return o
+}
+
+// networkDiff lists how an existing network differs from the wanted one.
+func networkDiff(cur network.Inspect, want network.CreateOptions) changes {
+	var ch changes
+	if cur.Driver != want.Driver {
+		ch.add("driver", cur.Driver, want.Driver)
+	}
+	if cur.Scope != want.Scope {
+		ch.add("scope", cur.Scope, want.Scope)
+	}
+	if cur.Attachable != want.Attachable {
+		ch.add("attachable", cur.Attachable, want.Attachable)
+	}
+	if cur.Internal != want.Internal {
+		ch.add("internal", cur.Internal, want.Internal)
+	}
+	curOpts := map[string]string{}
+	for k, v := range cur.Options {
+		if !engineNetworkOptions[k] {
+			curOpts[k] = v
+		}
+	}
+	var oc changes
+	labelChanges(&oc, "options ", curOpts, want.Options, true)
+	ch = append(ch, oc...)
+	var lc changes
+	labelChanges(&lc, "labels ", cur.Labels, want.Labels, true)
+	ch = append(ch, lc...)
+	if want.IPAM != nil {
+		w := want.IPAM.Config[0]
+		var c network.IPAMConfig
+		if len(cur.IPAM.Config) > 0 {
+			c = cur.IPAM.Config[0]
+		}
+		if w.Subnet != "" && c.Subnet != w.Subnet {
+			ch.add("subnet", c.Subnet, w.Subnet)
+		}
+		if w.Gateway != "" && c.Gateway != w.Gateway {
+			ch.add("gateway", c.Gateway, w.Gateway)
+		}
+		if w.IPRange != "" && c.IPRange != w.IPRange {
+			ch.add("ip_range", c.IPRange, w.IPRange)
+		}
+	}
+	return ch
+}
+
+// findNetwork returns the network with exactly that name (the API's name
+// filter matches substrings).
+func findNetwork(ctx context.Context, api client.APIClient, name string) (*network.Inspect, error) {
+	list, err := api.NetworkList(ctx, network.ListOptions{Filters: nameFilter(name)})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range list {
+		if n.Name == name {
+			full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return &full, nil
+		}
+	}
+	return nil, nil
+}
+
+func networkUsers(ctx context.Context, api client.APIClient, n *network.Inspect) ([]string, error) {
+	return servicesUsing(ctx, api, func(s swarm.ServiceSpec) bool {
+		nets := append(append([]swarm.NetworkAttachmentConfig{}, s.TaskTemplate.Networks...), s.Networks...) //nolint:staticcheck // old specs still use ServiceSpec.Networks
+		for _, a := range nets {
+			if a.Target == n.ID || a.Target == n.Name {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func runNetwork(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	name := p.String("name")
+	want := desiredNetwork(p)
+	if want.Scope == "swarm" {
+		if err := requireManager(ctx, api); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := findNetwork(ctx, api, name)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Outputs: map[string]any{"name": name}}
+	if p.String("state") == "absent" {
+		if cur == nil {
+			res.Msg = "network " + name + " absent"
+			return res, nil
+		}
+		users, err := networkUsers(ctx, api, cur)
+		if err != nil {
+			return nil, err
+		}
+		if len(users) > 0 {
+			return nil, fmt.Errorf("network %s is used by services %s; remove them first", name, strings.Join(users, ", "))
+		}
+		res.Changed, res.Msg = true, "network "+name+" removed"
+		if t.Diff {
+			res.Diff = "- network " + name + "\n"
+		}
+		if t.Check {
+			return res, nil
+		}
+		return res, api.NetworkRemove(ctx, cur.ID)
+	}
+	var ch changes
+	if cur != nil {
+		res.Outputs["id"] = cur.ID
+		ch = networkDiff(*cur, want)
+		if len(ch) == 0 {
+			res.Msg = "network " + name + " as wanted"
+			return res, nil
+		}
+		if t.Diff {
+			res.Diff = "network " + name + ":\n" + ch.String()
+		}
+		if !p.Bool("recreate") {
+			return res, fmt.Errorf("network %s exists but differs and networks cannot change in place (%s); set recreate = True to remove and recreate it", name, strings.Join(ch, "; "))
+		}
+		users, err := networkUsers(ctx, api, cur)
+		if err != nil {
+			return nil, err
+		}
+		if len(users) > 0 {
+			return res, fmt.Errorf("network %s differs (%s) but cannot be recreated while services use it: %s", name, strings.Join(ch, "; "), strings.Join(users, ", "))
+		}
+		res.Changed, res.Msg = true, "network "+name+" recreated: "+strings.Join(ch, "; ")
+	} else {
+		res.Changed, res.Msg = true, "network "+name+" created"
+		if t.Diff {
+			res.Diff = fmt.Sprintf("+ network %s (driver %s, scope %s, attachable %v, internal %v, encrypted %v)\n", name, want.Driver, want.Scope, want.Attachable, want.Internal, p.Bool("encrypted"))
+		}
+	}
+	if t.Check {
+		if cur != nil {
+			res.Msg = "would recreate network " + name + ": " + strings.Join(ch, "; ")
+		} else {
+			res.Msg = "would create network " + name
+		}
+		return res, nil
+	}
+	if cur != nil {
+		if err := api.NetworkRemove(ctx, cur.ID); err != nil {
+			return nil, fmt.Errorf("remove network %s: %w", name, err)
+		}
+		delete(res.Outputs, "id")
+	}
+	created, err := api.NetworkCreate(ctx, name, want)
+	if err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	res.Outputs["id"] = created.ID
+	return res, nil
+}

@@ -1,0 +1,119 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+func init() {
+	Register(&Module{
+		Name: "node",
+		Doc: `Set a swarm node's availability and role (run it on a manager).
+
+availability drain moves the node's tasks elsewhere (for maintenance),
+pause stops new tasks, active returns it to service. role promotes a worker
+to manager or demotes a manager. With wait = True the step waits (up to the
+step's timeout argument, 2m when none is given) after a drain until no service task runs on the node any more, and
+after a promotion until the node is a reachable manager.
+
+    mgr = hosts("managers")[0]
+    node(mgr, node = "worker-1", availability = "drain", wait = True)
+    # ... maintenance ...
+    node(mgr, node = "worker-1", availability = "active")`,
+		Params: []Param{
+			{Name: "node", Type: String, Required: true, Doc: "node hostname, name or ID"},
+			{Name: "availability", Type: String, Choices: []string{"active", "pause", "drain"}, Doc: "scheduling availability; unchanged when not given"},
+			{Name: "role", Type: String, Choices: []string{"manager", "worker"}, Doc: "node role; unchanged when not given"},
+			{Name: "wait", Type: Bool, Default: false, Doc: "after drain wait until the node's tasks have moved away; after promote until it is a reachable manager"},
+		},
+		Outputs: map[string]string{
+			"node_id":      "the node's ID",
+			"availability": "availability after the step",
+			"role":         "role after the step",
+		},
+		Run: withDocker(runNode),
+	})
+}
+
+func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	if err := requireManager(ctx, api); err != nil {
+		return nil, err
+	}
+	timeout := waitBudget(ctx, 2*time.Minute)
+	n, err := findNode(ctx, api, p.String("node"))
+	if err != nil {
+		return nil, err
+	}
+	spec := n.Spec
+	var ch changes
+	if a := p.String("availability"); a != "" && string(spec.Availability) != a {
+		ch.add("availability", string(spec.Availability), a)
+		spec.Availability = swarm.NodeAvailability(a)
+	}
+	if r := p.String("role"); r != "" && string(spec.Role) != r {
+		ch.add("role", string(spec.Role), r)
+		spec.Role = swarm.NodeRole(r)
+	}
+	name := n.Description.Hostname
+	res := &Result{Outputs: map[string]any{"node_id": n.ID, "availability": string(spec.Availability), "role": string(spec.Role)}}
+	if len(ch) > 0 {
+		res.Changed = true
+		res.Msg = "node " + name + ": " + strings.Join(ch, ", ")
+		if t.Diff {
+			res.Diff = "node " + name + ":\n" + ch.String()
+		}
+		if t.Check {
+			return res, nil
+		}
+		if err := api.NodeUpdate(ctx, n.ID, n.Version, spec); err != nil {
+			return nil, fmt.Errorf("node update %s: %w", name, err)
+		}
+	} else {
+		res.Msg = "node " + name + " already as wanted"
+	}
+	if !p.Bool("wait") || t.Check {
+		return res, nil
+	}
+	// Waiting also runs when nothing changed: a re-run right after an
+	// interrupted drain should still only return once the node is empty.
+	if spec.Availability == swarm.NodeAvailabilityDrain {
+		err = waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+			tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("node", n.ID))})
+			if err != nil {
+				return false, "", err
+			}
+			left := 0
+			for _, tk := range tasks {
+				if tk.Status.State == swarm.TaskStateRunning || tk.Status.State == swarm.TaskStateStarting || tk.Status.State == swarm.TaskStatePreparing {
+					left++
+				}
+			}
+			return left == 0, fmt.Sprintf("%d task(s) still running on %s", left, name), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("drain %s: %w", name, err)
+		}
+	}
+	if spec.Role == swarm.NodeRoleManager {
+		err = waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+			cur, _, err := api.NodeInspectWithRaw(ctx, n.ID)
+			if err != nil {
+				return false, "", err
+			}
+			if cur.ManagerStatus != nil && cur.ManagerStatus.Reachability == swarm.ReachabilityReachable {
+				return true, "", nil
+			}
+			return false, name + " is not yet a reachable manager", nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("promote %s: %w", name, err)
+		}
+	}
+	return res, nil
+}
