@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"os"
 	"reflect"
 	"testing"
 )
@@ -39,5 +40,23 @@ defdev=eth0
 	f = parseFacts("os=Linux\nhostname=x\n")
 	if f["default_ipv4"] != "" || f["cpus"] != int64(0) || f["fqdn"] != "x" || len(f["addresses"].([]any)) != 0 {
 		t.Fatalf("minimal: %#v", f)
+	}
+}
+
+func TestFactsLocal(t *testing.T) {
+	tg := localTarget(t)
+	for _, check := range []bool{false, true} {
+		r, err := run(t, tg, check, "facts", nil)
+		if err != nil || r.Changed {
+			t.Fatalf("%+v %v", r, err)
+		}
+		f := r.Outputs
+		host, _ := os.Hostname()
+		if f["os"] != "Linux" || f["hostname"] != host || f["kernel"] == "" || f["arch"] == "" || f["distro"] == "" || f["cpus"].(int64) < 1 || f["memory_mb"].(int64) < 1 {
+			t.Fatalf("facts: %#v", f)
+		}
+		if f["init"] != "systemd" && f["init"] != "sysv" {
+			t.Fatalf("init %q", f["init"])
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package modules
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestFetchDest(t *testing.T) {
 	cases := []struct {
@@ -19,5 +23,37 @@ func TestFetchDest(t *testing.T) {
 		if got := fetchDest(c.dir, c.dest, c.host, c.src, c.flat); got != c.want {
 			t.Errorf("fetchDest(%q, %q, %q, %q, %v) = %q, want %q", c.dir, c.dest, c.host, c.src, c.flat, got, c.want)
 		}
+	}
+}
+
+func TestFetchLocal(t *testing.T) {
+	tg := localTarget(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "remote.conf")
+	if err := os.WriteFile(src, []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := converge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out})
+	want := filepath.Join(out, "local", src)
+	if readFile(t, want) != "v1\n" || r.Outputs["dest"] != want {
+		t.Fatalf("%+v", r.Outputs)
+	}
+	if err := os.WriteFile(src, []byte("v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out})
+	if readFile(t, want) != "v2\n" {
+		t.Fatal("not updated")
+	}
+	converge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out + "/", "flat": true})
+	if readFile(t, filepath.Join(out, "remote.conf")) != "v2\n" {
+		t.Fatal("flat")
+	}
+	if _, err := run(t, tg, false, "fetch", map[string]any{"src": src + ".none", "dest": out}); err == nil {
+		t.Error("missing src: want an error")
+	}
+	if r, err := run(t, tg, false, "fetch", map[string]any{"src": src + ".none", "dest": out, "fail_on_missing": false}); err != nil || r.Changed {
+		t.Errorf("fail_on_missing=False: %+v %v", r, err)
 	}
 }

@@ -1,7 +1,10 @@
 package modules
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +70,38 @@ func TestPyToGoTemplate(t *testing.T) {
 		if got := pyToGoTemplate(in); got != want {
 			t.Errorf("pyToGoTemplate(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestLineinfileLocal(t *testing.T) {
+	tg := localTarget(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sshd_config")
+
+	if _, err := run(t, tg, false, "lineinfile", map[string]any{"path": p, "line": "x"}); err == nil {
+		t.Error("missing file without create: want an error")
+	}
+	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "Port 22", "create": true, "mode": "0600"})
+	if readFile(t, p) != "Port 22\n" || modeOf(t, p).Perm() != 0o600 {
+		t.Fatalf("%q %v", readFile(t, p), modeOf(t, p))
+	}
+	if err := os.WriteFile(p, []byte("#PermitRootLogin yes\nPort 22\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "regexp": "^#?PermitRootLogin ", "line": "PermitRootLogin no"})
+	if readFile(t, p) != "PermitRootLogin no\nPort 22\n" || !strings.Contains(r.Diff, "+PermitRootLogin no") {
+		t.Fatalf("%q diff %q", readFile(t, p), r.Diff)
+	}
+	if modeOf(t, p).Perm() != 0o600 {
+		t.Errorf("mode not kept: %v", modeOf(t, p))
+	}
+	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "UseDNS no", "insertbefore": "^Port"})
+	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "regexp": "^Port", "state": "absent"})
+	if readFile(t, p) != "PermitRootLogin no\nUseDNS no\n" {
+		t.Fatalf("%q", readFile(t, p))
+	}
+	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "UseDNS no", "mode": "0640"})
+	if r, err := run(t, tg, false, "lineinfile", map[string]any{"path": filepath.Join(dir, "none"), "line": "x", "state": "absent"}); err != nil || r.Changed {
+		t.Errorf("absent on a missing file: %+v %v", r, err)
 	}
 }

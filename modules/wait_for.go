@@ -70,9 +70,11 @@ func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
 	}
 	state := p.String("state")
 	want := state == "" || state == "started" || state == "present"
-	cond := probe
+	// until/while rather than "! probe": dash rejects "! !" and a negated
+	// probe would read worse in errors anyway.
+	loop := "until"
 	if !want {
-		cond = "! " + probe
+		loop = "while"
 	}
 	timeout := p.Int("wait_timeout")
 	if !p.Has("wait_timeout") {
@@ -80,22 +82,22 @@ func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
 	}
 	res := &Result{}
 	if t.Check {
-		out, err := Sh(ctx, t, "if "+cond+"; then echo met; else echo unmet; fi")
+		out, err := Sh(ctx, t, "if "+probe+"; then echo up; else echo down; fi")
 		if err != nil {
 			return nil, err
 		}
-		if strings.TrimSpace(out) != "met" {
+		if (strings.TrimSpace(out) == "up") != want {
 			res.Msg = "condition not met yet; would wait up to " + strconv.FormatInt(timeout, 10) + "s (check mode)"
 		}
 		return res, nil
 	}
 	script := fmt.Sprintf(`sleep %d; start=$(date +%%s)
-while ! %s; do
+%s %s; do
   now=$(date +%%s)
   if [ $((now - start)) -ge %d ]; then echo "timeout after %ds" >&2; exit 124; fi
   sleep 1
 done
-echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), cond, timeout, timeout)
+echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), loop, probe, timeout, timeout)
 	r, err := t.Conn.Run(ctx, script, connection.RunOpts{Become: t.Become})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,216 @@
+package modules
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"syscall"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
+)
+
+// The tests below run modules against the machine through the real local
+// connection, inside a temporary directory.
+
+func localTarget(t *testing.T) *Target {
+	t.Helper()
+	ctx := context.Background()
+	c, err := connection.Dial(ctx, connection.Config{Name: "local", Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Target{Name: "local", Address: "127.0.0.1", Conn: c, Dir: t.TempDir(), Diff: true}
+}
+
+// params applies the schema's defaults to given, as the runtime does.
+func params(t *testing.T, module string, given map[string]any) Params {
+	t.Helper()
+	m, ok := Get(module)
+	if !ok {
+		t.Fatalf("no module %s", module)
+	}
+	p := Params{}
+	known := map[string]bool{}
+	for _, spec := range m.Params {
+		known[spec.Name] = true
+		if spec.Default != nil {
+			p[spec.Name] = spec.Default
+		}
+	}
+	for k, v := range given {
+		if !known[k] {
+			t.Fatalf("%s has no param %s", module, k)
+		}
+		p[k] = v
+	}
+	return p
+}
+
+func run(t *testing.T, tg *Target, check bool, module string, given map[string]any) (*Result, error) {
+	t.Helper()
+	m, _ := Get(module)
+	c := *tg
+	c.Check = check
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return m.Run(ctx, &c, params(t, module, given))
+}
+
+// snapshot describes every path below dir: type, mode, owner ids, size,
+// content hash and link target, so a check run can be shown to touch nothing.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		d := fmt.Sprintf("%v %d %v", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			d += fmt.Sprintf(" %x", sha256.Sum256(b))
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			l, _ := os.Readlink(p)
+			d += " -> " + l
+		}
+		out[p] = d
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// converge runs a step four times: check mode (must predict a change and
+// touch nothing), for real (a change), again (no change) and check mode
+// again (no change predicted). It returns the real run's result.
+func converge(t *testing.T, tg *Target, dir, module string, given map[string]any) *Result {
+	t.Helper()
+	before := snapshot(t, dir)
+	r, err := run(t, tg, true, module, given)
+	if err != nil {
+		t.Fatalf("%s check: %v", module, err)
+	}
+	if !r.Changed {
+		t.Fatalf("%s check: predicted no change: %+v", module, r)
+	}
+	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
+		t.Fatalf("%s check mode changed files:\nbefore %v\nafter  %v", module, before, after)
+	}
+	predicted := r
+	r, err = run(t, tg, false, module, given)
+	if err != nil {
+		t.Fatalf("%s: %v", module, err)
+	}
+	if !r.Changed {
+		t.Fatalf("%s: no change on first run: %+v", module, r)
+	}
+	if predicted.Diff != r.Diff {
+		t.Errorf("%s: check diff %q != real diff %q", module, predicted.Diff, r.Diff)
+	}
+	first := r
+	for _, check := range []bool{false, true} {
+		r, err = run(t, tg, check, module, given)
+		if err != nil {
+			t.Fatalf("%s again (check=%v): %v", module, check, err)
+		}
+		if r.Changed {
+			t.Fatalf("%s again (check=%v): changed: %+v", module, check, r)
+		}
+	}
+	return first
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func modeOf(t *testing.T, p string) fs.FileMode {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode()
+}
+
+func TestCopyLocal(t *testing.T) {
+	tg := localTarget(t)
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "motd")
+
+	r := converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hi\n", "mode": "0600"})
+	if got := readFile(t, dest); got != "hi\n" || modeOf(t, dest).Perm() != 0o600 {
+		t.Fatalf("content %q mode %v", got, modeOf(t, dest))
+	}
+	if !strings.Contains(r.Diff, "+hi") || !strings.Contains(r.Diff, "mode 0600") {
+		t.Errorf("diff: %q", r.Diff)
+	}
+	// Content change: a diff of the lines.
+	r = converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hello\n", "mode": "0600"})
+	if !strings.Contains(r.Diff, "-hi") || !strings.Contains(r.Diff, "+hello") || readFile(t, dest) != "hello\n" {
+		t.Errorf("diff %q", r.Diff)
+	}
+	// Attributes only.
+	r = converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hello\n", "mode": int64(0o640)})
+	if r.Diff != "mode 0600 -> 0640\n" || modeOf(t, dest).Perm() != 0o640 {
+		t.Errorf("diff %q mode %v", r.Diff, modeOf(t, dest))
+	}
+	// No mode given: an existing file keeps its mode.
+	converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "x\n"})
+	if modeOf(t, dest).Perm() != 0o640 {
+		t.Errorf("mode not kept: %v", modeOf(t, dest))
+	}
+	// Sensitive: the diff says nothing of the content.
+	r = converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "sensitive": true})
+	if strings.Contains(r.Diff, "s3cret") || !strings.Contains(r.Diff, "sensitive") {
+		t.Errorf("sensitive diff %q", r.Diff)
+	}
+	// src beside the playbook, into an existing directory.
+	if err := os.WriteFile(filepath.Join(tg.Dir, "limits.conf"), []byte("* soft nofile 1024\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = converge(t, tg, dir, "copy", map[string]any{"dest": dir + "/", "src": "limits.conf"})
+	if readFile(t, filepath.Join(dir, "limits.conf")) != "* soft nofile 1024\n" || r.Outputs["dest"] != filepath.Join(dir, "limits.conf") {
+		t.Errorf("src copy: %+v", r.Outputs)
+	}
+	if os.Geteuid() == 0 {
+		converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "owner": "nobody", "group": "65534"})
+		fi, _ := os.Stat(dest)
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 {
+			t.Errorf("owner %d:%d", st.Uid, st.Gid)
+		}
+		// The same owner given by id and group by name is no change.
+		r, err := run(t, tg, false, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "owner": "65534", "group": "nogroup"})
+		if err != nil || r.Changed {
+			t.Errorf("numeric owner: %+v %v", r, err)
+		}
+	}
+
+	// A missing parent: an error for real, a predicted change in check mode.
+	missing := map[string]any{"dest": filepath.Join(dir, "nope", "f"), "content": "x"}
+	if _, err := run(t, tg, false, "copy", missing); err == nil || !strings.Contains(err.Error(), "parent directory") {
+		t.Errorf("missing parent: %v", err)
+	}
+	if r, err := run(t, tg, true, "copy", missing); err != nil || !r.Changed {
+		t.Errorf("missing parent in check mode: %+v, %v", r, err)
+	}
+	if _, err := run(t, tg, false, "copy", map[string]any{"dest": dest}); err == nil {
+		t.Error("neither content nor src: want an error")
+	}
+}
