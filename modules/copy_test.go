@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
