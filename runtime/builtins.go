@@ -91,15 +91,16 @@ func (e *Engine) builtinEnv(_ *starlark.Thread, b *starlark.Builtin, args starla
 	return nil, fmt.Errorf("environment variable %s is not set", name)
 }
 
-// file(path) returns the content of a file relative to the calling file.
-func (e *Engine) builtinFile(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// file(path) returns the content of a file. Like modules' src arguments, a
+// relative path starts at the playbook's directory, also when a library
+// file calls it, so a path means the same wherever it is passed.
+func (e *Engine) builtinFile(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var path string
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &path); err != nil {
 		return nil, err
 	}
 	if !filepath.IsAbs(path) {
-		from := absPath(thread.CallFrame(1).Pos.Filename())
-		path = filepath.Join(filepath.Dir(from), path)
+		path = filepath.Join(e.dir, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -27,12 +27,14 @@ type fakeConn struct{ name string }
 func (f *fakeConn) Run(context.Context, string, connection.RunOpts) (*connection.RunResult, error) {
 	return &connection.RunResult{}, nil
 }
-func (f *fakeConn) ReadFile(context.Context, string, bool) ([]byte, error) { return nil, os.ErrNotExist }
+func (f *fakeConn) ReadFile(context.Context, string, bool) ([]byte, error) {
+	return nil, os.ErrNotExist
+}
 func (f *fakeConn) Stat(context.Context, string, bool) (*connection.FileInfo, error) {
 	return nil, os.ErrNotExist
 }
 func (f *fakeConn) WriteFile(context.Context, string, []byte, connection.WriteOpts) error { return nil }
-func (f *fakeConn) Fetch(context.Context, string, string, bool) error                 { return nil }
+func (f *fakeConn) Fetch(context.Context, string, string, bool) error                     { return nil }
 func (f *fakeConn) DialUnix(context.Context, string) (net.Conn, error) {
 	return nil, errors.New("no")
 }
@@ -428,5 +430,23 @@ func TestRedactor(t *testing.T) {
 	r.Add("s3cr3t-longer")
 	if got := r.Redact("abc s3cr3t s3cr3t-longer"); got != "abc "+Mask+" "+Mask {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestNameGoesToModuleThatHasOne(t *testing.T) {
+	var got atomic.Value
+	modules.Register(&modules.Module{Name: "t_named", Doc: "test",
+		Params: []modules.Param{{Name: "name", Type: modules.String, Required: true}},
+		Run: func(ctx context.Context, tg *modules.Target, p modules.Params) (*modules.Result, error) {
+			got.Store(p.String("name"))
+			return &modules.Result{}, nil
+		}})
+	r := play(t, context.Background(), `t_named(hosts("h1"), name = "docker")`, Options{}, nil)
+	if got.Load() != "docker" || r.events[0]["task"] != "t_named docker" {
+		t.Errorf("module got %v, task %v", got.Load(), r.events[0]["task"])
+	}
+	r = play(t, context.Background(), `t_named(hosts("h1"), name = "docker", task = "restart docker")`, Options{}, nil)
+	if r.events[0]["task"] != "restart docker" {
+		t.Errorf("task %v", r.events[0]["task"])
 	}
 }

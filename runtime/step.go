@@ -27,7 +27,8 @@ type common struct {
 }
 
 var commonDocs = []modules.Param{
-	{Name: "name", Type: modules.String, Doc: "What the step does, shown in output (default: the module name and file:line)."},
+	{Name: "name", Type: modules.String, Doc: "What the step does, shown in output (default: the module name and file:line). Modules with their own `name` parameter (service, network, secret, config, stack...) take it as that parameter; use `task` for the title there."},
+	{Name: "task", Type: modules.String, Doc: "The step's title in output; the same as `name` for modules without their own `name` parameter."},
 	{Name: "become", Type: modules.Bool, Doc: "Run commands and write files through sudo (default: --become)."},
 	{Name: "ignore_errors", Type: modules.Bool, Doc: "A failure on a host is reported but the host stays in the run."},
 	{Name: "timeout", Type: modules.Float, Doc: "Seconds one attempt on one host may take before it fails (default: no limit)."},
@@ -127,8 +128,19 @@ func (e *Engine) splitArgs(m *modules.Module, kwargs []starlark.Tuple) (common, 
 		k := string(kv[0].(starlark.String))
 		v := kv[1]
 		var err error
+		if k == "name" && valid["name"] {
+			// The module's own name parameter (service, network, stack...):
+			// the step's title is then set with task=.
+			raw[k] = v
+			if com.name == "" {
+				if s, ok := starlark.AsString(v); ok {
+					com.name = m.Name + " " + s
+				}
+			}
+			continue
+		}
 		switch k {
-		case "name":
+		case "name", "task":
 			com.name, err = asString(v)
 		case "become":
 			com.become = bool(v.Truth())
