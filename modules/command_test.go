@@ -46,66 +46,66 @@ func TestQuoteArgvRoundTrip(t *testing.T) {
 }
 
 func TestCommandLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "it's here")
 
-	r := converge(t, tg, dir, "command", map[string]any{"argv": []any{"touch", marker}, "creates": marker})
+	r := genConverge(t, tg, dir, "command", map[string]any{"argv": []any{"touch", marker}, "creates": marker})
 	if _, err := os.Stat(marker); err != nil || r.Outputs["rc"] != int64(0) {
 		t.Fatalf("%v %+v", err, r)
 	}
-	r, err := run(t, tg, false, "command", map[string]any{"argv": []any{"touch", marker}, "creates": marker})
+	r, err := genRun(t, tg, false, "command", map[string]any{"argv": []any{"touch", marker}, "creates": marker})
 	if err != nil || r.Changed || !strings.Contains(r.Msg, "exists") {
 		t.Errorf("creates guard: %+v %v", r, err)
 	}
-	converge(t, tg, dir, "command", map[string]any{"cmd": `rm "` + marker + `"`, "removes": marker})
+	genConverge(t, tg, dir, "command", map[string]any{"cmd": `rm "` + marker + `"`, "removes": marker})
 
 	// cmd is split without a shell: $HOME and | reach the program as is.
-	r, err = run(t, tg, false, "command", map[string]any{"cmd": `printf '%s,' $HOME "a b" |`, "chdir": dir})
+	r, err = genRun(t, tg, false, "command", map[string]any{"cmd": `printf '%s,' $HOME "a b" |`, "chdir": dir})
 	if err != nil || r.Outputs["stdout"] != "$HOME,a b,|," || !r.Changed {
 		t.Errorf("%+v %v", r, err)
 	}
-	r, err = run(t, tg, false, "command", map[string]any{"argv": []any{"pwd"}, "chdir": dir, "changed_when": false})
+	r, err = genRun(t, tg, false, "command", map[string]any{"argv": []any{"pwd"}, "chdir": dir, "changed_when": false})
 	if err != nil || r.Outputs["stdout"] != dir || r.Changed {
 		t.Errorf("chdir: %+v %v", r, err)
 	}
-	r, err = run(t, tg, false, "command", map[string]any{"argv": []any{"cat"}, "stdin": "in\n"})
+	r, err = genRun(t, tg, false, "command", map[string]any{"argv": []any{"cat"}, "stdin": "in\n"})
 	if err != nil || r.Outputs["stdout"] != "in" {
 		t.Errorf("stdin: %+v %v", r, err)
 	}
 	// Check mode runs nothing unless check_safe.
-	r, err = run(t, tg, true, "command", map[string]any{"argv": []any{"touch", marker}})
+	r, err = genRun(t, tg, true, "command", map[string]any{"argv": []any{"touch", marker}})
 	if _, serr := os.Stat(marker); err != nil || !r.Changed || serr == nil {
 		t.Errorf("check mode ran the command: %+v %v", r, err)
 	}
-	r, err = run(t, tg, true, "command", map[string]any{"argv": []any{"echo", "ok"}, "check_safe": true, "changed_when": false})
+	r, err = genRun(t, tg, true, "command", map[string]any{"argv": []any{"echo", "ok"}, "check_safe": true, "changed_when": false})
 	if err != nil || r.Changed || r.Outputs["stdout"] != "ok" {
 		t.Errorf("check_safe: %+v %v", r, err)
 	}
 	// Exit codes.
-	r, err = run(t, tg, false, "command", map[string]any{"argv": []any{"sh", "-c", "echo bad >&2; exit 3"}})
+	r, err = genRun(t, tg, false, "command", map[string]any{"argv": []any{"sh", "-c", "echo bad >&2; exit 3"}})
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 || ee.Stderr != "bad" || r == nil || r.Outputs["rc"] != int64(3) {
 		t.Errorf("failure: %+v %v", r, err)
 	}
-	if _, err = run(t, tg, false, "command", map[string]any{"argv": []any{"sh", "-c", "exit 3"}, "ok_rc": []any{int64(0), int64(3)}}); err != nil {
+	if _, err = genRun(t, tg, false, "command", map[string]any{"argv": []any{"sh", "-c", "exit 3"}, "ok_rc": []any{int64(0), int64(3)}}); err != nil {
 		t.Errorf("ok_rc: %v", err)
 	}
 }
 
 func TestShellLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	converge(t, tg, dir, "shell", map[string]any{"cmd": "echo a | tr a b > out", "chdir": dir, "creates": out})
-	if readFile(t, out) != "b\n" {
-		t.Fatalf("%q", readFile(t, out))
+	genConverge(t, tg, dir, "shell", map[string]any{"cmd": "echo a | tr a b > out", "chdir": dir, "creates": out})
+	if genRead(t, out) != "b\n" {
+		t.Fatalf("%q", genRead(t, out))
 	}
-	r, err := run(t, tg, false, "shell", map[string]any{"cmd": `echo "${BASH_VERSION:+bash}"`, "executable": "/bin/bash"})
+	r, err := genRun(t, tg, false, "shell", map[string]any{"cmd": `echo "${BASH_VERSION:+bash}"`, "executable": "/bin/bash"})
 	if err != nil || r.Outputs["stdout"] != "bash" {
 		t.Errorf("executable: %+v %v", r, err)
 	}
-	if _, err := run(t, tg, false, "shell", map[string]any{"cmd": "false"}); err == nil {
+	if _, err := genRun(t, tg, false, "shell", map[string]any{"cmd": "false"}); err == nil {
 		t.Error("false: want an error")
 	}
 }

@@ -19,7 +19,7 @@ import (
 // The tests below run modules against the machine through the real local
 // connection, inside a temporary directory.
 
-func localTarget(t *testing.T) *Target {
+func genTarget(t *testing.T) *Target {
 	t.Helper()
 	ctx := context.Background()
 	c, err := connection.Dial(ctx, connection.Config{Name: "local", Local: true})
@@ -30,8 +30,8 @@ func localTarget(t *testing.T) *Target {
 	return &Target{Name: "local", Address: "127.0.0.1", Conn: c, Dir: t.TempDir(), Diff: true}
 }
 
-// params applies the schema's defaults to given, as the runtime does.
-func params(t *testing.T, module string, given map[string]any) Params {
+// genParams applies the schema's defaults to given, as the runtime does.
+func genParams(t *testing.T, module string, given map[string]any) Params {
 	t.Helper()
 	m, ok := Get(module)
 	if !ok {
@@ -54,19 +54,19 @@ func params(t *testing.T, module string, given map[string]any) Params {
 	return p
 }
 
-func run(t *testing.T, tg *Target, check bool, module string, given map[string]any) (*Result, error) {
+func genRun(t *testing.T, tg *Target, check bool, module string, given map[string]any) (*Result, error) {
 	t.Helper()
 	m, _ := Get(module)
 	c := *tg
 	c.Check = check
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return m.Run(ctx, &c, params(t, module, given))
+	return m.Run(ctx, &c, genParams(t, module, given))
 }
 
-// snapshot describes every path below dir: type, mode, owner ids, size,
+// genSnapshot describes every path below dir: type, mode, owner ids, size,
 // content hash and link target, so a check run can be shown to touch nothing.
-func snapshot(t *testing.T, dir string) map[string]string {
+func genSnapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.Walk(dir, func(p string, fi fs.FileInfo, err error) error {
@@ -91,24 +91,24 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// converge runs a step four times: check mode (must predict a change and
+// genConverge runs a step four times: check mode (must predict a change and
 // touch nothing), for real (a change), again (no change) and check mode
 // again (no change predicted). It returns the real run's result.
-func converge(t *testing.T, tg *Target, dir, module string, given map[string]any) *Result {
+func genConverge(t *testing.T, tg *Target, dir, module string, given map[string]any) *Result {
 	t.Helper()
-	before := snapshot(t, dir)
-	r, err := run(t, tg, true, module, given)
+	before := genSnapshot(t, dir)
+	r, err := genRun(t, tg, true, module, given)
 	if err != nil {
 		t.Fatalf("%s check: %v", module, err)
 	}
 	if !r.Changed {
 		t.Fatalf("%s check: predicted no change: %+v", module, r)
 	}
-	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
+	if after := genSnapshot(t, dir); !reflect.DeepEqual(before, after) {
 		t.Fatalf("%s check mode changed files:\nbefore %v\nafter  %v", module, before, after)
 	}
 	predicted := r
-	r, err = run(t, tg, false, module, given)
+	r, err = genRun(t, tg, false, module, given)
 	if err != nil {
 		t.Fatalf("%s: %v", module, err)
 	}
@@ -120,7 +120,7 @@ func converge(t *testing.T, tg *Target, dir, module string, given map[string]any
 	}
 	first := r
 	for _, check := range []bool{false, true} {
-		r, err = run(t, tg, check, module, given)
+		r, err = genRun(t, tg, check, module, given)
 		if err != nil {
 			t.Fatalf("%s again (check=%v): %v", module, check, err)
 		}
@@ -131,7 +131,7 @@ func converge(t *testing.T, tg *Target, dir, module string, given map[string]any
 	return first
 }
 
-func readFile(t *testing.T, p string) string {
+func genRead(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -140,7 +140,7 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-func modeOf(t *testing.T, p string) fs.FileMode {
+func genMode(t *testing.T, p string) fs.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -150,34 +150,34 @@ func modeOf(t *testing.T, p string) fs.FileMode {
 }
 
 func TestCopyLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "motd")
 
-	r := converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hi\n", "mode": "0600"})
-	if got := readFile(t, dest); got != "hi\n" || modeOf(t, dest).Perm() != 0o600 {
-		t.Fatalf("content %q mode %v", got, modeOf(t, dest))
+	r := genConverge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hi\n", "mode": "0600"})
+	if got := genRead(t, dest); got != "hi\n" || genMode(t, dest).Perm() != 0o600 {
+		t.Fatalf("content %q mode %v", got, genMode(t, dest))
 	}
 	if !strings.Contains(r.Diff, "+hi") || !strings.Contains(r.Diff, "mode 0600") {
 		t.Errorf("diff: %q", r.Diff)
 	}
 	// Content change: a diff of the lines.
-	r = converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hello\n", "mode": "0600"})
-	if !strings.Contains(r.Diff, "-hi") || !strings.Contains(r.Diff, "+hello") || readFile(t, dest) != "hello\n" {
+	r = genConverge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hello\n", "mode": "0600"})
+	if !strings.Contains(r.Diff, "-hi") || !strings.Contains(r.Diff, "+hello") || genRead(t, dest) != "hello\n" {
 		t.Errorf("diff %q", r.Diff)
 	}
 	// Attributes only.
-	r = converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hello\n", "mode": int64(0o640)})
-	if r.Diff != "mode 0600 -> 0640\n" || modeOf(t, dest).Perm() != 0o640 {
-		t.Errorf("diff %q mode %v", r.Diff, modeOf(t, dest))
+	r = genConverge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "hello\n", "mode": int64(0o640)})
+	if r.Diff != "mode 0600 -> 0640\n" || genMode(t, dest).Perm() != 0o640 {
+		t.Errorf("diff %q mode %v", r.Diff, genMode(t, dest))
 	}
 	// No mode given: an existing file keeps its mode.
-	converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "x\n"})
-	if modeOf(t, dest).Perm() != 0o640 {
-		t.Errorf("mode not kept: %v", modeOf(t, dest))
+	genConverge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "x\n"})
+	if genMode(t, dest).Perm() != 0o640 {
+		t.Errorf("mode not kept: %v", genMode(t, dest))
 	}
 	// Sensitive: the diff says nothing of the content.
-	r = converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "sensitive": true})
+	r = genConverge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "sensitive": true})
 	if strings.Contains(r.Diff, "s3cret") || !strings.Contains(r.Diff, "sensitive") {
 		t.Errorf("sensitive diff %q", r.Diff)
 	}
@@ -185,18 +185,18 @@ func TestCopyLocal(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tg.Dir, "limits.conf"), []byte("* soft nofile 1024\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = converge(t, tg, dir, "copy", map[string]any{"dest": dir + "/", "src": "limits.conf"})
-	if readFile(t, filepath.Join(dir, "limits.conf")) != "* soft nofile 1024\n" || r.Outputs["dest"] != filepath.Join(dir, "limits.conf") {
+	r = genConverge(t, tg, dir, "copy", map[string]any{"dest": dir + "/", "src": "limits.conf"})
+	if genRead(t, filepath.Join(dir, "limits.conf")) != "* soft nofile 1024\n" || r.Outputs["dest"] != filepath.Join(dir, "limits.conf") {
 		t.Errorf("src copy: %+v", r.Outputs)
 	}
 	if os.Geteuid() == 0 {
-		converge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "owner": "nobody", "group": "65534"})
+		genConverge(t, tg, dir, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "owner": "nobody", "group": "65534"})
 		fi, _ := os.Stat(dest)
 		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 65534 {
 			t.Errorf("owner %d:%d", st.Uid, st.Gid)
 		}
 		// The same owner given by id and group by name is no change.
-		r, err := run(t, tg, false, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "owner": "65534", "group": "nogroup"})
+		r, err := genRun(t, tg, false, "copy", map[string]any{"dest": dest, "content": "s3cret\n", "owner": "65534", "group": "nogroup"})
 		if err != nil || r.Changed {
 			t.Errorf("numeric owner: %+v %v", r, err)
 		}
@@ -204,13 +204,13 @@ func TestCopyLocal(t *testing.T) {
 
 	// A missing parent: an error for real, a predicted change in check mode.
 	missing := map[string]any{"dest": filepath.Join(dir, "nope", "f"), "content": "x"}
-	if _, err := run(t, tg, false, "copy", missing); err == nil || !strings.Contains(err.Error(), "parent directory") {
+	if _, err := genRun(t, tg, false, "copy", missing); err == nil || !strings.Contains(err.Error(), "parent directory") {
 		t.Errorf("missing parent: %v", err)
 	}
-	if r, err := run(t, tg, true, "copy", missing); err != nil || !r.Changed {
+	if r, err := genRun(t, tg, true, "copy", missing); err != nil || !r.Changed {
 		t.Errorf("missing parent in check mode: %+v, %v", r, err)
 	}
-	if _, err := run(t, tg, false, "copy", map[string]any{"dest": dest}); err == nil {
+	if _, err := genRun(t, tg, false, "copy", map[string]any{"dest": dest}); err == nil {
 		t.Error("neither content nor src: want an error")
 	}
 }

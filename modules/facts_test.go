@@ -44,9 +44,9 @@ defdev=eth0
 }
 
 func TestFactsLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	for _, check := range []bool{false, true} {
-		r, err := run(t, tg, check, "facts", nil)
+		r, err := genRun(t, tg, check, "facts", nil)
 		if err != nil || r.Changed {
 			t.Fatalf("%+v %v", r, err)
 		}

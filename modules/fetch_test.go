@@ -27,33 +27,33 @@ func TestFetchDest(t *testing.T) {
 }
 
 func TestFetchLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "remote.conf")
 	if err := os.WriteFile(src, []byte("v1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	r := converge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out})
+	r := genConverge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out})
 	want := filepath.Join(out, "local", src)
-	if readFile(t, want) != "v1\n" || r.Outputs["dest"] != want {
+	if genRead(t, want) != "v1\n" || r.Outputs["dest"] != want {
 		t.Fatalf("%+v", r.Outputs)
 	}
 	if err := os.WriteFile(src, []byte("v2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	converge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out})
-	if readFile(t, want) != "v2\n" {
+	genConverge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out})
+	if genRead(t, want) != "v2\n" {
 		t.Fatal("not updated")
 	}
-	converge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out + "/", "flat": true})
-	if readFile(t, filepath.Join(out, "remote.conf")) != "v2\n" {
+	genConverge(t, tg, out, "fetch", map[string]any{"src": src, "dest": out + "/", "flat": true})
+	if genRead(t, filepath.Join(out, "remote.conf")) != "v2\n" {
 		t.Fatal("flat")
 	}
-	if _, err := run(t, tg, false, "fetch", map[string]any{"src": src + ".none", "dest": out}); err == nil {
+	if _, err := genRun(t, tg, false, "fetch", map[string]any{"src": src + ".none", "dest": out}); err == nil {
 		t.Error("missing src: want an error")
 	}
-	if r, err := run(t, tg, false, "fetch", map[string]any{"src": src + ".none", "dest": out, "fail_on_missing": false}); err != nil || r.Changed {
+	if r, err := genRun(t, tg, false, "fetch", map[string]any{"src": src + ".none", "dest": out, "fail_on_missing": false}); err != nil || r.Changed {
 		t.Errorf("fail_on_missing=False: %+v %v", r, err)
 	}
 }

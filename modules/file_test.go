@@ -44,51 +44,51 @@ func TestModeRoundTrip(t *testing.T) {
 }
 
 func TestFileLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	dir := t.TempDir()
 	d := filepath.Join(dir, "a", "b")
 
-	r := converge(t, tg, dir, "file", map[string]any{"path": d, "state": "directory", "mode": "0750"})
-	if m := modeOf(t, d); !m.IsDir() || m.Perm() != 0o750 {
+	r := genConverge(t, tg, dir, "file", map[string]any{"path": d, "state": "directory", "mode": "0750"})
+	if m := genMode(t, d); !m.IsDir() || m.Perm() != 0o750 {
 		t.Fatalf("mode %v", m)
 	}
 	if !strings.Contains(r.Diff, "absent -> directory") {
 		t.Errorf("diff %q", r.Diff)
 	}
-	r = converge(t, tg, dir, "file", map[string]any{"path": d, "state": "directory", "mode": "0755"})
+	r = genConverge(t, tg, dir, "file", map[string]any{"path": d, "state": "directory", "mode": "0755"})
 	if r.Diff != "mode 0750 -> 0755\n" {
 		t.Errorf("diff %q", r.Diff)
 	}
 	f := filepath.Join(d, "f")
-	converge(t, tg, dir, "file", map[string]any{"path": f, "state": "touch", "mode": "0600"})
-	if modeOf(t, f).Perm() != 0o600 {
-		t.Errorf("touch mode %v", modeOf(t, f))
+	genConverge(t, tg, dir, "file", map[string]any{"path": f, "state": "touch", "mode": "0600"})
+	if genMode(t, f).Perm() != 0o600 {
+		t.Errorf("touch mode %v", genMode(t, f))
 	}
-	converge(t, tg, dir, "file", map[string]any{"path": f, "mode": "0644"})
-	converge(t, tg, dir, "file", map[string]any{"path": d, "state": "directory", "mode": "0700", "recurse": true})
-	if modeOf(t, f).Perm() != 0o700 || modeOf(t, d).Perm() != 0o700 {
-		t.Errorf("recurse: %v %v", modeOf(t, f), modeOf(t, d))
+	genConverge(t, tg, dir, "file", map[string]any{"path": f, "mode": "0644"})
+	genConverge(t, tg, dir, "file", map[string]any{"path": d, "state": "directory", "mode": "0700", "recurse": true})
+	if genMode(t, f).Perm() != 0o700 || genMode(t, d).Perm() != 0o700 {
+		t.Errorf("recurse: %v %v", genMode(t, f), genMode(t, d))
 	}
 
 	l := filepath.Join(dir, "link")
-	converge(t, tg, dir, "file", map[string]any{"path": l, "state": "link", "src": f})
-	r = converge(t, tg, dir, "file", map[string]any{"path": l, "state": "link", "src": "a"})
+	genConverge(t, tg, dir, "file", map[string]any{"path": l, "state": "link", "src": f})
+	r = genConverge(t, tg, dir, "file", map[string]any{"path": l, "state": "link", "src": "a"})
 	if got, _ := os.Readlink(l); got != "a" || !strings.Contains(r.Diff, "link to "+f+" -> link to a") {
 		t.Errorf("link %q diff %q", got, r.Diff)
 	}
 	// A file in the way of a link needs force.
-	if _, err := run(t, tg, false, "file", map[string]any{"path": f, "state": "link", "src": "x"}); err == nil {
+	if _, err := genRun(t, tg, false, "file", map[string]any{"path": f, "state": "link", "src": "x"}); err == nil {
 		t.Error("link over a file without force: want an error")
 	}
 
-	converge(t, tg, dir, "file", map[string]any{"path": filepath.Join(dir, "a"), "state": "absent"})
+	genConverge(t, tg, dir, "file", map[string]any{"path": filepath.Join(dir, "a"), "state": "absent"})
 	if _, err := os.Lstat(d); !os.IsNotExist(err) {
 		t.Errorf("absent: %v", err)
 	}
-	if _, err := run(t, tg, false, "file", map[string]any{"path": f}); err == nil || !strings.Contains(err.Error(), "absent") {
+	if _, err := genRun(t, tg, false, "file", map[string]any{"path": f}); err == nil || !strings.Contains(err.Error(), "absent") {
 		t.Errorf("state=file on a missing path: %v", err)
 	}
-	if _, err := run(t, tg, false, "file", map[string]any{"path": "rel"}); err == nil {
+	if _, err := genRun(t, tg, false, "file", map[string]any{"path": "rel"}); err == nil {
 		t.Error("relative path: want an error")
 	}
 }

@@ -74,34 +74,34 @@ func TestPyToGoTemplate(t *testing.T) {
 }
 
 func TestLineinfileLocal(t *testing.T) {
-	tg := localTarget(t)
+	tg := genTarget(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "sshd_config")
 
-	if _, err := run(t, tg, false, "lineinfile", map[string]any{"path": p, "line": "x"}); err == nil {
+	if _, err := genRun(t, tg, false, "lineinfile", map[string]any{"path": p, "line": "x"}); err == nil {
 		t.Error("missing file without create: want an error")
 	}
-	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "Port 22", "create": true, "mode": "0600"})
-	if readFile(t, p) != "Port 22\n" || modeOf(t, p).Perm() != 0o600 {
-		t.Fatalf("%q %v", readFile(t, p), modeOf(t, p))
+	genConverge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "Port 22", "create": true, "mode": "0600"})
+	if genRead(t, p) != "Port 22\n" || genMode(t, p).Perm() != 0o600 {
+		t.Fatalf("%q %v", genRead(t, p), genMode(t, p))
 	}
 	if err := os.WriteFile(p, []byte("#PermitRootLogin yes\nPort 22\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "regexp": "^#?PermitRootLogin ", "line": "PermitRootLogin no"})
-	if readFile(t, p) != "PermitRootLogin no\nPort 22\n" || !strings.Contains(r.Diff, "+PermitRootLogin no") {
-		t.Fatalf("%q diff %q", readFile(t, p), r.Diff)
+	r := genConverge(t, tg, dir, "lineinfile", map[string]any{"path": p, "regexp": "^#?PermitRootLogin ", "line": "PermitRootLogin no"})
+	if genRead(t, p) != "PermitRootLogin no\nPort 22\n" || !strings.Contains(r.Diff, "+PermitRootLogin no") {
+		t.Fatalf("%q diff %q", genRead(t, p), r.Diff)
 	}
-	if modeOf(t, p).Perm() != 0o600 {
-		t.Errorf("mode not kept: %v", modeOf(t, p))
+	if genMode(t, p).Perm() != 0o600 {
+		t.Errorf("mode not kept: %v", genMode(t, p))
 	}
-	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "UseDNS no", "insertbefore": "^Port"})
-	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "regexp": "^Port", "state": "absent"})
-	if readFile(t, p) != "PermitRootLogin no\nUseDNS no\n" {
-		t.Fatalf("%q", readFile(t, p))
+	genConverge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "UseDNS no", "insertbefore": "^Port"})
+	genConverge(t, tg, dir, "lineinfile", map[string]any{"path": p, "regexp": "^Port", "state": "absent"})
+	if genRead(t, p) != "PermitRootLogin no\nUseDNS no\n" {
+		t.Fatalf("%q", genRead(t, p))
 	}
-	converge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "UseDNS no", "mode": "0640"})
-	if r, err := run(t, tg, false, "lineinfile", map[string]any{"path": filepath.Join(dir, "none"), "line": "x", "state": "absent"}); err != nil || r.Changed {
+	genConverge(t, tg, dir, "lineinfile", map[string]any{"path": p, "line": "UseDNS no", "mode": "0640"})
+	if r, err := genRun(t, tg, false, "lineinfile", map[string]any{"path": filepath.Join(dir, "none"), "line": "x", "state": "absent"}); err != nil || r.Changed {
 		t.Errorf("absent on a missing file: %+v %v", r, err)
 	}
 }
