@@ -18,6 +18,10 @@ func main() {
 		Usage:   "turn Debian/Ubuntu hosts into a Docker Swarm with Starlark playbooks over SSH",
 		Version: version,
 		Commands: []*cli.Command{
+			playCommand(),
+			inventoryCommand(),
+			modulesCommand(),
+			docCommand(),
 			labCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

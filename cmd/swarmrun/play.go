@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/swarmrun/swarmrun/inventory"
+	"github.com/swarmrun/swarmrun/runtime"
+	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/urfave/cli/v2"
+	"go.starlark.net/starlark"
+	"golang.org/x/term"
+)
+
+var inventoryFlag = &cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "Ansible INI or YAML inventory `FILE`", Value: "hosts", EnvVars: []string{"SWARMRUN_INVENTORY"}}
+var extraVarsFlag = &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "set variables: `k=v`, JSON, or @file.json|yml (repeatable)"}
+
+func playCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "play",
+		Usage:     "run a Starlark playbook against the inventory",
+		ArgsUsage: "PLAYBOOK",
+		Flags: []cli.Flag{
+			inventoryFlag,
+			&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "dry run: report what would change, change nothing"},
+			&cli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the differences of changed files and settings"},
+			&cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this host `PATTERN`"},
+			&cli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "run only steps with these tags"},
+			&cli.StringSliceFlag{Name: "skip-tags", Usage: "skip steps with these tags"},
+			&cli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: 256, Usage: "hosts worked on at once"},
+			extraVarsFlag,
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "SSH user when the inventory sets none"},
+			&cli.StringFlag{Name: "private-key", Aliases: []string{"key-file"}, Usage: "SSH private key `FILE`"},
+			&cli.BoolFlag{Name: "become", Aliases: []string{"b"}, Usage: "run every step through sudo"},
+			&cli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "prompt for the sudo password (or set SWARMRUN_BECOME_PASSWORD)"},
+			&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
+			&cli.StringFlag{Name: "known-hosts", Usage: "known_hosts `FILE` (default ~/.ssh/known_hosts)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print messages of unchanged steps too"},
+		},
+		Action: play,
+	}
+}
+
+func play(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("usage: swarmrun play PLAYBOOK -i INVENTORY (see swarmrun play --help)", runtime.ExitError)
+	}
+	playbook := c.Args().First()
+	if _, err := os.Stat(playbook); err != nil {
+		return cli.Exit(fmt.Sprintf("playbook: %v", err), runtime.ExitError)
+	}
+	switch c.String("host-key-checking") {
+	case "strict", "accept-new", "off":
+	default:
+		return cli.Exit("--host-key-checking must be strict, accept-new or off", runtime.ExitError)
+	}
+	inv, extra, err := loadInventory(c)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
+	}
+	var limit map[string]bool
+	if p := c.String("limit"); p != "" {
+		hs, err := inv.Match(p)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--limit: %v", err), runtime.ExitError)
+		}
+		limit = map[string]bool{}
+		for _, h := range hs {
+			limit[h.Name] = true
+		}
+	}
+	base := connection.Config{
+		User:            c.String("user"),
+		HostKeyChecking: c.String("host-key-checking"),
+		KnownHostsFile:  c.String("known-hosts"),
+	}
+	if k := c.String("private-key"); k != "" {
+		base.KeyFiles = []string{k}
+	}
+	if pw, ok := os.LookupEnv("SWARMRUN_BECOME_PASSWORD"); ok {
+		base.BecomePassword = pw
+	} else if c.Bool("ask-become-pass") {
+		fmt.Fprint(os.Stderr, "BECOME password: ")
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("reading the sudo password: %v", err), runtime.ExitError)
+		}
+		base.BecomePassword = string(pw)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var rep runtime.Reporter
+	switch c.String("output") {
+	case "json":
+		rep = runtime.NewJSONReporter(os.Stdout)
+	case "human":
+		rep = runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), c.Bool("verbose"))
+	default:
+		return cli.Exit("--output must be human or json", runtime.ExitError)
+	}
+	globals := inv.GroupVars("all")
+	eng := runtime.New(ctx, runtime.Options{
+		Check:      c.Bool("check"),
+		Diff:       c.Bool("diff"),
+		Forks:      c.Int("forks"),
+		Tags:       splitList(c.StringSlice("tags")),
+		SkipTags:   splitList(c.StringSlice("skip-tags")),
+		Limit:      limit,
+		Become:     c.Bool("become"),
+		ExtraVars:  extra,
+		GlobalVars: globals,
+		Match: func(pattern string) ([]runtime.HostSpec, error) {
+			hs, err := inv.Match(pattern)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]runtime.HostSpec, len(hs))
+			for i, h := range hs {
+				out[i] = runtime.HostSpec{Name: h.Name, Vars: h.Vars}
+			}
+			return out, nil
+		},
+		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
+			return connection.Dial(ctx, connection.FromVars(name, vars, base))
+		},
+		Docker:   connection.DockerClient,
+		Reporter: rep,
+	})
+	if base.BecomePassword != "" {
+		eng.Redactor().Add(base.BecomePassword)
+	}
+	defer eng.Close()
+	start := time.Now()
+	err = eng.Play(playbook)
+	recap := eng.Recap()
+	rep.Recap(recap, time.Since(start))
+	switch {
+	case errors.Is(err, runtime.ErrInterrupted):
+		return cli.Exit("interrupted", runtime.ExitInterrupted)
+	case err != nil:
+		var ee *starlark.EvalError
+		msg := err.Error()
+		if errors.As(err, &ee) {
+			msg = ee.Backtrace()
+		}
+		return cli.Exit(eng.Redactor().Redact(msg), runtime.ExitError)
+	}
+	if code := runtime.ExitCode(recap); code != 0 {
+		return cli.Exit("", code)
+	}
+	return nil
+}
+
+func loadInventory(c *cli.Context) (*inventory.Inventory, map[string]any, error) {
+	inv, err := inventory.Load(c.String("inventory"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("inventory: %v", err)
+	}
+	extra, err := inventory.ParseExtraVars(c.StringSlice("extra-vars"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--extra-vars: %v", err)
+	}
+	if len(extra) > 0 {
+		inv.SetExtraVars(extra)
+	}
+	return inv, extra, nil
+}
+
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
