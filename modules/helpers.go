@@ -57,8 +57,14 @@ func FileDiff(path, before, after string) string {
 	if before == after {
 		return ""
 	}
+	lines := func(s string) []string {
+		if s == "" {
+			return nil // a new or emptied file: no phantom empty line
+		}
+		return difflib.SplitLines(s)
+	}
 	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(before), B: difflib.SplitLines(after),
+		A: lines(before), B: lines(after),
 		FromFile: path + " (before)", ToFile: path + " (after)", Context: 3,
 	})
 	return d
