@@ -55,6 +55,11 @@ func interspersed(app *cli.App, args []string) []string {
 			continue
 		}
 		positional = append(positional, a)
+		if cmd.Name == "ssh" {
+			// lab ssh HOST COMMAND...: the command's own flags stay its own.
+			positional = append(positional, args[j+1:]...)
+			break
+		}
 	}
 	if len(positional) > 0 {
 		flags = append(flags, "--")
