@@ -15,7 +15,7 @@ import (
 func (inv *Inventory) parseYAML(data []byte) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(trimBOM(data), &doc); err != nil {
-		return fmt.Errorf("%s: %v", inv.path, yamlErr(err))
+		return fmt.Errorf("%s:%s", inv.path, yamlErr(err))
 	}
 	if len(doc.Content) == 0 {
 		return fmt.Errorf("%s: empty YAML inventory", inv.path)
@@ -151,15 +151,28 @@ func (inv *Inventory) yamlHost(d *yamlDecoder, g *group, k, v *yaml.Node) error 
 	return nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLine    = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+	parserError = regexp.MustCompile(`^(did not find expected|found duplicate %|found incompatible YAML|found undefined tag handle)`)
+)
 
-// yamlErr turns "yaml: line 7: msg" into "7: msg" so callers can prefix
-// the file name.
+// yamlErr turns yaml.v3's "yaml: line 7: msg" into "7: msg" so callers
+// can prefix the file name. yaml.v3 reports parser (as opposed to
+// scanner) errors with a 0-based line, and none at all on the first
+// line; this corrects both.
 func yamlErr(err error) string {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		return m[1] + ": " + m[2]
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return " " + err.Error()
 	}
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+	line, _ := strconv.Atoi(m[1])
+	if parserError.MatchString(m[2]) {
+		line++
+	}
+	if line == 0 {
+		return " " + m[2]
+	}
+	return strconv.Itoa(line) + ": " + m[2]
 }
 
 // decodeYAMLValue decodes a whole vars file (YAML or JSON).
