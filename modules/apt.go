@@ -102,13 +102,12 @@ func aptSimulated(out string) (changes []string) {
 		}
 		switch f[0] {
 		case "Inst":
-			old, nv := "", ""
-			for _, x := range f[2:] {
-				if strings.HasPrefix(x, "[") && old == "" {
-					old = strings.Trim(x, "[]")
-				} else if strings.HasPrefix(x, "(") && nv == "" {
-					nv = strings.TrimPrefix(x, "(")
-				}
+			old, nv, i := "", "", 2
+			if i < len(f) && strings.HasPrefix(f[i], "[") {
+				old, i = strings.Trim(f[i], "[]"), i+1
+			}
+			if i < len(f) && strings.HasPrefix(f[i], "(") {
+				nv = strings.TrimPrefix(f[i], "(")
 			}
 			if old != "" {
 				changes = append(changes, fmt.Sprintf("~ %s %s -> %s", f[1], old, nv))

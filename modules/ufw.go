@@ -370,6 +370,7 @@ func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
 		}
 	}
 	wanted := map[string]bool{}
+	recomment := map[string]ufwRule{} // present with another comment: re-adding updates it
 	for _, r := range want {
 		if wanted[r.key()] {
 			continue
@@ -377,6 +378,9 @@ func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
 		wanted[r.key()] = true
 		if h, ok := have[r.key()]; !ok || h.Comment != r.Comment {
 			plan.Add = append(plan.Add, r)
+			if ok {
+				recomment[r.key()] = r
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -388,6 +392,9 @@ func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
 		if p.Bool("exclusive") && !r.Foreign && !wanted[r.key()] {
 			plan.Delete = append(plan.Delete, r)
 			continue
+		}
+		if n, ok := recomment[r.key()]; ok {
+			r = n
 		}
 		plan.Final = append(plan.Final, r)
 	}
