@@ -256,8 +256,17 @@ func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
 		case e.absent:
 			res.Msg = "file not present"
 			return res, nil
-		case !p.Bool("create"):
+		case !p.Bool("create") && !t.Check:
 			return nil, fmt.Errorf("%s does not exist (set create = True to create it)", pth)
+		case !p.Bool("create"):
+			// In check mode the step that would create the file (a copy,
+			// a package) did not run: predict the edit rather than fail.
+			res.Changed = true
+			res.Msg = pth + " is missing (assuming an earlier step creates it); the line would be added"
+			if t.Diff {
+				res.Diff = FileDiff(pth, "", e.line+"\n")
+			}
+			return res, nil
 		}
 	}
 	updated, changed, msg, err := e.apply(string(old))

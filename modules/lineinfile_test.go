@@ -105,3 +105,15 @@ func TestLineinfileLocal(t *testing.T) {
 		t.Errorf("absent on a missing file: %+v %v", r, err)
 	}
 }
+
+func TestLineinfileCheckMissingFile(t *testing.T) {
+	tg := genTarget(t)
+	p := filepath.Join(t.TempDir(), "later")
+	r, err := genRun(t, tg, true, "lineinfile", map[string]any{"path": p, "line": "x"})
+	if err != nil || !r.Changed || !strings.Contains(r.Msg, "earlier step") {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatal("check mode created the file")
+	}
+}
