@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,42 +25,53 @@ type process interface {
 	SetOutput(stdout, stderr io.Writer)
 	Start(line string) error // line is a shell command line
 	Wait() error
-	Kill() // signal the command and drop it
+	Kill(group string) // signal the command (and its process group, if known) and drop it
 }
 
-// sudo describes a become: the command runs as user through sudo, which
-// prints prompt when it wants the password; the command itself first prints
-// marker on stdout, so we know when sudo is done with stdin.
-type sudo struct {
-	user, password string
-	prompt, marker string
+// wrap says how a command is started. Its first line of output is a marker
+// with its process group, so that cancelling can kill the whole group (sshd
+// does not deliver signals to root sessions). With become it runs through
+// sudo, which prints prompt when it wants the password; the marker also says
+// when sudo is done reading stdin.
+type wrap struct {
+	marker string
+	sudo   bool
+	user   string
+	pass   string
+	prompt string
 }
 
-func newSudo(user, password string) *sudo {
+func newWrap(sudo bool, user, password string) *wrap {
 	if user == "" {
 		user = "root"
 	}
 	id := randomHex(8)
-	return &sudo{
-		user:     user,
-		password: password,
-		prompt:   "[swarmrun-sudo-" + id + "] password: ",
-		marker:   "swarmrun-become-" + id,
+	return &wrap{
+		marker: "swarmrun-started-" + id,
+		sudo:   sudo,
+		user:   user,
+		pass:   password,
+		prompt: "[swarmrun-sudo-" + id + "] password: ",
 	}
 }
 
-// line wraps cmd in sudo.
-func (s *sudo) line(cmd string) string {
-	return "sudo -H -S -p " + shellQuote(s.prompt) + " -u " + shellQuote(s.user) +
-		" -- sh -c " + shellQuote("echo "+s.marker+"\n"+cmd)
+// line turns cmd into the shell line to start.
+func (w *wrap) line(cmd string) string {
+	script := `read -r _ _ _ _ swarmrun_pgid _ 2>/dev/null </proc/$$/stat; echo ` + w.marker +
+		` $swarmrun_pgid; unset swarmrun_pgid` + "\n" + cmd
+	if !w.sudo {
+		return "exec sh -c " + shellQuote(script)
+	}
+	return "sudo -H -S -p " + shellQuote(w.prompt) + " -u " + shellQuote(w.user) +
+		" -- sh -c " + shellQuote(script)
 }
 
 // redact removes the password from text that may end up in an error.
-func (s *sudo) redact(text string) string {
-	if s == nil || s.password == "" {
+func (w *wrap) redact(text string) string {
+	if w.pass == "" {
 		return text
 	}
-	return strings.ReplaceAll(text, s.password, "********")
+	return strings.ReplaceAll(text, w.pass, "********")
 }
 
 // ErrBecomePassword says sudo wants a password that was not given.
@@ -67,15 +79,15 @@ var ErrBecomePassword = errors.New("sudo needs a password (use --ask-become-pass
 
 // run starts line on p, handles sudo's password prompt, feeds stdin and
 // collects the output. host names the host in errors.
-func run(ctx context.Context, host string, p process, line string, stdin []byte, s *sudo) (*RunResult, error) {
+func run(ctx context.Context, host string, p process, line string, stdin []byte, w *wrap) (*RunResult, error) {
 	var stdout bytes.Buffer
-	out, errs, stdinW, err := start(p, line, &stdout, s)
+	out, errs, stdinW, err := start(p, line, &stdout, w)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", host, err)
 	}
 	waitc := make(chan error, 1)
 	go func() { waitc <- p.Wait() }()
-	werr, waited, err := awaitStart(ctx, host, p, out, errs, stdinW, waitc, s)
+	werr, waited, err := awaitStart(ctx, host, p, out, errs, stdinW, waitc, w)
 	if err != nil {
 		return nil, err
 	}
@@ -89,26 +101,23 @@ func run(ctx context.Context, host string, p process, line string, stdin []byte,
 		select {
 		case werr = <-waitc:
 		case <-ctx.Done():
-			p.Kill()
+			p.Kill(out.group())
 			return nil, fmt.Errorf("%s: command stopped: %w", host, ctx.Err())
 		}
 	}
 	code, err := exitCode(werr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", host, s.redact(err.Error()))
+		return nil, fmt.Errorf("%s: %s", host, w.redact(err.Error()))
 	}
 	return &RunResult{Stdout: stdout.Bytes(), Stderr: errs.text(), ExitCode: code}, nil
 }
 
 // start wires p's output through the become filters and starts it.
-func start(p process, line string, stdout io.Writer, s *sudo) (*outFilter, *errFilter, io.WriteCloser, error) {
-	out := &outFilter{dst: stdout, found: make(chan struct{})}
+func start(p process, line string, stdout io.Writer, w *wrap) (*outFilter, *errFilter, io.WriteCloser, error) {
+	out := &outFilter{dst: stdout, marker: []byte(w.marker + " "), found: make(chan struct{})}
 	errs := &errFilter{prompted: make(chan struct{}, 4)}
-	if s != nil {
-		out.marker = []byte(s.marker + "\n")
-		errs.prompt = []byte(s.prompt)
-	} else {
-		close(out.found)
+	if w.sudo {
+		errs.prompt = []byte(w.prompt)
 	}
 	stdinW, err := p.StdinPipe()
 	if err != nil {
@@ -124,7 +133,7 @@ func start(p process, line string, stdout io.Writer, s *sudo) (*outFilter, *errF
 // awaitStart answers sudo's prompt until the command itself runs. If the
 // process ends first, waited is true and werr is its exit.
 func awaitStart(ctx context.Context, host string, p process, out *outFilter, errs *errFilter,
-	stdinW io.Writer, waitc <-chan error, s *sudo) (werr error, waited bool, err error) {
+	stdinW io.Writer, waitc <-chan error, w *wrap) (werr error, waited bool, err error) {
 	prompts := 0
 	for {
 		select {
@@ -133,14 +142,14 @@ func awaitStart(ctx context.Context, host string, p process, out *outFilter, err
 		case <-errs.prompted:
 			prompts++
 			switch {
-			case s.password == "":
-				p.Kill()
+			case w.pass == "":
+				p.Kill("")
 				return nil, false, fmt.Errorf("%s: %w", host, ErrBecomePassword)
 			case prompts > 1:
-				p.Kill()
-				return nil, false, fmt.Errorf("%s: sudo refused the become password for %s (check ansible_become_password)", host, s.user)
+				p.Kill("")
+				return nil, false, fmt.Errorf("%s: sudo refused the become password for %s (check ansible_become_password)", host, w.user)
 			}
-			io.WriteString(stdinW, s.password+"\n")
+			io.WriteString(stdinW, w.pass+"\n")
 		case werr := <-waitc:
 			select {
 			case <-out.found: // a quick command: it ran
@@ -152,15 +161,14 @@ func awaitStart(ctx context.Context, host string, p process, out *outFilter, err
 				return nil, true, fmt.Errorf("%s: %w", host, ErrBecomePassword)
 			}
 			if msg == "" {
-				if werr != nil {
-					msg = werr.Error()
-				} else {
-					msg = "sudo ended without running the command"
-				}
+				msg = fmt.Sprint(werr)
 			}
-			return nil, true, fmt.Errorf("%s: become (sudo -u %s) failed: %s", host, s.user, s.redact(msg))
+			if !w.sudo {
+				return nil, true, fmt.Errorf("%s: the command did not start: %s", host, msg)
+			}
+			return nil, true, fmt.Errorf("%s: become (sudo -u %s) failed: %s", host, w.user, w.redact(msg))
 		case <-ctx.Done():
-			p.Kill()
+			p.Kill(out.group())
 			return nil, false, fmt.Errorf("%s: command stopped: %w", host, ctx.Err())
 		}
 	}
@@ -188,12 +196,14 @@ func exitCode(err error) (int, error) {
 	return 0, err
 }
 
-// outFilter passes stdout through once the become marker line was seen.
+// outFilter passes stdout through once the marker line was seen, and
+// keeps the process group it reports.
 type outFilter struct {
 	mu     sync.Mutex
 	dst    io.Writer
 	marker []byte // nil once found
 	pre    []byte
+	pgid   string
 	found  chan struct{}
 }
 
@@ -207,15 +217,31 @@ func (f *outFilter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	f.pre = append(f.pre, p...)
-	if i := bytes.Index(f.pre, f.marker); i >= 0 {
-		rest := f.pre[i+len(f.marker):]
-		f.marker, f.pre = nil, nil
-		close(f.found)
-		if _, err := f.dst.Write(rest); err != nil {
-			return 0, err
-		}
+	i := bytes.Index(f.pre, f.marker)
+	if i < 0 {
+		return len(p), nil
+	}
+	line, rest, ok := bytes.Cut(f.pre[i+len(f.marker):], []byte("\n"))
+	if !ok {
+		return len(p), nil
+	}
+	f.pgid = string(line)
+	f.marker, f.pre = nil, nil
+	close(f.found)
+	if _, err := f.dst.Write(rest); err != nil {
+		return 0, err
 	}
 	return len(p), nil
+}
+
+// group is the command's process group, or "" if not known.
+func (f *outFilter) group() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n, err := strconv.Atoi(f.pgid); err != nil || n <= 1 {
+		return ""
+	}
+	return f.pgid
 }
 
 // errFilter collects stderr and reports each sudo prompt in it.
@@ -260,18 +286,18 @@ func (f *errFilter) text() []byte {
 
 // stream starts line and returns its stdin and stdout as a net.Conn, for
 // `docker system dial-stdio`.
-func stream(ctx context.Context, host string, p process, line string, s *sudo) (net.Conn, error) {
+func stream(ctx context.Context, host string, p process, line string, w *wrap) (net.Conn, error) {
 	pr, pw := io.Pipe()
-	out, errs, stdinW, err := start(p, line, pw, s)
+	out, errs, stdinW, err := start(p, line, pw, w)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", host, err)
 	}
 	waitc := make(chan error, 1)
 	go func() { waitc <- p.Wait() }()
-	if _, waited, err := awaitStart(ctx, host, p, out, errs, stdinW, waitc, s); err != nil {
+	if _, waited, err := awaitStart(ctx, host, p, out, errs, stdinW, waitc, w); err != nil {
 		return nil, err
 	} else if waited {
-		return nil, fmt.Errorf("%s: %q ended at once: %s", host, line, strings.TrimSpace(string(errs.text())))
+		return nil, fmt.Errorf("%s: the command ended at once: %s", host, strings.TrimSpace(string(errs.text())))
 	}
 	go func() {
 		err := <-waitc
@@ -283,7 +309,7 @@ func stream(ctx context.Context, host string, p process, line string, s *sudo) (
 		}
 		pw.CloseWithError(err)
 	}()
-	return &stdioConn{r: pr, w: stdinW, kill: p.Kill}, nil
+	return &stdioConn{r: pr, w: stdinW, kill: func() { p.Kill(out.group()) }}, nil
 }
 
 // stdioConn is a net.Conn over a command's stdin and stdout.

@@ -46,23 +46,13 @@ func (l *localConn) needSudo(become bool, user string) bool {
 }
 
 func (l *localConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
-	var s *sudo
-	line := cmd
-	if l.needSudo(o.Become, o.BecomeUser) {
-		s = newSudo(o.BecomeUser, l.cfg.BecomePassword)
-		line = s.line(cmd)
-	}
-	return run(ctx, l.cfg.Name, newLocalProc(), line, o.Stdin, s)
+	w := newWrap(l.needSudo(o.Become, o.BecomeUser), o.BecomeUser, l.cfg.BecomePassword)
+	return run(ctx, l.cfg.Name, newLocalProc(), w.line(cmd), o.Stdin, w)
 }
 
 func (l *localConn) dialStdio(ctx context.Context, cmd string, become bool) (net.Conn, error) {
-	var s *sudo
-	line := "exec " + cmd
-	if l.needSudo(become, "") {
-		s = newSudo("", l.cfg.BecomePassword)
-		line = s.line(line)
-	}
-	return stream(ctx, l.cfg.Name, newLocalProc(), line, s)
+	w := newWrap(l.needSudo(become, ""), "", l.cfg.BecomePassword)
+	return stream(ctx, l.cfg.Name, newLocalProc(), w.line("exec "+cmd), w)
 }
 
 func (l *localConn) fileErr(err error) error { return fmt.Errorf("%s: %w", l.cfg.Name, err) }
@@ -211,7 +201,9 @@ func (p *localProc) Start(line string) error {
 	return p.cmd.Start()
 }
 func (p *localProc) Wait() error { return p.cmd.Wait() }
-func (p *localProc) Kill() {
+
+// Kill signals the process group the command was started in.
+func (p *localProc) Kill(string) {
 	if p.cmd.Process != nil {
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	}

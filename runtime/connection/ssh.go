@@ -227,18 +227,23 @@ func (c *sshConn) needSudo(become bool, user string) bool {
 }
 
 func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
-	var s *sudo
-	line := "exec sh -c " + shellQuote(cmd)
-	if c.needSudo(o.Become, o.BecomeUser) {
-		s = newSudo(o.BecomeUser, c.cfg.BecomePassword)
-		line = s.line(cmd)
-	}
+	w := newWrap(c.needSudo(o.Become, o.BecomeUser), o.BecomeUser, c.cfg.BecomePassword)
 	p, release, err := c.session(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return run(ctx, c.cfg.Name, p, line, o.Stdin, s)
+	p.killGroup = func(g string) { go c.killGroup(g, o) }
+	return run(ctx, c.cfg.Name, p, w.line(cmd), o.Stdin, w)
+}
+
+// killGroup ends a cancelled command's process group from a new session:
+// closing a session without a pty leaves the command running, and sshd
+// ignores signal requests for root logins.
+func (c *sshConn) killGroup(pgid string, o RunOpts) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.Run(ctx, "kill -TERM -- -"+pgid+" 2>/dev/null", RunOpts{Become: o.Become, BecomeUser: o.BecomeUser})
 }
 
 // session opens an exec session, waiting for a free slot.
@@ -255,7 +260,7 @@ func (c *sshConn) session(ctx context.Context) (*sshProc, func(), error) {
 		<-c.sessions
 		return nil, nil, c.lost(err)
 	}
-	return &sshProc{s: s}, func() { s.Close(); <-c.sessions }, nil
+	return &sshProc{s: s, root: c.root}, func() { s.Close(); <-c.sessions }, nil
 }
 
 func (c *sshConn) lost(err error) error {
@@ -272,20 +277,16 @@ func (c *sshConn) lost(err error) error {
 
 // dialStdio runs cmd (with sudo if become) and returns its stdio as a conn.
 func (c *sshConn) dialStdio(ctx context.Context, cmd string, become bool) (net.Conn, error) {
-	var s *sudo
-	line := "exec sh -c " + shellQuote(cmd)
-	if c.needSudo(become, "") {
-		s = newSudo("", c.cfg.BecomePassword)
-		line = s.line("exec " + cmd)
-	}
+	w := newWrap(c.needSudo(become, ""), "", c.cfg.BecomePassword)
 	p, release, err := c.session(ctx)
 	if err != nil {
 		return nil, err
 	}
 	p.release = release // held until the stream is closed
-	conn, err := stream(ctx, c.cfg.Name, p, line, s)
+	p.killGroup = func(g string) { go c.killGroup(g, RunOpts{Become: become}) }
+	conn, err := stream(ctx, c.cfg.Name, p, w.line("exec "+cmd), w)
 	if err != nil {
-		p.Kill()
+		p.Kill("")
 		return nil, err
 	}
 	return conn, nil
@@ -302,23 +303,30 @@ func (c *sshConn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
 
 // sshProc adapts an SSH session to process.
 type sshProc struct {
-	s       *ssh.Session
-	release func() // for streams: frees the session slot on Kill
-	once    sync.Once
+	s         *ssh.Session
+	release   func() // for streams: frees the session slot on Kill
+	killGroup func(pgid string)
+	root      bool
+	once      sync.Once
 }
 
 func (p *sshProc) StdinPipe() (io.WriteCloser, error) { return p.s.StdinPipe() }
 func (p *sshProc) SetOutput(o, e io.Writer)           { p.s.Stdout, p.s.Stderr = o, e }
 func (p *sshProc) Start(line string) error            { return p.s.Start(line) }
 func (p *sshProc) Wait() error                        { return p.s.Wait() }
-func (p *sshProc) Kill() {
-	// OpenSSH (7.9+) delivers the signal; closing the channel then makes
-	// sshd hang up on the command in any case.
-	p.s.Signal(ssh.SIGTERM)
-	p.s.Close()
-	if p.release != nil {
-		p.once.Do(p.release)
+func (p *sshProc) Kill(group string) {
+	if !p.root {
+		p.s.Signal(ssh.SIGTERM) // OpenSSH 7.9+; sshd refuses it for root logins
 	}
+	p.s.Close()
+	p.once.Do(func() {
+		if p.release != nil {
+			p.release()
+		}
+		if group != "" && p.killGroup != nil {
+			p.killGroup(group)
+		}
+	})
 }
 
 // auth holds the keys to offer: key files first, then the agent's.

@@ -1,0 +1,169 @@
+package connection
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// TestOpenSSH runs against the real sshd, with its internal-sftp (which has
+// fsync@openssh.com) and stream-local forwarding.
+func TestOpenSSH(t *testing.T) {
+	const sshd = "/usr/sbin/sshd"
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run sshd")
+	}
+	if _, err := os.Stat(sshd); err != nil {
+		t.Skip("no sshd (apt-get install -y openssh-server)")
+	}
+	home := isolate(t)
+	dir := t.TempDir()
+	os.MkdirAll("/run/sshd", 0o755) // privilege separation directory
+
+	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
+	block, _ := ssh.MarshalPrivateKey(hostPriv, "")
+	hostKey := filepath.Join(dir, "host_key")
+	os.WriteFile(hostKey, pem.EncodeToMemory(block), 0o600)
+	hostSigner, _ := ssh.NewSignerFromKey(hostPriv)
+
+	key, pub := newKeyFile(t)
+	authKeys := filepath.Join(dir, "authorized_keys")
+	os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(pub), 0o600)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	conf := filepath.Join(dir, "sshd_config")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PidFile %s/sshd.pid
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowStreamLocalForwarding yes
+Subsystem sftp internal-sftp
+LogLevel ERROR
+`, hostKey, authKeys, dir)), 0o600)
+	var logs bytes.Buffer
+	cmd := exec.Command(sshd, "-D", "-e", "-f", conf, "-p", fmt.Sprint(port), "-h", hostKey)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("sshd: %s", logs.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatalf("sshd did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	kh := filepath.Join(home, "known_hosts")
+	os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostSigner.PublicKey())+"\n"), 0o600)
+	cfg := FromVars("real", map[string]any{
+		"ansible_host": "127.0.0.1", "ansible_port": port, "ansible_user": "root",
+		"ansible_ssh_private_key_file": key, "swarmrun_known_hosts_file": kh,
+	}, Config{})
+	ctx := context.Background()
+	start := time.Now()
+	c := dial(t, cfg)
+	t.Logf("connected in %s", time.Since(start))
+
+	res := mustRun(t, c, "cat; echo; id -u; exit 7", RunOpts{Stdin: []byte("in"), Become: true})
+	if string(res.Stdout) != "in\n0\n" || res.ExitCode != 7 {
+		t.Errorf("Run = %q, %d, %q", res.Stdout, res.ExitCode, res.Stderr)
+	}
+
+	p := filepath.Join(dir, "conf")
+	if _, err := c.ReadFile(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile missing: %v", err)
+	}
+	if err := c.WriteFile(ctx, p, []byte("hello"), WriteOpts{Mode: 0o640, Owner: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "hello", 0o640, 65534)
+	if err := c.WriteFile(ctx, p, []byte("again"), WriteOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "again", 0o640, 65534)
+	if got, err := c.ReadFile(ctx, p, false); err != nil || string(got) != "again" {
+		t.Errorf("ReadFile = %q, %v", got, err)
+	}
+	fi, err := c.Stat(ctx, p, false)
+	if err != nil || fi.Owner != "nobody" || fi.Group != "root" || fi.Mode != 0o640 || fi.Size != 5 {
+		t.Errorf("Stat = %+v, %v", fi, err)
+	}
+	noTemp(t, dir)
+
+	sock := filepath.Join(dir, "echo.sock")
+	uln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uln.Close()
+	go func() {
+		for {
+			c, err := uln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	nc, err := c.DialUnix(ctx, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Write([]byte("ping"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("DialUnix read %q, %v", buf, err)
+	}
+	nc.Close()
+
+	// Cancelling ends the remote command.
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	marker := "swarmrun-test-" + randomHex(4)
+	if _, err := c.Run(cctx, "exec sleep 31 # "+marker, RunOpts{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancel: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if out, _ := exec.Command("pgrep", "-f", marker).Output(); len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("remote command still running: pid %s", out)
+	}
+}
