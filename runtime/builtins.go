@@ -25,6 +25,18 @@ func (e *Engine) builtins() starlark.StringDict {
 	for _, m := range modules.All() {
 		d[m.Name] = starlark.NewBuiltin(m.Name, e.moduleBuiltin(m))
 	}
+	if m, ok := modules.Get("file"); ok {
+		// Two meanings, told apart by the call: file("x.txt") reads a
+		// controller file (DESIGN.md's file()); file(hosts, path = ...) is
+		// Ansible's file module. A module call always has keyword arguments.
+		run := e.moduleBuiltin(m)
+		d["file"] = starlark.NewBuiltin("file", func(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			if len(kwargs) == 0 && len(args) == 1 {
+				return e.builtinFile(t, b, args, kwargs)
+			}
+			return run(t, b, args, kwargs)
+		})
+	}
 	return d
 }
 

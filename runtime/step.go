@@ -420,7 +420,14 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 			return hr
 		}
 	}
-	t := e.target(h, c, com.become)
+	// ansible_become on a host makes every step on it go through sudo.
+	become := com.become
+	if b, ok := h.spec.Vars["ansible_become"].(bool); ok && b {
+		become = true
+	} else if s, ok := h.spec.Vars["ansible_become"].(string); ok && (strings.EqualFold(s, "true") || s == "yes" || s == "1") {
+		become = true
+	}
+	t := e.target(h, c, become)
 	var res *modules.Result
 	for attempt := 0; ; attempt++ {
 		res, err = e.attempt(m, t, p, com.timeout)
