@@ -12,7 +12,6 @@ import (
 var (
 	iniSection   = regexp.MustCompile(`^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$`)
 	iniGroupName = regexp.MustCompile(`^([^:\]\s]+)\s*(?:#.*)?$`)
-	unsafeGroup  = regexp.MustCompile(`^[^\p{L}\p{N}_]|^\p{N}|[^\p{L}\p{N}_]`)
 )
 
 type pendingDecl struct {
@@ -44,9 +43,9 @@ func (inv *Inventory) parseINI(data []byte) error {
 			continue
 		}
 		if m := iniSection.FindStringSubmatch(line); m != nil {
-			// Ansible silently rewrites section names that are not valid
-			// identifiers (web-servers -> web_servers).
-			groupname = unsafeGroup.ReplaceAllString(m[1], "_")
+			// Names like "web-servers" are kept as they are: Ansible only
+			// warns about them (TRANSFORM_INVALID_GROUP_CHARS=never).
+			groupname = m[1]
 			state = m[2]
 			if state == "" {
 				state = "hosts"

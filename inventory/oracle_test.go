@@ -31,6 +31,8 @@ var oracleCorpus = []string{
 	"noext",
 	"vardirs/hosts",
 	"yamlvars/inventory.yml",
+	"edge.ini",
+	"edge.yml",
 }
 
 const corpusDir = "../testdata/inventory"
@@ -257,6 +259,11 @@ func TestOraclePatterns(t *testing.T) {
 		{"basic.yml", "all:!swarm", false},
 		{"nested.yaml", "monitored[0:1]", false},
 		{"nested.yaml", "app:cache", false},
+		{"edge.ini", "web", false},
+		{"edge.ini", "db.primary:web-servers[-1]", false},
+		{"edge.ini", "all:!1numeric:!extras", false},
+		{"edge.yml", "g1", false},
+		{"edge.yml", "ungrouped:g4:&direct*", false},
 	}
 	var cmds [][]string
 	for _, c := range cases {
