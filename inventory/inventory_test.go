@@ -303,6 +303,8 @@ func TestPyLiteral(t *testing.T) {
 		"[1, 2":                        "[1, 2",
 		"'unterminated":                "'unterminated",
 		"inf":                          "inf",
+		"--1":                          "--1",
+		"-True":                        "-True",
 		"x=y":                          "x=y",
 		"/etc/hosts":                   "/etc/hosts",
 		"99999999999999999999":         "99999999999999999999",
@@ -417,5 +419,44 @@ func TestGraph(t *testing.T) {
 `
 	if got := inv.Graph(); got != want {
 		t.Errorf("Graph() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// YAML scalars resolve as PyYAML (YAML 1.1) resolves them, since that is
+// what Ansible reads; checked against yaml.safe_load.
+func TestYAMLScalars(t *testing.T) {
+	src := `
+a: yes
+b: Off
+c: y
+d: 0755
+e: 0x1F
+f: 1_000
+g: 1e3
+h: 1.5e+3
+i: 1:30
+j: ~
+k: "12"
+l: !!str 12
+m: !!int "42"
+n: 09
+o: .5
+p: [1, two, {q: null}]
+r: &anchor {s: 1, t: 2}
+u: {<<: *anchor, t: 3}
+`
+	v, err := decodeYAMLValue("x.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"a": true, "b": false, "c": "y", "d": 493, "e": 31, "f": 1000, "g": "1e3", "h": 1500.0,
+		"i": 90, "j": nil, "k": "12", "l": "12", "m": 42, "n": "09", "o": 0.5,
+		"p": []any{1, "two", map[string]any{"q": nil}},
+		"r": map[string]any{"s": 1, "t": 2},
+		"u": map[string]any{"s": 1, "t": 3},
+	}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("got  %#v\nwant %#v", v, want)
 	}
 }

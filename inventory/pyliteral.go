@@ -95,7 +95,11 @@ func (p *pyParser) parseExpr(nested bool) (any, error) {
 	case c == '+' || c == '-':
 		p.pos++
 		p.skipSpace(nested)
-		v, err := p.parseExpr(nested)
+		// literal_eval allows one sign, directly on a number.
+		if p.eof() || !(p.src[p.pos] == '.' || (p.src[p.pos] >= '0' && p.src[p.pos] <= '9')) {
+			return nil, errNotLiteral
+		}
+		v, err := p.parseNumber()
 		if err != nil {
 			return nil, err
 		}

@@ -325,6 +325,12 @@ func scalar(n *yaml.Node) (any, error) {
 			return s, nil
 		case "!!null":
 			return nil, nil
+		case "!!int", "!!float", "!!bool":
+			var v any
+			if err := n.Decode(&v); err != nil {
+				return nil, err
+			}
+			return v, nil
 		}
 	}
 	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
@@ -343,14 +349,6 @@ func scalar(n *yaml.Node) (any, error) {
 	}
 	if yaml11Float.MatchString(s) {
 		return yaml11ToFloat(s), nil
-	}
-	if explicit && (n.Tag == "!!int" || n.Tag == "!!float" || n.Tag == "!!bool") {
-		// An explicit tag on a value YAML 1.1 would not resolve that way.
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, err
-		}
-		return v, nil
 	}
 	return s, nil
 }
