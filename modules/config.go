@@ -24,6 +24,10 @@ uses it. With --diff a replaced config shows a unified diff of its content.
 		Params:  fileObjectParams("config", false),
 		Outputs: fileObjectOutputs("config"),
 		Run: withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+			api, _, err := managerAPI(ctx, t, api)
+			if err != nil {
+				return nil, err
+			}
 			return runFileObject(ctx, t, p, configKind{api})
 		}),
 	})
@@ -33,9 +37,6 @@ type configKind struct{ api client.APIClient }
 
 func (k configKind) kind() string       { return "config" }
 func (k configKind) dataReadable() bool { return true }
-func (k configKind) manager(ctx context.Context) error {
-	return requireManager(ctx, k.api)
-}
 func (k configKind) list(ctx context.Context) ([]swarmObject, error) {
 	l, err := k.api.ConfigList(ctx, swarm.ConfigListOptions{})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 )
@@ -69,6 +70,58 @@ func requireManager(ctx context.Context, api client.APIClient) error {
 		return errors.New("host is a swarm worker; run this step on a manager")
 	}
 	return nil
+}
+
+// managerAPI returns the client to plan against on a host that must be a
+// swarm manager. Under --check a host not yet in a swarm is accepted (an
+// earlier step, swarm_init, would create it): the returned client then
+// shows an empty swarm, so the module predicts creating everything.
+func managerAPI(ctx context.Context, t *Target, api client.APIClient) (client.APIClient, bool, error) {
+	err := requireManager(ctx, api)
+	if err == nil {
+		return api, false, nil
+	}
+	if t.Check {
+		if info, ierr := api.Info(ctx); ierr == nil && info.Swarm.LocalNodeState == swarm.LocalNodeStateInactive {
+			return emptySwarm{api}, true, nil
+		}
+	}
+	return nil, false, err
+}
+
+// emptySwarm answers swarm queries as a manager of a new, empty swarm would.
+type emptySwarm struct{ client.APIClient }
+
+func (emptySwarm) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+	return nil, nil
+}
+func (emptySwarm) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+	return swarm.Node{}, nil, errdefs.ErrNotFound.WithMessage("node " + id + " not found")
+}
+func (emptySwarm) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+	return nil, nil
+}
+func (emptySwarm) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+	return nil, nil
+}
+func (emptySwarm) ConfigList(context.Context, swarm.ConfigListOptions) ([]swarm.Config, error) {
+	return nil, nil
+}
+func (emptySwarm) SecretInspectWithRaw(_ context.Context, id string) (swarm.Secret, []byte, error) {
+	return swarm.Secret{}, nil, errdefs.ErrNotFound.WithMessage("secret " + id + " not found")
+}
+func (emptySwarm) ConfigInspectWithRaw(_ context.Context, id string) (swarm.Config, []byte, error) {
+	return swarm.Config{}, nil, errdefs.ErrNotFound.WithMessage("config " + id + " not found")
+}
+func (e emptySwarm) NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error) {
+	l, err := e.APIClient.NetworkList(ctx, o)
+	var out []network.Summary
+	for _, n := range l {
+		if n.Scope != "swarm" {
+			out = append(out, n)
+		}
+	}
+	return out, err
 }
 
 // sha256Hex is the content hash stored in hashLabel.
@@ -272,7 +325,7 @@ func findNode(ctx context.Context, api client.APIClient, ref string) (swarm.Node
 	}
 	switch len(found) {
 	case 0:
-		return swarm.Node{}, fmt.Errorf("node %q not found in the swarm", ref)
+		return swarm.Node{}, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("node %q not found in the swarm", ref))
 	case 1:
 		return found[0], nil
 	}

@@ -168,7 +168,8 @@ func runNetwork(ctx context.Context, t *Target, p Params, api client.APIClient) 
 	name := p.String("name")
 	want := desiredNetwork(p)
 	if want.Scope == "swarm" {
-		if err := requireManager(ctx, api); err != nil {
+		var err error
+		if api, _, err = managerAPI(ctx, t, api); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -42,12 +44,16 @@ after a promotion until the node is a reachable manager.
 }
 
 func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-	if err := requireManager(ctx, api); err != nil {
+	api, _, err := managerAPI(ctx, t, api)
+	if err != nil {
 		return nil, err
 	}
 	timeout := waitBudget(ctx, 2*time.Minute)
 	n, err := findNode(ctx, api, p.String("node"))
 	if err != nil {
+		if t.Check && errdefs.IsNotFound(err) {
+			return &Result{Changed: true, Msg: fmt.Sprintf("would update node %s (not in the swarm yet: an earlier step may join it)", p.String("node"))}, nil
+		}
 		return nil, err
 	}
 	spec := n.Spec

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/docker/docker/client"
 )
 
@@ -35,11 +37,15 @@ these labels.
 }
 
 func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-	if err := requireManager(ctx, api); err != nil {
+	api, _, err := managerAPI(ctx, t, api)
+	if err != nil {
 		return nil, err
 	}
 	node, err := findNode(ctx, api, p.String("node"))
 	if err != nil {
+		if t.Check && errdefs.IsNotFound(err) {
+			return &Result{Changed: true, Msg: fmt.Sprintf("would label node %s (not in the swarm yet: an earlier step may join it)", p.String("node"))}, nil
+		}
 		return nil, err
 	}
 	want := map[string]string{}

@@ -34,6 +34,10 @@ service still uses them. Values are never printed.
 		Outputs:          fileObjectOutputs("secret"),
 		SensitiveOutputs: nil,
 		Run: withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+			api, _, err := managerAPI(ctx, t, api)
+			if err != nil {
+				return nil, err
+			}
 			return runFileObject(ctx, t, p, secretKind{api})
 		}),
 	})
@@ -83,16 +87,12 @@ type objectKind interface {
 	setLabels(ctx context.Context, o swarmObject, labels map[string]string) error
 	remove(ctx context.Context, id string) error
 	usedBy(ctx context.Context, o swarmObject) ([]string, error)
-	manager(ctx context.Context) error
 }
 
 type secretKind struct{ api client.APIClient }
 
 func (k secretKind) kind() string       { return "secret" }
 func (k secretKind) dataReadable() bool { return false }
-func (k secretKind) manager(ctx context.Context) error {
-	return requireManager(ctx, k.api)
-}
 func (k secretKind) list(ctx context.Context) ([]swarmObject, error) {
 	l, err := k.api.SecretList(ctx, swarm.SecretListOptions{})
 	if err != nil {
@@ -176,9 +176,6 @@ func objectVersion(o swarmObject, base string) int {
 }
 
 func runFileObject(ctx context.Context, t *Target, p Params, k objectKind) (*Result, error) {
-	if err := k.manager(ctx); err != nil {
-		return nil, err
-	}
 	kind, name := k.kind(), p.String("name")
 	all, err := k.list(ctx)
 	if err != nil {
@@ -381,6 +378,7 @@ func applyObjectChanges(ctx context.Context, t *Target, k objectKind, res *Resul
 		res.Diff = ch.String()
 	}
 	if t.Check {
+		res.Msg = "would: " + res.Msg
 		return res, nil
 	}
 	if err := apply(); err != nil {

@@ -231,7 +231,8 @@ func (p *stackPlan) changed() bool {
 }
 
 func runStack(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-	if err := requireManager(ctx, api); err != nil {
+	api, _, err := managerAPI(ctx, t, api)
+	if err != nil {
 		return nil, err
 	}
 	var files []string
