@@ -1,0 +1,326 @@
+// Command swarmrun-bench (`make bench`) measures swarmrun against Ansible on
+// the same lab hosts and writes docs/BENCHMARKS.md and docs/bench.png.
+//
+// It starts a lab of --no-docker hosts with the real binary
+// (bin/swarmrun lab up), then for each host count N runs the same host
+// preparation (testdata/bench/prep.star and prep.yml) with swarmrun, Ansible
+// and Ansible with pipelining: a --check run and a first run on freshly
+// reset hosts, then a no-op re-run. Tools alternate run by run. It also times
+// the floor: a minimal x/crypto/ssh program that opens one connection per
+// host and runs `true` (`swarmrun-bench floor INVENTORY`).
+//
+// Usage (as root, from the repository):
+//
+//	go run ./cmd/swarmrun-bench [--quick] [--hosts 1,10,50,100] [--runs 3]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type bench struct {
+	root     string // repository root
+	swarmrun string // bin/swarmrun
+	self     string // this program, for the floor
+	lab      string // lab directory
+	work     string // lab/bench: inventories, control sockets, results
+	inv      *labInventory
+	reset    *resetter
+}
+
+func (b *bench) subsetInventory(n int) string {
+	return filepath.Join(b.work, fmt.Sprintf("inventory-%d", n))
+}
+
+// Results is everything a report is written from.
+type Results struct {
+	Env     Env      `json:"env"`
+	Hosts   []int    `json:"hosts"`
+	Runs    int      `json:"runs"`
+	Quick   bool     `json:"quick"`
+	Samples []Sample `json:"samples"`
+	Started time.Time
+	Took    time.Duration
+	LabUp   time.Duration `json:"lab_up"`
+	LabSize int           `json:"lab_size"`
+	Command string        `json:"command"`
+	// Synthetic marks made-up numbers (report writer tests); never publish.
+	Synthetic bool `json:"synthetic,omitempty"`
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		os.Exit(floorMain(os.Args[2:]))
+	}
+	os.Exit(benchMain())
+}
+
+func benchMain() int {
+	quick := flag.Bool("quick", false, "hosts 1 and 10, one run each (about a minute)")
+	hostsFlag := flag.String("hosts", "1,10,50,100", "host counts to measure")
+	runs := flag.Int("runs", 3, "runs per tool, host count and run kind")
+	labDir := flag.String("lab-dir", "/tmp/swarmrun-bench-lab", "lab directory")
+	net := flag.Int("net", 7, "lab network number (hosts at 198.18.NET.x)")
+	keepLab := flag.Bool("keep-lab", false, "leave the lab up afterwards")
+	reuseLab := flag.Bool("reuse-lab", false, "use the lab already up in --lab-dir")
+	toolsFlag := flag.String("tools", strings.Join([]string{toolSwarmrun, toolAnsible, toolAnsPipe, toolFloor}, ","), "tools to run")
+	out := flag.String("out", "docs/BENCHMARKS.md", "report to write")
+	chart := flag.String("chart", "docs/bench.png", "chart to write")
+	from := flag.String("report-from", "", "only write the report from a results.json of an earlier run")
+	synthetic := flag.Bool("synthetic", false, "write a report of made-up numbers (to test the report writer)")
+	flag.Parse()
+
+	if *from != "" || *synthetic {
+		var res *Results
+		if *synthetic {
+			res = syntheticResults()
+		} else {
+			b, err := os.ReadFile(*from)
+			if err != nil {
+				return fail(err)
+			}
+			res = &Results{}
+			if err := json.Unmarshal(b, res); err != nil {
+				return fail(err)
+			}
+		}
+		return writeOutputs(res, *out, *chart)
+	}
+
+	hostCounts, err := parseInts(*hostsFlag)
+	if err != nil {
+		return fail(err)
+	}
+	if *quick {
+		hostCounts, *runs = []int{1, 10}, 1
+	}
+	tools := strings.Split(*toolsFlag, ",")
+	if os.Geteuid() != 0 {
+		return fail(errors.New("the lab needs root"))
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return fail(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(err)
+	}
+	b := &bench{root: root, swarmrun: filepath.Join(root, "bin/swarmrun"), self: self,
+		lab: *labDir, work: filepath.Join(*labDir, "bench")}
+	if _, err := os.Stat(b.swarmrun); err != nil {
+		return fail(fmt.Errorf("%v (run `make build` first)", err))
+	}
+	if err := becomeSubreaper(); err != nil {
+		return fail(fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	res := &Results{Hosts: hostCounts, Runs: *runs, Quick: *quick, Started: time.Now(),
+		LabSize: slicesMax(hostCounts), Command: strings.Join(os.Args, " ")}
+	res.Env = collectEnv(root, b.swarmrun, *net)
+	if !*reuseLab {
+		logf("lab up: %d hosts in %s (net %d)", res.LabSize, b.lab, *net)
+		t := time.Now()
+		if err := labUp(ctx, b.swarmrun, b.lab, res.LabSize, *net); err != nil {
+			labDown(b.swarmrun, b.lab)
+			return fail(fmt.Errorf("lab up: %w", err))
+		}
+		res.LabUp = time.Since(t)
+		logf("lab up took %s", res.LabUp.Round(time.Millisecond))
+	}
+	if !*keepLab {
+		defer func() {
+			logf("lab down")
+			if err := labDown(b.swarmrun, b.lab); err != nil {
+				logf("lab down: %v", err)
+			}
+		}()
+	}
+	code := b.measureAll(ctx, res, tools)
+	res.Took = time.Since(res.Started)
+	if err := os.WriteFile(filepath.Join(b.work, "results.json"), mustJSON(res), 0o644); err != nil {
+		logf("%v", err)
+	}
+	logf("results: %s", filepath.Join(b.work, "results.json"))
+	if len(res.Samples) > 0 {
+		if c := writeOutputs(res, filepath.Join(root, *out), filepath.Join(root, *chart)); c != 0 {
+			code = c
+		}
+	}
+	return code
+}
+
+func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) int {
+	inv, err := parseInventory(labInventoryPath(b.lab))
+	if err != nil {
+		return fail(err)
+	}
+	if len(inv.Hosts) < res.LabSize {
+		return fail(fmt.Errorf("the lab has %d hosts, need %d", len(inv.Hosts), res.LabSize))
+	}
+	b.inv = inv
+	sort.Slice(inv.Hosts, func(i, j int) bool { return hostIndex(inv.Hosts[i].Name) < hostIndex(inv.Hosts[j].Name) })
+	if err := os.MkdirAll(filepath.Join(b.work, "cp"), 0o700); err != nil {
+		return fail(err)
+	}
+	for _, n := range res.Hosts {
+		if err := inv.writeSubset(b.subsetInventory(n), n); err != nil {
+			return fail(err)
+		}
+	}
+	pool, err := newSSHPool(inv)
+	if err != nil {
+		return fail(err)
+	}
+	b.reset = &resetter{pool: pool, baseline: map[string][]string{}}
+	if err := b.reset.recordBaseline(ctx, inv.Hosts[:res.LabSize]); err != nil {
+		return fail(fmt.Errorf("reading the hosts' sysctls: %w", err))
+	}
+
+	// Warm-up, not measured: the first run of each tool on this machine
+	// pays one-off costs (Python byte-code caches, page cache).
+	logf("warm-up (not measured)")
+	for _, tool := range tools {
+		if tool == toolFloor {
+			continue
+		}
+		if err := b.reset.reset(ctx, inv.Hosts[:1]); err != nil {
+			return fail(err)
+		}
+		killOrphans()
+		if s, err := b.measureRun(ctx, tool, 1, kindFirst, 0); err != nil || s.Problem != "" {
+			logf("warm-up %s: %v %s", tool, err, func() string {
+				if s != nil {
+					return s.Problem
+				}
+				return ""
+			}())
+		}
+	}
+
+	total := 0
+	for _, n := range res.Hosts {
+		for rep := 1; rep <= res.Runs; rep++ {
+			// Alternate: each repetition starts with the next tool.
+			order := append(append([]string{}, tools[(rep-1)%len(tools):]...), tools[:(rep-1)%len(tools)]...)
+			for _, tool := range order {
+				if ctx.Err() != nil {
+					return fail(ctx.Err())
+				}
+				killOrphans()
+				kinds := []string{kindCheck, kindFirst, kindNoop}
+				if tool == toolFloor {
+					kinds = []string{kindNoop}
+				} else if err := b.reset.reset(ctx, inv.Hosts[:n]); err != nil {
+					return fail(fmt.Errorf("reset: %w", err))
+				}
+				for _, kind := range kinds {
+					if kind == kindFirst {
+						killOrphans() // the first run starts cold for Ansible too
+					}
+					s, err := b.measureRun(ctx, tool, n, kind, rep)
+					if err != nil {
+						return fail(err)
+					}
+					res.Samples = append(res.Samples, *s)
+					total++
+					status := "ok"
+					if s.Problem != "" {
+						status = "PROBLEM: " + s.Problem
+					}
+					logf("N=%-3d run %d %-18s %-13s %7.2fs %6.1f MB  %s", n, rep, tool, kind, s.Seconds, s.PeakMB, status)
+				}
+			}
+		}
+	}
+	killOrphans()
+	logf("%d measured runs", total)
+	return 0
+}
+
+func hostIndex(name string) int {
+	i, err := strconv.Atoi(strings.TrimLeftFunc(name, func(r rune) bool { return r < '0' || r > '9' }))
+	if err != nil {
+		return 1 << 30
+	}
+	return i
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad host count %q", f)
+		}
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+func slicesMax(s []int) int {
+	m := 0
+	for _, v := range s {
+		m = max(m, v)
+	}
+	return m
+}
+
+func repoRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", errors.New("run from inside the swarmrun repository")
+		}
+		d = p
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s swarmrun-bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func fail(err error) int {
+	logf("error: %v", err)
+	return 1
+}
+
+// cmdOutput returns a command's trimmed output, or "unknown".
+func cmdOutput(name string, args ...string) string {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
