@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -176,8 +177,7 @@ func toInt(v any) (int, bool) {
 	case int:
 		return v, true
 	case string:
-		var n int
-		_, err := fmt.Sscanf(strings.TrimSpace(v), "%d", &n)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
 		return n, err == nil
 	}
 	return 0, false

@@ -155,6 +155,7 @@ func TestPrecedence(t *testing.T) {
 	check("web2", "conflict", "group_vars_web_10") // db and web have the same depth: web comes later by name
 	check("db1", "conflict", "group_vars_app")     // group_vars/db beats group_vars/app, but db.yml has no conflict key
 	check("db1", "layer", "group_vars_app")        // group_vars file beats [app:vars]
+	check("web2", "layer", "group_vars_app")       // a parent's group_vars file beats a child's [web:vars]
 	check("web1", "web_list", []any{"c"})          // later file in group_vars/web/ wins, no deep merge
 	check("db1", "db_engine", "mariadb")           // db.yml is found before db.json
 	check("web1", "hidden", nil)                   // hidden files are skipped
