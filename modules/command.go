@@ -2,6 +2,8 @@ package modules
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -160,28 +162,36 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	}
 	res := &Result{}
 
-	// The guards are a separate (read-only) round trip so that they hold in
-	// check mode too, where the command itself does not run.
-	if c, r := p.String("creates"), p.String("removes"); c != "" || r != "" {
-		var parts []string
-		if c != "" {
-			parts = append(parts, "if [ -e "+Quote(c)+" ] || [ -L "+Quote(c)+" ]; then echo creates; fi")
-		}
-		if r != "" {
-			parts = append(parts, "if ! [ -e "+Quote(r)+" ] && ! [ -L "+Quote(r)+" ]; then echo removes; fi")
-		}
-		out, err := Sh(ctx, t, strings.Join(parts, "; "))
-		if err != nil {
+	// The creates/removes guards run in the same round trip as the command:
+	// when one holds, the script prints a random token (which the command's
+	// own output cannot contain by chance) and exits before the command.
+	// In check mode the guards alone run, as they only read.
+	c, rm := p.String("creates"), p.String("removes")
+	var guard strings.Builder
+	token := ""
+	if c != "" || rm != "" {
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
 			return nil, err
 		}
-		switch {
-		case strings.Contains(out, "creates"):
-			res.Msg = "not run: " + c + " exists"
-			return res, nil
-		case strings.Contains(out, "removes"):
-			res.Msg = "not run: " + r + " does not exist"
-			return res, nil
+		token = "swarmrun-guard-" + hex.EncodeToString(b[:])
+		if c != "" {
+			fmt.Fprintf(&guard, "if [ -e %s ] || [ -L %s ]; then echo %s creates; exit 0; fi\n", Quote(c), Quote(c), token)
 		}
+		if rm != "" {
+			fmt.Fprintf(&guard, "if ! [ -e %s ] && ! [ -L %s ]; then echo %s removes; exit 0; fi\n", Quote(rm), Quote(rm), token)
+		}
+	}
+	guarded := func(stdout []byte) bool {
+		switch strings.TrimSpace(string(stdout)) {
+		case token + " creates":
+			res.Msg = "not run: " + c + " exists"
+		case token + " removes":
+			res.Msg = "not run: " + rm + " does not exist"
+		default:
+			return false
+		}
+		return true
 	}
 	if dir := p.String("chdir"); dir != "" {
 		// A newline, not &&, so that a script with its own newlines,
@@ -189,6 +199,15 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 		script = "cd " + Quote(dir) + " || exit 1\n" + script
 	}
 	if t.Check && !p.Bool("check_safe") {
+		if token != "" {
+			out, err := Sh(ctx, t, guard.String())
+			if err != nil {
+				return nil, err
+			}
+			if guarded([]byte(out)) {
+				return res, nil
+			}
+		}
 		res.Changed = changed
 		res.Msg = "would run (check mode)"
 		return res, nil
@@ -197,9 +216,12 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	if p.Has("stdin") {
 		o.Stdin = []byte(p.String("stdin"))
 	}
-	r, err := t.Conn.Run(ctx, script, o)
+	r, err := t.Conn.Run(ctx, guard.String()+script, o)
 	if err != nil {
 		return nil, err
+	}
+	if token != "" && r.ExitCode == 0 && guarded(r.Stdout) {
+		return res, nil
 	}
 	stdout := strings.TrimSuffix(string(r.Stdout), "\n")
 	stderr := strings.TrimSuffix(string(r.Stderr), "\n")

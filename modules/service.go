@@ -205,28 +205,30 @@ func runService(ctx context.Context, t *Target, p Params) (*Result, error) {
 	if t.Check {
 		return res, nil
 	}
-	for _, step := range steps {
-		// Each step separately, so that the error names the one that failed
-		// with the init system's own output.
-		if _, err := Sh(ctx, t, svcDetached(step)); err != nil {
-			var ee *ExitError
-			if errors.As(err, &ee) {
-				return nil, fmt.Errorf("service %s: `%s` exited %d: %s", name, strings.SplitN(step, ";", 2)[0], ee.Code, strings.TrimSpace(ee.Stdout))
-			}
-			return nil, err
+	// All steps in one round trip; the script names the step that failed,
+	// followed by the init system's own output.
+	if _, err := Sh(ctx, t, svcScript(steps)); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("service %s: %s", name, strings.TrimSpace(ee.Stdout+"\n"+ee.Stderr))
 		}
+		return nil, err
 	}
 	return res, nil
 }
 
-// svcDetached runs step with its output going to a temporary file that is
-// printed afterwards. A daemon started by an init script may keep the
-// script's stdout open; if that were the session's pipe the command would
+// svcScript runs steps in order and stops at the first that fails, printing
+// which one and its output. Each step's output goes to a temporary file,
+// not to the session: a daemon started by an init script may keep the
+// script's stdout open, and on the session's pipe the command would then
 // never finish.
-func svcDetached(step string) string {
-	return `f=$(mktemp) || exit 1
-( ` + step + ` ) </dev/null >"$f" 2>&1
-rc=$?
-cat "$f"; rm -f "$f"
-exit $rc`
+func svcScript(steps []string) string {
+	var b strings.Builder
+	b.WriteString("f=$(mktemp) || exit 1\n")
+	for _, step := range steps {
+		desc := strings.SplitN(step, ";", 2)[0]
+		fmt.Fprintf(&b, "( %s ) </dev/null >\"$f\" 2>&1; rc=$?\nif [ $rc -ne 0 ]; then echo %s exited $rc:; cat \"$f\"; rm -f \"$f\"; exit $rc; fi\n", step, Quote("`"+desc+"`"))
+	}
+	b.WriteString("rm -f \"$f\"\n")
+	return b.String()
 }

@@ -1,8 +1,10 @@
 package modules
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSvcState(t *testing.T) {
@@ -28,5 +30,20 @@ func TestSvcCtl(t *testing.T) {
 	}
 	if w := svcWaitRunning(svcState{init: "sysv", tool: "service"}, "x", 3); !strings.Contains(w, "-ge 15 ]") {
 		t.Error(w)
+	}
+}
+
+func TestSvcScript(t *testing.T) {
+	tg := genTarget(t)
+	r, err := genRun(t, tg, false, "shell", map[string]any{"cmd": svcScript([]string{"echo one", "echo two >&2; exit 4", "echo three"})})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 4 || r.Outputs["stdout"] != "`echo two >&2` exited 4:\ntwo" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// A step that leaves a background process holding its stdout must not
+	// hold up the script.
+	t0 := time.Now()
+	if _, err := genRun(t, tg, false, "shell", map[string]any{"cmd": svcScript([]string{"sleep 5 &"})}); err != nil || time.Since(t0) > 3*time.Second {
+		t.Fatalf("%v after %s", err, time.Since(t0))
 	}
 }
