@@ -168,6 +168,12 @@ func awaitStart(ctx context.Context, host string, p process, out *outFilter, err
 			}
 			return nil, true, fmt.Errorf("%s: become (sudo -u %s) failed: %s", host, w.user, w.redact(msg))
 		case <-ctx.Done():
+			// The marker may be on its way: without it the command could
+			// outlive the session.
+			select {
+			case <-out.found:
+			case <-time.After(time.Second):
+			}
 			p.Kill(out.group())
 			return nil, false, fmt.Errorf("%s: command stopped: %w", host, ctx.Err())
 		}

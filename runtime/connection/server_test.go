@@ -28,15 +28,15 @@ import (
 // (run locally with sh -c), the sftp subsystem (pkg/sftp's server),
 // direct-streamlocal@openssh.com and direct-tcpip.
 type testServer struct {
-	t        *testing.T
-	addr     string
-	hostKey  ssh.Signer
-	dir      string   // working directory of commands
+	t       *testing.T
+	addr    string
+	hostKey ssh.Signer
+	dir     string // working directory of commands
+
+	mu       sync.Mutex
+	keys     []ssh.PublicKey
 	env      []string // extra environment of commands
 	password string
-
-	mu   sync.Mutex
-	keys []ssh.PublicKey
 
 	failWrites atomic.Bool  // corrupt SFTP writes after the first one
 	execs      atomic.Int32 // exec requests served
@@ -69,6 +69,12 @@ func (s *testServer) authorize(k ssh.PublicKey) {
 	s.mu.Unlock()
 }
 
+func (s *testServer) setEnv(env ...string) {
+	s.mu.Lock()
+	s.env = env
+	s.mu.Unlock()
+}
+
 func (s *testServer) port() int {
 	_, p, _ := net.SplitHostPort(s.addr)
 	n, _ := strconv.Atoi(p)
@@ -93,9 +99,12 @@ func (s *testServer) handle(nc net.Conn) {
 			return nil, errors.New("unknown key")
 		},
 	}
-	if s.password != "" {
+	s.mu.Lock()
+	password := s.password
+	s.mu.Unlock()
+	if password != "" {
 		cfg.PasswordCallback = func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			if string(pw) == s.password {
+			if string(pw) == password {
 				return nil, nil
 			}
 			return nil, errors.New("bad password")
@@ -186,7 +195,9 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			s.execs.Add(1)
 			cmd = exec.Command("sh", "-c", p.Command)
 			cmd.Dir = s.dir
+			s.mu.Lock()
 			cmd.Env = append(os.Environ(), s.env...)
+			s.mu.Unlock()
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
 			cmd.WaitDelay = time.Second

@@ -102,7 +102,7 @@ func TestCancel(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	pid, _ := os.ReadFile(filepath.Join(s.dir, "pid"))
-	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
+	if alive(string(pid)) {
 		t.Errorf("remote command %s still running", pid)
 	}
 	// The connection survives.
@@ -224,7 +224,9 @@ func TestAgentAuth(t *testing.T) {
 
 func TestPasswordAuth(t *testing.T) {
 	s, cfg := setup(t)
+	s.mu.Lock()
 	s.password = "hunter2"
+	s.mu.Unlock()
 	cfg.KeyFiles = []string{filepath.Join(t.TempDir(), "missing")}
 	cfg.Password = "hunter2"
 	dial(t, cfg)
@@ -371,8 +373,14 @@ exec "$@"
 	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "FAKESUDO_PASSWORD=" + password,
-		"FAKESUDO_LOG=" + filepath.Join(bin, "log")}
+	s.setEnv("PATH="+bin+":"+os.Getenv("PATH"), "FAKESUDO_PASSWORD="+password, "FAKESUDO_LOG="+filepath.Join(bin, "log"))
+}
+
+// sudoBin is where fakeSudo put its sudo.
+func sudoBin(s *testServer) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.SplitN(strings.TrimPrefix(s.env[0], "PATH="), ":", 2)[0]
 }
 
 func TestBecome(t *testing.T) {
@@ -388,7 +396,7 @@ func TestBecome(t *testing.T) {
 		t.Errorf("become run: %+v", res)
 	}
 	mustRun(t, c, "true", RunOpts{Become: true, BecomeUser: "postgres"})
-	if u, _ := os.ReadFile(filepath.Join(s.env[2][len("FAKESUDO_LOG="):])); string(u) != "postgres\n" {
+	if u, _ := os.ReadFile(filepath.Join(sudoBin(s), "log")); string(u) != "postgres\n" {
 		t.Errorf("sudo -u %q", u)
 	}
 
@@ -453,7 +461,7 @@ func TestBecomeNoPasswordNeeded(t *testing.T) {
 
 func TestBecomeWithoutSudo(t *testing.T) {
 	s, cfg := setup(t)
-	s.env = []string{"PATH=/nonexistent"}
+	s.setEnv("PATH=/nonexistent")
 	cfg.User = "alice"
 	c := dial(t, cfg)
 	_, err := c.Run(context.Background(), "true", RunOpts{Become: true})
@@ -547,7 +555,7 @@ func TestDockerClientDialStdio(t *testing.T) {
 	s, cfg := setup(t)
 	fakeSudo(t, s, "pw")
 	sock := fakeDocker(t)
-	bin := strings.SplitN(strings.TrimPrefix(s.env[0], "PATH="), ":", 2)[0]
+	bin := sudoBin(s)
 	exe, _ := os.Executable()
 	docker := "#!/bin/sh\n[ \"$*\" = 'system dial-stdio' ] || exit 2\nSWARMRUN_TEST_DIALSTDIO=" + sock + " exec " + exe + "\n"
 	os.WriteFile(filepath.Join(bin, "docker"), []byte(docker), 0o755)

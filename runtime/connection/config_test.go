@@ -1,0 +1,75 @@
+package connection
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestFromVars(t *testing.T) {
+	home := isolate(t)
+	t.Setenv("USER", "deploy")
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte(`
+Host web1
+  HostName 10.0.0.1
+  User admin
+  Port 2200
+  IdentityFile ~/.ssh/web_%h
+  ProxyJump bastion
+  UserKnownHostsFile ~/.ssh/kh_web
+Host *
+  User fallback
+`), 0o600)
+
+	// ssh_config fills what nothing else sets.
+	c := FromVars("web1", nil, Config{})
+	want := Config{Name: "web1", Host: "10.0.0.1", Port: 2200, User: "admin",
+		KeyFiles: []string{filepath.Join(home, ".ssh", "web_web1")}, ProxyJump: "bastion",
+		KnownHostsFile: filepath.Join(home, ".ssh", "kh_web"), HostKeyChecking: Strict,
+		ConnectTimeout: 10 * time.Second, KeepAlive: 15 * time.Second}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("ssh_config only:\n got %+v\nwant %+v", c, want)
+	}
+
+	// CLI flags beat ssh_config; inventory vars beat both.
+	base := Config{User: "cli", Port: 22, BecomePassword: "b"}
+	c = FromVars("web1", map[string]any{"ansible_port": "2222"}, base)
+	if c.User != "cli" || c.Port != 2222 || c.Host != "10.0.0.1" || c.BecomePassword != "b" {
+		t.Errorf("precedence: %+v", c)
+	}
+	c = FromVars("web1", map[string]any{
+		"ansible_host": "192.0.2.5", "ansible_user": "inv", "ansible_port": 2022,
+		"ansible_ssh_private_key_file": "~/k", "ansible_ssh_pass": "pw",
+		"ansible_become_password": "bp",
+		"ansible_ssh_common_args": `-o StrictHostKeyChecking=accept-new -o "UserKnownHostsFile=/tmp/kh" -J jump@j:2`,
+	}, base)
+	if c.Host != "192.0.2.5" || c.User != "inv" || c.Port != 2022 || c.Password != "pw" || c.BecomePassword != "bp" ||
+		!reflect.DeepEqual(c.KeyFiles, []string{filepath.Join(home, "k")}) ||
+		c.HostKeyChecking != AcceptNew || c.KnownHostsFile != "/tmp/kh" || c.ProxyJump != "jump@j:2" {
+		t.Errorf("vars: %+v", c)
+	}
+
+	// Defaults: the host is its name, the user $USER.
+	c = FromVars("db1", map[string]any{"ansible_connection": "local"}, Config{})
+	if !c.Local || c.Host != "db1" || c.Port != 22 || c.User != "deploy" {
+		t.Errorf("defaults: %+v", c)
+	}
+	c = FromVars("db2", map[string]any{
+		"ansible_ssh_common_args":   "-o StrictHostKeyChecking=no -o ProxyCommand='ssh -W %h:%p -q ops@bastion -p 2201'",
+		"swarmrun_known_hosts_file": "/etc/kh",
+	}, Config{})
+	if c.User != "fallback" || c.HostKeyChecking != Off || c.ProxyJump != "ops@bastion:2201" || c.KnownHostsFile != "/etc/kh" {
+		t.Errorf("common args: %+v", c)
+	}
+}
+
+func TestSplitArgs(t *testing.T) {
+	got := splitArgs(`-o 'A=b c' -o"X=y" plain\ word "q\"uote"`)
+	want := []string{"-o", "A=b c", "-oX=y", "plain word", `q"uote`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q", got)
+	}
+}
