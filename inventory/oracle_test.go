@@ -93,6 +93,7 @@ func runAll(t *testing.T, cmds [][]string) []string {
 
 func TestOracleList(t *testing.T) {
 	bin := needAnsible(t, "ansible-inventory")
+	t.Parallel()
 	extraFile := filepath.Join(t.TempDir(), "extra.yml")
 	if err := os.WriteFile(extraFile, []byte("from_file: {a: 1}\nntp_server: file\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -207,6 +208,7 @@ func unionKeys(a, b map[string]any) []string {
 
 func TestOracleGraph(t *testing.T) {
 	bin := needAnsible(t, "ansible-inventory")
+	t.Parallel()
 	// Only inventories whose graph order Ansible fixes: it walks
 	// grandchildren through Python sets, so deeper trees may print in
 	// any order.
@@ -229,6 +231,7 @@ func TestOracleGraph(t *testing.T) {
 
 func TestOraclePatterns(t *testing.T) {
 	bin := needAnsible(t, "ansible")
+	t.Parallel()
 	type tc struct {
 		file, pattern string
 		unordered     bool // Ansible's order depends on Python set iteration
