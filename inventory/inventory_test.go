@@ -461,3 +461,18 @@ u: {<<: *anchor, t: 3}
 		t.Errorf("got  %#v\nwant %#v", v, want)
 	}
 }
+
+func TestGroupVars(t *testing.T) {
+	inv := load(t, "vardirs/hosts")
+	inv.SetExtraVars(map[string]any{"x": 1})
+	want := map[string]any{"conflict": "group_vars_app", "layer": "group_vars_app", "app_port": 8080, "x": 1}
+	if got := inv.GroupVars("app"); !reflect.DeepEqual(got, want) {
+		t.Errorf("GroupVars(app) = %v, want %v", got, want)
+	}
+	if got := inv.GroupVars("all"); got["only_all"] != true || got["x"] != 1 {
+		t.Errorf("GroupVars(all) = %v", got)
+	}
+	if got := inv.GroupVars("nope"); got == nil || len(got) != 0 {
+		t.Errorf("GroupVars(nope) = %v, want an empty map", got)
+	}
+}
