@@ -234,7 +234,20 @@ func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, e
 	}
 	defer release()
 	p.killGroup = func(g string) { go c.killGroup(g, o) }
-	return run(ctx, c.cfg.Name, p, w.line(cmd), o.Stdin, w)
+	res, err := run(ctx, c.cfg.Name, p, w.line(cmd), o.Stdin, w)
+	if err != nil && ctx.Err() == nil && c.closed() {
+		return nil, c.lost(err)
+	}
+	return res, err
+}
+
+func (c *sshConn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // killGroup ends a cancelled command's process group from a new session:
@@ -264,10 +277,8 @@ func (c *sshConn) session(ctx context.Context) (*sshProc, func(), error) {
 }
 
 func (c *sshConn) lost(err error) error {
-	select {
-	case <-c.done:
-		return fmt.Errorf("%s: connection closed (host unreachable or keepalive failed): %w", c.cfg.Name, err)
-	default:
+	if c.closed() {
+		return fmt.Errorf("%s: connection closed (closed, or the host stopped answering keepalives)", c.cfg.Name)
 	}
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: connection lost", c.cfg.Name)

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -603,16 +604,62 @@ func TestProxyJump(t *testing.T) {
 	}
 }
 
-func TestKeepAliveClosesDeadConnection(t *testing.T) {
-	_, cfg := setup(t)
+// A link that goes silent is noticed by keepalives: the next step fails
+// fast instead of hanging.
+func TestKeepAliveDeadLink(t *testing.T) {
+	s, cfg := setup(t)
+	// A proxy whose link can be cut without closing the sockets.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var frozen atomic.Bool
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				c.Close()
+				return
+			}
+			pipe := func(dst, src net.Conn) {
+				buf := make([]byte, 32*1024)
+				for {
+					n, err := src.Read(buf)
+					if err != nil {
+						dst.Close()
+						return
+					}
+					if frozen.Load() {
+						continue // dropped on the floor
+					}
+					dst.Write(buf[:n])
+				}
+			}
+			go pipe(up, c)
+			go pipe(c, up)
+		}
+	}()
+	// known_hosts names the server's own address; the proxy only forwards.
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	cfg.HostKeyChecking = Off
 	cfg.KeepAlive = 50 * time.Millisecond
 	c := dial(t, cfg)
 	mustRun(t, c, "true", RunOpts{})
-	sc := c.(*sshConn)
-	time.Sleep(200 * time.Millisecond) // keepalives answered: still open
-	select {
-	case <-sc.done:
-		t.Fatal("closed a live connection")
-	default:
+	time.Sleep(150 * time.Millisecond) // answered keepalives keep it open
+	mustRun(t, c, "true", RunOpts{})
+
+	frozen.Store(true)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = c.Run(ctx, "sleep 10", RunOpts{})
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("err = %v after %s", err, time.Since(start))
 	}
+	t.Log(err)
 }
