@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,14 +30,16 @@ import (
 // nothing. The test runs its own sshd on 127.0.0.1 and its own init.d
 // service, and works in a fresh directory under /tmp.
 func TestGenericModules(t *testing.T) {
-	requireLab(t)
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("needs root on Linux (an sshd for root, an init.d service)")
+	}
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		t.Skip("needs OpenSSH's sshd")
 	}
 	if _, err := os.Stat("/run/systemd/system"); err == nil {
 		t.Skip("the init.d service step needs a host without systemd")
 	}
-	bin := Binary(t)
+	bin := genBuild(t)
 	inv := genStartSSHD(t)
 	svc := genInstallService(t)
 	root, err := os.MkdirTemp("", "swarmrun-generic-")
@@ -52,12 +57,12 @@ func TestGenericModules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "scratch", "sub", "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	playbook := filepath.Join(repoRoot(t), "testdata", "e2e", "generic", "site.star")
+	playbook := filepath.Join(genRepoRoot(t), "testdata", "e2e", "generic", "site.star")
 	play := func(extra ...string) []genEvent {
 		t.Helper()
 		args := append([]string{"play", playbook, "-i", inv, "-e", "root=" + root, "-e", "svc=" + svc, "--output", "json", "--diff"}, extra...)
 		t0 := time.Now()
-		out, err := runCmd(5*time.Minute, bin, args...)
+		out, err := genExec(5*time.Minute, bin, args...)
 		t.Logf("play %s: %s", strings.Join(extra, " "), time.Since(t0).Round(time.Millisecond))
 		evs := genEvents(t, out)
 		if err != nil {
@@ -132,6 +137,43 @@ func TestGenericModules(t *testing.T) {
 	if links, _ := filepath.Glob("/etc/rc2.d/S??" + svc); len(links) != 1 {
 		t.Errorf("service not enabled: %v", links)
 	}
+}
+
+// The helpers are this file's own (prefixed gen) so that the test does not
+// depend on the lab tests' helpers in the same package.
+
+func genRepoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd) // tests run in e2e/
+}
+
+// genBuild builds ./cmd/swarmrun into the test's temporary directory.
+func genBuild(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "swarmrun")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/swarmrun")
+	cmd.Dir = genRepoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/swarmrun: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// genExec runs a command with a timeout and returns stdout+stderr.
+func genExec(timeout time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// A stray background process holding the pipe must not hang the test.
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	return out.String(), err
 }
 
 type genEvent struct {
