@@ -14,7 +14,8 @@ import (
 type Conn interface {
 	// Run executes cmd with `sh -c` on the host. A non-zero exit status is not
 	// an error (see RunResult.ExitCode); an error means the host could not be
-	// reached or the session broke.
+	// reached or the session broke. Cancelling ctx kills the command's
+	// process group. Errors name the host.
 	Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error)
 	// ReadFile returns a file's content; a missing file gives an error that
 	// matches fs.ErrNotExist.
@@ -24,7 +25,8 @@ type Conn interface {
 	Stat(ctx context.Context, path string, become bool) (*FileInfo, error)
 	// WriteFile replaces path atomically: a temporary file in the same
 	// directory is written, synced, given mode and owner, then renamed over
-	// path. Readers see the old or the new content, never a partial file.
+	// path. Readers see the old or the new content, never a partial file;
+	// on failure path is untouched and the temporary file is removed.
 	WriteFile(ctx context.Context, path string, data []byte, o WriteOpts) error
 	// Fetch copies a remote file to a local path (atomically on the local side).
 	Fetch(ctx context.Context, remote, local string, become bool) error
