@@ -362,15 +362,15 @@ func sshConfigGetAll(alias, key string) []string {
 }
 
 // applySSHConfig fills unset fields from ~/.ssh/config. OpenSSH matches Host
-// patterns against the name it is given: the inventory name here, as in an
-// inventory whose names are ssh_config aliases.
+// patterns against the name it is given: like Ansible, that is ansible_host
+// when set, else the inventory name (which may be an ssh_config alias).
 func applySSHConfig(c *Config) {
 	if c.Local {
 		return
 	}
-	alias := c.Name
+	alias := c.Host
 	if alias == "" {
-		alias = c.Host
+		alias = c.Name
 	}
 	if c.Host == "" {
 		if h := sshConfigGet(alias, "HostName"); h != "" {

@@ -52,6 +52,16 @@ Host *
 		t.Errorf("vars: %+v", c)
 	}
 
+	// Patterns match ansible_host when it is set, as with Ansible's ssh.
+	os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte("Host 198.18.0.*\n  User lab\n  Port 2022\n"), 0o600)
+	sshConfigCache.Lock()
+	sshConfigCache.m = nil
+	sshConfigCache.Unlock()
+	c = FromVars("node1", map[string]any{"ansible_host": "198.18.0.11"}, Config{})
+	if c.User != "lab" || c.Port != 2022 {
+		t.Errorf("ansible_host patterns: %+v", c)
+	}
+
 	// Defaults: the host is its name, the user $USER.
 	c = FromVars("db1", map[string]any{"ansible_connection": "local"}, Config{})
 	if !c.Local || c.Host != "db1" || c.Port != 22 || c.User != "deploy" {
@@ -61,7 +71,7 @@ Host *
 		"ansible_ssh_common_args":   "-o StrictHostKeyChecking=no -o ProxyCommand='ssh -W %h:%p -q ops@bastion -p 2201'",
 		"swarmrun_known_hosts_file": "/etc/kh",
 	}, Config{})
-	if c.User != "fallback" || c.HostKeyChecking != Off || c.ProxyJump != "ops@bastion:2201" || c.KnownHostsFile != "/etc/kh" {
+	if c.User != "deploy" || c.HostKeyChecking != Off || c.ProxyJump != "ops@bastion:2201" || c.KnownHostsFile != "/etc/kh" {
 		t.Errorf("common args: %+v", c)
 	}
 }

@@ -51,7 +51,7 @@ func Dial(ctx context.Context, c Config) (Conn, error) {
 	a := loadAuth(c)
 	defer a.close()
 	hk := &hostKeys{file: c.KnownHostsFile, policy: c.HostKeyChecking}
-	hk.hash = strings.EqualFold(sshConfigGet(c.Name, "HashKnownHosts"), "yes")
+	hk.hash = strings.EqualFold(sshConfigGet(c.Host, "HashKnownHosts"), "yes")
 
 	var jumps []*ssh.Client
 	fail := func(err error) (Conn, error) {

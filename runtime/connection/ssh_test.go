@@ -597,6 +597,18 @@ func TestProxyJump(t *testing.T) {
 	if jump.execs.Load() != 0 || target.execs.Load() != 1 {
 		t.Errorf("execs: jump %d, target %d", jump.execs.Load(), target.execs.Load())
 	}
+	// Two hops.
+	jump2 := newTestServer(t)
+	jump2.authorize(pub)
+	os.WriteFile(cfg.KnownHostsFile, []byte(target.knownHostsLine()+"\n"+jump.knownHostsLine()+"\n"+jump2.knownHostsLine()+"\n"), 0o600)
+	cfg.ProxyJump = "a@" + jump.addr + ",b@" + jump2.addr
+	c2 := dial(t, cfg)
+	mustRun(t, c2, "true", RunOpts{})
+	if jump2.execs.Load() != 0 || target.execs.Load() != 2 {
+		t.Errorf("execs: jump2 %d, target %d", jump2.execs.Load(), target.execs.Load())
+	}
+	cfg.ProxyJump = "bastion@" + jump.addr
+
 	// An unknown jump host is refused like any other.
 	os.WriteFile(cfg.KnownHostsFile, []byte(target.knownHostsLine()+"\n"), 0o600)
 	if _, err := Dial(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "jump host") {
