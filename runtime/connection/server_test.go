@@ -39,6 +39,7 @@ type testServer struct {
 	password string
 
 	failWrites atomic.Bool  // corrupt SFTP writes after the first one
+	noSFTP     atomic.Bool  // refuse the sftp subsystem
 	execs      atomic.Int32 // exec requests served
 }
 
@@ -223,7 +224,7 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		case "subsystem":
 			var p struct{ Name string }
 			ssh.Unmarshal(req.Payload, &p)
-			if p.Name != "sftp" {
+			if p.Name != "sftp" || s.noSFTP.Load() {
 				req.Reply(false, nil)
 				continue
 			}

@@ -299,6 +299,32 @@ func TestFiles(t *testing.T) {
 	noTemp(t, filepath.Dir(p))
 }
 
+// Without an SFTP subsystem, file operations fall back to shell commands.
+func TestFilesWithoutSFTP(t *testing.T) {
+	s, cfg := setup(t)
+	s.noSFTP.Store(true)
+	c := dial(t, cfg)
+	ctx := context.Background()
+	p := filepath.Join(s.dir, "f")
+	if _, err := c.ReadFile(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile missing: %v", err)
+	}
+	os.WriteFile(p, []byte("old"), 0o600)
+	os.Chown(p, 65534, 65534)
+	if err := c.WriteFile(ctx, p, []byte("new"), WriteOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "new", 0o600, 65534)
+	fi, err := c.Stat(ctx, p, false)
+	if err != nil || fi.Owner != "nobody" || fi.Mode != 0o600 || fi.Size != 3 {
+		t.Errorf("Stat = %+v, %v", fi, err)
+	}
+	if got, err := c.ReadFile(ctx, p, false); err != nil || string(got) != "new" {
+		t.Errorf("ReadFile = %q, %v", got, err)
+	}
+	noTemp(t, s.dir)
+}
+
 func TestWriteFailureLeavesOldFile(t *testing.T) {
 	s, cfg := setup(t)
 	s.failWrites.Store(true)
