@@ -288,10 +288,15 @@ exit 1`, restart, timeout, timeout)
 	return err
 }
 
-// daemonJSONLogCmd prints the engine's last log lines.
+// daemonJSONLogCmd prints the engine's last log lines: its errors when there
+// are any (the reason it stopped is one line among many info lines), else the
+// tail.
 func daemonJSONLogCmd(systemd bool) string {
+	src := "tail -n 80 /var/log/docker.log 2>&1"
 	if systemd {
-		return "journalctl -u docker -n 15 --no-pager 2>&1"
+		src = "journalctl -u docker -n 80 --no-pager 2>&1"
 	}
-	return "tail -n 15 /var/log/docker.log 2>&1"
+	return `L=$(` + src + `)
+E=$(printf '%s\n' "$L" | grep -Ei 'level=(error|fatal)|failed to start|unable to configure' | tail -n 5)
+if [ -n "$E" ]; then printf '%s\n' "$E"; else printf '%s\n' "$L" | tail -n 10; fi`
 }
