@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -155,15 +154,19 @@ LogLevel ERROR
 	}
 	nc.Close()
 
-	// Cancelling ends the remote command.
+	// Cancelling ends the remote command, although sshd does not deliver
+	// signals to root sessions.
 	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
-	marker := "swarmrun-test-" + randomHex(4)
-	if _, err := c.Run(cctx, "exec sleep 31 # "+marker, RunOpts{}); !errors.Is(err, context.DeadlineExceeded) {
+	pidFile := filepath.Join(dir, "pid")
+	if _, err := c.Run(cctx, "echo $$ > "+pidFile+"; exec sleep 31", RunOpts{}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("cancel: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if out, _ := exec.Command("pgrep", "-f", marker).Output(); len(strings.TrimSpace(string(out))) > 0 {
-		t.Errorf("remote command still running: pid %s", out)
+	pid, _ := os.ReadFile(pidFile)
+	for i := 0; alive(string(pid)) && i < 50; i++ {
+		time.Sleep(10 * time.Millisecond) // the signal is sent; let it land
+	}
+	if alive(string(pid)) {
+		t.Errorf("remote command %s still running", pid)
 	}
 }

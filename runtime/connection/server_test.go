@@ -181,13 +181,8 @@ func (s *testServer) forward(nch ssh.NewChannel, network, addr string) {
 
 func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	var cmd *exec.Cmd
-	defer func() {
-		// The client hung up: end the command as sshd does.
-		if cmd != nil && cmd.Process != nil {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		ch.Close()
-	}()
+	// Like sshd without a pty, a command outlives its closed session.
+	defer ch.Close()
 	for req := range reqs {
 		switch req.Type {
 		case "exec":
@@ -242,11 +237,7 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				ch.Close()
 			}()
 		case "signal":
-			var p struct{ Signal string }
-			ssh.Unmarshal(req.Payload, &p)
-			if cmd != nil && cmd.Process != nil && p.Signal == "TERM" {
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			}
+			// Ignored, as sshd does for root logins.
 		case "env":
 			req.Reply(true, nil)
 		default:

@@ -228,12 +228,12 @@ func (c *sshConn) needSudo(become bool, user string) bool {
 
 func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
 	w := newWrap(c.needSudo(o.Become, o.BecomeUser), o.BecomeUser, c.cfg.BecomePassword)
-	p, release, err := c.session(ctx)
+	p, err := c.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	p.killGroup = func(g string) { go c.killGroup(g, o) }
+	defer p.end()
+	p.killGroup = func(g string) { c.killGroup(g, o) }
 	res, err := run(ctx, c.cfg.Name, p, w.line(cmd), o.Stdin, w)
 	if err != nil && ctx.Err() == nil && c.closed() {
 		return nil, c.lost(err)
@@ -252,28 +252,29 @@ func (c *sshConn) closed() bool {
 
 // killGroup ends a cancelled command's process group from a new session:
 // closing a session without a pty leaves the command running, and sshd
-// ignores signal requests for root logins.
+// ignores signal requests for root logins. It runs before Run returns, so
+// a caller that closes the connection next does not orphan the command.
 func (c *sshConn) killGroup(pgid string, o RunOpts) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	c.Run(ctx, "kill -TERM -- -"+pgid+" 2>/dev/null", RunOpts{Become: o.Become, BecomeUser: o.BecomeUser})
+	c.Run(ctx, "kill -TERM -"+pgid+" 2>/dev/null", RunOpts{Become: o.Become, BecomeUser: o.BecomeUser})
 }
 
 // session opens an exec session, waiting for a free slot.
-func (c *sshConn) session(ctx context.Context) (*sshProc, func(), error) {
+func (c *sshConn) session(ctx context.Context) (*sshProc, error) {
 	select {
 	case c.sessions <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("%s: %w", c.cfg.Name, ctx.Err())
+		return nil, fmt.Errorf("%s: %w", c.cfg.Name, ctx.Err())
 	case <-c.done:
-		return nil, nil, c.lost(net.ErrClosed)
+		return nil, c.lost(net.ErrClosed)
 	}
 	s, err := c.client.NewSession()
 	if err != nil {
 		<-c.sessions
-		return nil, nil, c.lost(err)
+		return nil, c.lost(err)
 	}
-	return &sshProc{s: s, root: c.root}, func() { s.Close(); <-c.sessions }, nil
+	return &sshProc{s: s, root: c.root, release: func() { <-c.sessions }}, nil
 }
 
 func (c *sshConn) lost(err error) error {
@@ -289,12 +290,11 @@ func (c *sshConn) lost(err error) error {
 // dialStdio runs cmd (with sudo if become) and returns its stdio as a conn.
 func (c *sshConn) dialStdio(ctx context.Context, cmd string, become bool) (net.Conn, error) {
 	w := newWrap(c.needSudo(become, ""), "", c.cfg.BecomePassword)
-	p, release, err := c.session(ctx)
+	p, err := c.session(ctx) // held until the stream is closed
 	if err != nil {
 		return nil, err
 	}
-	p.release = release // held until the stream is closed
-	p.killGroup = func(g string) { go c.killGroup(g, RunOpts{Become: become}) }
+	p.killGroup = func(g string) { c.killGroup(g, RunOpts{Become: become}) }
 	conn, err := stream(ctx, c.cfg.Name, p, w.line("exec "+cmd), w)
 	if err != nil {
 		p.Kill("")
@@ -315,7 +315,7 @@ func (c *sshConn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
 // sshProc adapts an SSH session to process.
 type sshProc struct {
 	s         *ssh.Session
-	release   func() // for streams: frees the session slot on Kill
+	release   func() // frees the session slot
 	killGroup func(pgid string)
 	root      bool
 	once      sync.Once
@@ -325,19 +325,21 @@ func (p *sshProc) StdinPipe() (io.WriteCloser, error) { return p.s.StdinPipe() }
 func (p *sshProc) SetOutput(o, e io.Writer)           { p.s.Stdout, p.s.Stderr = o, e }
 func (p *sshProc) Start(line string) error            { return p.s.Start(line) }
 func (p *sshProc) Wait() error                        { return p.s.Wait() }
+
+// end closes the session and frees its slot.
+func (p *sshProc) end() {
+	p.s.Close()
+	p.once.Do(p.release)
+}
+
 func (p *sshProc) Kill(group string) {
 	if !p.root {
 		p.s.Signal(ssh.SIGTERM) // OpenSSH 7.9+; sshd refuses it for root logins
 	}
-	p.s.Close()
-	p.once.Do(func() {
-		if p.release != nil {
-			p.release()
-		}
-		if group != "" && p.killGroup != nil {
-			p.killGroup(group)
-		}
-	})
+	p.end() // first: killing takes a session slot of its own
+	if group != "" && p.killGroup != nil {
+		p.killGroup(group)
+	}
 }
 
 // auth holds the keys to offer: key files first, then the agent's.
