@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,7 +166,13 @@ func aptError(what string, err error, out string) error {
 		text += "\n" + ee.Stderr + "\n" + ee.Stdout
 	}
 	if m := aptUnknownRe.FindAllString(text, -1); len(m) > 0 {
-		return fmt.Errorf("apt: %s: %s", what, strings.Join(m, "; "))
+		var uniq []string
+		for _, x := range m {
+			if !slices.Contains(uniq, x) {
+				uniq = append(uniq, x)
+			}
+		}
+		return fmt.Errorf("apt: %s: %s", what, strings.Join(uniq, "; "))
 	}
 	return fmt.Errorf("apt: %s: %w", what, err)
 }
@@ -300,7 +307,9 @@ func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
 		res.Diff = strings.Join(changes, "\n") + "\n"
 	}
 	if len(install) == 0 && len(remove) == 0 {
-		notes = append([]string{"packages already " + state}, notes...)
+		if len(pkgs) > 0 {
+			notes = append([]string{"packages already " + state}, notes...)
+		}
 		res.Msg = strings.Join(notes, "; ")
 		return res, nil
 	}
