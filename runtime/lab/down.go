@@ -71,12 +71,16 @@ func DownNet(dir string, net int) error {
 				errs = append(errs, err)
 			}
 		}
-		b.Reset()
-		for _, link := range labLinks(k) {
-			fmt.Fprintf(&b, "link del %s\n", link)
+		// The kernel dismantles a deleted namespace (and the veth pairs with
+		// an end in it) asynchronously: give it a moment before deleting
+		// what is left by hand.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if ls := labLinks(k); len(ls) == 0 || len(ls) == 1 && ls[0] == bridgeName(k) {
+				break
+			}
 		}
-		if b.Len() > 0 {
-			if _, err := run(ctx, b.String(), "ip", "-force", "-batch", "-"); err != nil {
+		for _, link := range labLinks(k) {
+			if _, err := run(ctx, "", "ip", "link", "del", link); err != nil && linkExists(link) {
 				errs = append(errs, err)
 			}
 		}

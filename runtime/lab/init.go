@@ -127,6 +127,18 @@ func setupRoot(c *hostConfig, root string) error {
 			return err
 		}
 	}
+	// /root starts empty (as on a fresh host), not with the machine's
+	// dotfiles, tool chains and credentials: an opaque directory in the
+	// upper layer hides the lower one. Setting it before mounting is allowed.
+	home := filepath.Join(upper, "root")
+	if _, err := os.Stat(home); os.IsNotExist(err) {
+		if err := os.Mkdir(home, 0o700); err != nil {
+			return err
+		}
+		if err := syscall.Setxattr(home, "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+			return must(err, "make /root opaque")
+		}
+	}
 	// Only the machine's root filesystem is the lower layer (submounts are
 	// not included), which is what we want: /proc, /sys, /dev, /run, /tmp
 	// are mounted fresh below.
@@ -237,6 +249,13 @@ func writeHostFiles(c *hostConfig) error {
 		}
 		if err := os.Chmod(f.path, f.mode); err != nil {
 			return err
+		}
+	}
+	for _, f := range []string{".bashrc", ".profile"} {
+		if b, err := os.ReadFile("/etc/skel/" + f); err == nil {
+			if err := os.WriteFile("/root/"+f, b, 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	if err := os.Chmod("/root/.ssh", 0o700); err != nil {

@@ -1,0 +1,234 @@
+//go:build e2e
+
+// Package e2e drives the real swarmrun binary against lab hosts (real sshd,
+// real dockerd in network namespaces; see `swarmrun lab`). It needs root on
+// Linux. Run: go test -tags e2e ./e2e/ -v
+//
+// Network numbers (--net K, the 198.18.K.0/24 of a lab) must not collide
+// between tests that run at the same time, on this machine also across
+// engineers: the lab tests here use 7, 8 and 9.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// repoRoot is the module root (tests run in e2e/).
+func repoRoot(t testing.TB) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd)
+}
+
+// Binary builds ./cmd/swarmrun once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "swarmrun-e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "swarmrun")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/swarmrun")
+		cmd.Dir = repoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/swarmrun: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// requireLab skips a test on machines that cannot run the lab.
+func requireLab(t testing.TB) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the lab needs Linux")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root")
+	}
+}
+
+// Lab is a running lab as a test sees it.
+type Lab struct {
+	Bin        string // the swarmrun binary
+	Dir        string // lab directory
+	Net        int
+	Inventory  string
+	Key        string
+	KnownHosts string
+	Hosts      []LabHost
+	UpTime     time.Duration // how long `lab up` took
+}
+
+// LabHost is one host of a Lab.
+type LabHost struct {
+	Name    string `json:"name"`
+	Addr    string `json:"addr"`
+	PID     int    `json:"pid"`
+	Manager bool   `json:"manager"`
+}
+
+// startLab starts a lab on network net (198.18.net.0/24) with the given
+// number of hosts (with dockerd and the swarmrun/testweb:latest image unless
+// docker is false) in a temporary directory, and stops it when the test ends.
+// Leftovers of an earlier crashed run on the same net are removed first.
+func startLab(t testing.TB, net, hosts int, docker bool) *Lab {
+	t.Helper()
+	requireLab(t)
+	bin := Binary(t)
+	dir := t.TempDir() // cleanups run in reverse: lab down before the dir goes
+	// A previous run that crashed may have left namespaces/rules of this net.
+	if out, err := runCmd(2*time.Minute, bin, "lab", "down", "--dir", dir, "--net", strconv.Itoa(net)); err != nil {
+		t.Fatalf("lab down (pre-clean) --net %d: %v\n%s", net, err, out)
+	}
+	args := []string{"lab", "up", "--dir", dir, "--net", strconv.Itoa(net), "--hosts", strconv.Itoa(hosts)}
+	if !docker {
+		args = append(args, "--no-docker")
+	}
+	t0 := time.Now()
+	out, err := runCmd(5*time.Minute, bin, args...)
+	up := time.Since(t0)
+	t.Cleanup(func() {
+		if out, err := runCmd(2*time.Minute, bin, "lab", "down", "--dir", dir); err != nil {
+			t.Errorf("lab down: %v\n%s", err, out)
+		}
+	})
+	if err != nil {
+		t.Fatalf("lab up: %v\n%s", err, out)
+	}
+	t.Logf("lab up --net %d --hosts %d (docker %v): %s", net, hosts, docker, up.Round(time.Millisecond))
+	l := &Lab{Bin: bin, Dir: dir, Net: net, UpTime: up,
+		Inventory:  filepath.Join(dir, "inventory"),
+		Key:        filepath.Join(dir, "id_ed25519"),
+		KnownHosts: filepath.Join(dir, "known_hosts"),
+	}
+	var st struct {
+		Hosts []LabHost `json:"hosts"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	l.Hosts = st.Hosts
+	return l
+}
+
+// Down stops the lab now (the cleanup's later down then finds nothing).
+func (l *Lab) Down(t testing.TB) {
+	t.Helper()
+	if out, err := runCmd(2*time.Minute, l.Bin, "lab", "down", "--dir", l.Dir); err != nil {
+		t.Fatalf("lab down: %v\n%s", err, out)
+	}
+}
+
+// Host returns the host named name.
+func (l *Lab) Host(t testing.TB, name string) LabHost {
+	t.Helper()
+	for _, h := range l.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	t.Fatalf("no lab host %q", name)
+	return LabHost{}
+}
+
+// SSHArgs are OpenSSH client arguments logging in to host as root.
+func (l *Lab) SSHArgs(host string) []string {
+	addr := host
+	for _, h := range l.Hosts {
+		if h.Name == host {
+			addr = h.Addr
+		}
+	}
+	return []string{"-i", l.Key, "-o", "UserKnownHostsFile=" + l.KnownHosts, "-o", "StrictHostKeyChecking=yes",
+		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "root@" + addr}
+}
+
+// SSH runs a shell command on host through the real ssh client and returns
+// its combined output.
+func (l *Lab) SSH(host, command string) (string, error) {
+	return runCmd(5*time.Minute, "ssh", append(l.SSHArgs(host), command)...)
+}
+
+// MustSSH is SSH that fails the test on error.
+func (l *Lab) MustSSH(t testing.TB, host, command string) string {
+	t.Helper()
+	out, err := l.SSH(host, command)
+	if err != nil {
+		t.Fatalf("ssh %s %q: %v\n%s", host, command, err, out)
+	}
+	return out
+}
+
+// Swarmrun runs the swarmrun binary with args and returns combined output.
+func (l *Lab) Swarmrun(args ...string) (string, error) {
+	return runCmd(10*time.Minute, l.Bin, args...)
+}
+
+// runCmd runs a command with a timeout, returning stdout+stderr.
+func runCmd(timeout time.Duration, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// A stray background process holding the pipe must not hang the test.
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// eventually retries f until it succeeds or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s: %v", what, timeout, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func trim(s string) string { return strings.TrimSpace(s) }
