@@ -268,10 +268,20 @@ func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
 	var changes []string
 	switch {
 	case state == "latest":
+		// Install what the simulation touches among the named packages
+		// (others in it are dependencies, which apt-get pulls in itself).
 		changes = sim
 		install = nil
-		if len(sim) > 0 {
-			install = pkgs
+		for _, pk := range pkgs {
+			for _, c := range sim {
+				if f := strings.Fields(c); len(f) > 1 && f[0] != "-" && (f[1] == pk.Name || strings.HasPrefix(f[1], pk.Name+":")) {
+					install = append(install, pk)
+					break
+				}
+			}
+		}
+		if len(install) == 0 && len(sim) > 0 {
+			install = pkgs // only dependencies move: still a change
 		}
 	case len(install) > 0 && t.Check:
 		// Simulate so the prediction fails where the real run would (an

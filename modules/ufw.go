@@ -572,6 +572,22 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 	changes := ufwDescribe(plan, obs)
 	res.Changed = true
 	res.Msg = strings.Join(changes, "; ")
+	if len(changes) > 3 {
+		// The diff has every line; the message stays readable.
+		var parts []string
+		if n := len(plan.Delete); n > 0 {
+			parts = append(parts, fmt.Sprintf("delete %d rule(s)", n))
+		}
+		if n := len(plan.Add); n > 0 {
+			parts = append(parts, fmt.Sprintf("add %d rule(s)", n))
+		}
+		for _, c := range changes {
+			if strings.HasPrefix(c, "~ ") {
+				parts = append(parts, strings.TrimPrefix(c, "~ "))
+			}
+		}
+		res.Msg = strings.Join(parts, "; ")
+	}
 	if t.Diff {
 		res.Diff = strings.Join(changes, "\n") + "\n"
 	}
