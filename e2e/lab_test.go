@@ -16,11 +16,18 @@ import (
 	"time"
 )
 
+// Network numbers of the lab tests (see main_test.go).
+const (
+	labSwarmNet = 250
+	labManyNet  = 251
+	labCrashNet = 252
+)
+
 // TestLabSwarm: three docker hosts are isolated from each other and from the
 // machine, reach the package mirror, form a swarm by hand over SSH and run
 // the test image as a 3-replica service; `lab down` then leaves nothing.
 func TestLabSwarm(t *testing.T) {
-	const net = 9
+	const net = labSwarmNet
 	l := startLab(t, net, 3, true)
 	if l.UpTime > 30*time.Second {
 		t.Errorf("lab up took %s, want < 30s", l.UpTime)
@@ -31,8 +38,8 @@ func TestLabSwarm(t *testing.T) {
 		}
 	}
 	inv, _ := os.ReadFile(l.Inventory)
-	for _, want := range []string{"[managers]\nh1 ansible_host=198.18.9.11 ansible_user=root ansible_ssh_private_key_file=" + l.Key,
-		"[workers]\nh2 ansible_host=198.18.9.12", "h3 ansible_host=198.18.9.13",
+	for _, want := range []string{"[managers]\nh1 ansible_host=" + l.Hosts[0].Addr + " ansible_user=root ansible_ssh_private_key_file=" + l.Key,
+		"[workers]\nh2 ansible_host=" + l.Hosts[1].Addr, "h3 ansible_host=" + l.Hosts[2].Addr,
 		"[all:vars]\nansible_ssh_common_args='-o UserKnownHostsFile=" + l.KnownHosts + " -o StrictHostKeyChecking=yes'",
 		"swarmrun_known_hosts_file=" + l.KnownHosts} {
 		if !strings.Contains(string(inv), want) {
@@ -89,14 +96,14 @@ func TestLabSwarm(t *testing.T) {
 	})
 
 	t.Run("swarm", func(t *testing.T) {
-		l.MustSSH(t, "h1", "docker swarm init --advertise-addr 198.18.9.11 >/dev/null")
+		l.MustSSH(t, "h1", "docker swarm init --advertise-addr "+l.Hosts[0].Addr+" >/dev/null")
 		token := trim(l.MustSSH(t, "h1", "docker swarm join-token -q worker"))
 		var wg sync.WaitGroup
 		for _, h := range []string{"h2", "h3"} {
 			wg.Add(1)
 			go func(h string) {
 				defer wg.Done()
-				if out, err := l.SSH(h, "docker swarm join --token "+token+" 198.18.9.11:2377"); err != nil {
+				if out, err := l.SSH(h, "docker swarm join --token "+token+" "+l.Hosts[0].Addr+":2377"); err != nil {
 					t.Errorf("%s join: %v %s", h, err, out)
 				}
 			}(h)
@@ -177,7 +184,7 @@ func TestLabSwarm(t *testing.T) {
 
 // TestLabManyHosts: 50 hosts without docker come up, all answer SSH, and go.
 func TestLabManyHosts(t *testing.T) {
-	const net, n = 8, 50
+	const net, n = labManyNet, 50
 	l := startLab(t, net, n, false)
 	if len(l.Hosts) != n {
 		t.Fatalf("%d hosts", len(l.Hosts))
@@ -206,7 +213,7 @@ func TestLabManyHosts(t *testing.T) {
 // TestLabDownAfterCrash: with a torn or missing state file, `lab down --net K`
 // still removes everything by the names derived from K.
 func TestLabDownAfterCrash(t *testing.T) {
-	const net = 7
+	const net = labCrashNet
 	l := startLab(t, net, 2, false)
 	pids := labPIDs(t, l.Dir)
 	if err := os.WriteFile(filepath.Join(l.Dir, "state.json"), []byte(`{"version":1,"hos`), 0o600); err != nil {

@@ -5,8 +5,14 @@
 // Linux. Run: go test -tags e2e ./e2e/ -v
 //
 // Network numbers (--net K, the 198.18.K.0/24 of a lab) must not collide
-// between tests that run at the same time, on this machine also across
-// engineers: the lab tests here use 7, 8 and 9.
+// between labs that run at the same time, on a shared machine also across
+// people: give each test its own constant and list it here.
+//
+//	6        hostprep_test.go
+//	250-252  lab_test.go
+//
+// A net held by a running lab of another directory is refused (never torn
+// down) by both `lab up` and `lab down --net`.
 package e2e
 
 import (

@@ -33,11 +33,18 @@ func DownNet(dir string, net int) error {
 		// A torn state file: keep going with what the names tell.
 		l = nil
 	}
+	// Names derived from K might belong to someone else's lab on this shared
+	// machine (a second `up` on a K in use fails and cleans up after
+	// itself): only remove them when the bridge is ours or its owner is gone.
 	nets := map[int]bool{}
-	if l != nil {
+	if l != nil && !otherOwner(l.Net, dir) {
 		nets[l.Net] = true
 	}
-	if net >= 0 {
+	if net >= 0 && !nets[net] {
+		if otherOwner(net, dir) {
+			owner := netOwner(net)
+			return fmt.Errorf("lab down: network %d belongs to the running lab in %s (swarmrun lab down --dir %s)", net, owner, owner)
+		}
 		nets[net] = true
 	}
 	var errs []error
@@ -328,4 +335,24 @@ func removeLabFiles(dir string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// netOwner returns the lab directory recorded in network k's bridge alias.
+func netOwner(k int) string {
+	b, err := os.ReadFile("/sys/class/net/" + bridgeName(k) + "/ifalias")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(b)), "swarmrun-lab:")
+}
+
+// otherOwner reports whether network k belongs to a running lab other than
+// the one in dir.
+func otherOwner(k int, dir string) bool {
+	owner := netOwner(k)
+	if owner == "" || owner == dir {
+		return false
+	}
+	ol, err := Load(owner)
+	return err == nil && ol.anyAlive()
 }

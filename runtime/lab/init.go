@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -44,6 +46,7 @@ type hostConfig struct {
 	Docker     bool     `json:"docker"`      // start dockerd via /etc/init.d/docker
 	CgroupPath string   `json:"cgroup_path"` // dockerd --cgroup-parent
 	HideDirs   []string `json:"hide_dirs"`   // machine paths masked inside the host
+	Mirrors    []string `json:"mirrors"`     // apt hosts the lab can reach
 }
 
 const hostPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -251,6 +254,17 @@ func writeHostFiles(c *hostConfig) error {
 			return err
 		}
 	}
+	// A host of its own has its own machine id.
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	if err := os.WriteFile("/etc/machine-id", []byte(hex.EncodeToString(id)+"\n"), 0o444); err != nil {
+		return err
+	}
+	if err := restrictAptSources(c.Mirrors); err != nil {
+		return err
+	}
 	for _, f := range []string{".bashrc", ".profile"} {
 		if b, err := os.ReadFile("/etc/skel/" + f); err == nil {
 			if err := os.WriteFile("/root/"+f, b, 0o644); err != nil {
@@ -295,4 +309,52 @@ func patchDockerInit(path string) error {
 		return nil
 	}
 	return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o755)
+}
+
+// restrictAptSources disables, in the host's copy, apt sources the lab cannot
+// reach (the machine may use third-party repositories; lab hosts have no DNS
+// and reach only the Debian mirror), so `apt-get update` succeeds there as on
+// a fresh Debian host.
+func restrictAptSources(mirrors []string) error {
+	ok := map[string]bool{}
+	for _, m := range mirrors {
+		ok[m] = true
+	}
+	reachable := func(text string) bool {
+		for _, h := range uriHosts(text) {
+			if !ok[h] {
+				return false
+			}
+		}
+		return true
+	}
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.list")
+	more, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
+	for _, f := range append(files, more...) {
+		b, err := os.ReadFile(f)
+		if err != nil || reachable(string(b)) {
+			continue
+		}
+		if err := os.Rename(f, f+".disabled-by-swarmrun-lab"); err != nil {
+			return err
+		}
+	}
+	const main = "/etc/apt/sources.list"
+	b, err := os.ReadFile(main)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(string(b), "\n")
+	changed := false
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if t != "" && !strings.HasPrefix(t, "#") && !reachable(t) {
+			lines[i] = "# disabled by swarmrun lab (unreachable from lab hosts): " + line
+			changed = true
+		}
+	}
+	if changed {
+		return os.WriteFile(main, []byte(strings.Join(lines, "\n")), 0o644)
+	}
+	return nil
 }

@@ -222,9 +222,12 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		}
 	}
 	if linkExists(bridgeName(o.Net)) {
-		alias, _ := os.ReadFile("/sys/class/net/" + bridgeName(o.Net) + "/ifalias")
-		return nil, fmt.Errorf("network %d is in use (bridge %s exists, %s): pick another --net or run `swarmrun lab down --net %d`",
-			o.Net, bridgeName(o.Net), strings.TrimSpace(string(alias)), o.Net)
+		owner := netOwner(o.Net)
+		if otherOwner(o.Net, o.Dir) {
+			return nil, fmt.Errorf("network %d is used by the lab in %s: pick another --net (or swarmrun lab down --dir %s)", o.Net, owner, owner)
+		}
+		return nil, fmt.Errorf("network %d has leftovers (bridge %s, owner %q gone): remove them with `swarmrun lab down --dir %s --net %d`",
+			o.Net, bridgeName(o.Net), owner, o.Dir, o.Net)
 	}
 	if err := os.MkdirAll(filepath.Join(o.Dir, "hosts"), 0o700); err != nil {
 		return nil, err
@@ -407,7 +410,7 @@ func (l *Lab) startHost(ctx context.Context, i int, clientKey ssh.PublicKey, hos
 	hide := []string{l.Dir}
 	cfg := hostConfig{Name: h.Name, Addr: h.Addr, LabDir: l.Dir, HostDir: hdir,
 		HostKey: string(pem.EncodeToMemory(blk)), AuthKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(clientKey))),
-		EtcHosts: etcHosts, Docker: l.Docker, CgroupPath: cgroupParent(l.Net, i+1), HideDirs: hide}
+		EtcHosts: etcHosts, Docker: l.Docker, CgroupPath: cgroupParent(l.Net, i+1), HideDirs: hide, Mirrors: mirrorNames()}
 	b, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(hdir, "config.json")
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {

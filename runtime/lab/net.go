@@ -64,20 +64,32 @@ func aptSourceHosts() []string {
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimSpace(line)
-			if strings.HasPrefix(line, "#") {
-				continue
+		for _, h := range uriHosts(string(b)) {
+			if strings.HasSuffix(h, "debian.org") {
+				hosts = append(hosts, h)
 			}
-			for _, field := range strings.Fields(line) {
-				if i := strings.Index(field, "://"); i > 0 && strings.HasPrefix(field, "http") {
-					h := field[i+3:]
-					if j := strings.IndexAny(h, "/:"); j >= 0 {
-						h = h[:j]
-					}
-					if h != "" && strings.HasSuffix(h, "debian.org") {
-						hosts = append(hosts, h)
-					}
+		}
+	}
+	return hosts
+}
+
+// uriHosts returns the host names of the http(s) URIs on the uncommented
+// lines of an apt sources file (either format).
+func uriHosts(text string) []string {
+	var hosts []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, field := range strings.Fields(line) {
+			if i := strings.Index(field, "://"); i > 0 && strings.HasPrefix(field, "http") {
+				h := field[i+3:]
+				if j := strings.IndexAny(h, "/:"); j >= 0 {
+					h = h[:j]
+				}
+				if h != "" {
+					hosts = append(hosts, h)
 				}
 			}
 		}
