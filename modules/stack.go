@@ -548,6 +548,11 @@ func normaliseSpec(in swarm.ServiceSpec, netNames map[string]string) map[string]
 		if cs.Isolation == container.IsolationDefault {
 			cs.Isolation = ""
 		}
+		if cs.StopGracePeriod == nil {
+			// The engine's default, which service inspect shows.
+			d := 10 * time.Second
+			cs.StopGracePeriod = &d
+		}
 		sort.SliceStable(cs.Secrets, func(i, j int) bool { return cs.Secrets[i].SecretName < cs.Secrets[j].SecretName })
 		sort.SliceStable(cs.Configs, func(i, j int) bool { return cs.Configs[i].ConfigName < cs.Configs[j].ConfigName })
 	}
@@ -888,13 +893,18 @@ func waitStack(ctx context.Context, api client.APIClient, name string, timeout t
 func serviceConverged(s swarm.Service, tasks []swarm.Task) (bool, string, error) {
 	var running, desired int
 	var errs []string
+	// Right after an update the old tasks still run and the engine may not
+	// have set UpdateStatus yet: only tasks made from the current spec (the
+	// orchestrator copies the service's task template into each task)
+	// count as converged.
+	current := normaliseSpec(swarm.ServiceSpec{TaskTemplate: s.Spec.TaskTemplate}, nil)
 	for _, t := range tasks {
 		if t.ServiceID != s.ID {
 			continue
 		}
 		if t.DesiredState == swarm.TaskStateRunning {
 			desired++
-			if t.Status.State == swarm.TaskStateRunning {
+			if t.Status.State == swarm.TaskStateRunning && reflect.DeepEqual(normaliseSpec(swarm.ServiceSpec{TaskTemplate: t.Spec}, nil), current) {
 				running++
 			}
 		}

@@ -456,7 +456,7 @@ func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swa
 			n = int(*s.Spec.Mode.Replicated.Replicas)
 		}
 		for i := 0; i < n; i++ {
-			out = append(out, swarm.Task{ServiceID: s.ID, Slot: i + 1, DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}})
+			out = append(out, swarm.Task{ServiceID: s.ID, Slot: i + 1, Spec: s.Spec.TaskTemplate, DesiredState: swarm.TaskStateRunning, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}})
 		}
 	}
 	return out, nil
