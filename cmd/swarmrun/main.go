@@ -25,6 +25,8 @@ func main() {
 			labCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
+		// -e takes JSON; commas are not separators (tags split themselves).
+		DisableSliceFlagSeparator: true,
 	}
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "swarmrun:", err)
