@@ -236,9 +236,6 @@ func (e *Engine) host(s HostSpec) *Host {
 	h := &Host{name: s.Name, address: addr, vars: vars, eng: e}
 	h.spec = s
 	e.hosts[s.Name] = h
-	if _, ok := e.recap[s.Name]; !ok {
-		e.recap[s.Name] = &Counts{}
-	}
 	return h
 }
 

@@ -374,6 +374,11 @@ func (e *Engine) record(info StepInfo, hr *HostResult, com common) {
 	hr.Diff = e.redact.Redact(hr.Diff)
 	e.mu.Lock()
 	c := e.recap[hr.host.name]
+	if c == nil {
+		// Hosts enter the recap when a step runs on them.
+		c = &Counts{}
+		e.recap[hr.host.name] = c
+	}
 	switch hr.Status {
 	case StatusOK:
 		c.OK++
