@@ -324,7 +324,9 @@ func (r *Result) Attr(name string) (starlark.Value, error) {
 	case 1:
 		return r.order[0].Attr(name)
 	case 0:
-		return nil, fmt.Errorf("step %q ran on no hosts, so it has no output %q", r.task, name)
+		// Its hosts failed earlier (or the group was empty): later steps
+		// that use this output fail on their own hosts, the run goes on.
+		return &Unknown{why: fmt.Sprintf("step %q ran on no hosts, so it has no output %q", r.task, name)}, nil
 	}
 	return nil, fmt.Errorf("step %q ran on %d hosts: read output %q per host, e.g. result[host].%s", r.task, len(r.order), name, name)
 }
