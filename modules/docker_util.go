@@ -306,30 +306,64 @@ func waitUntil(ctx context.Context, timeout, interval time.Duration, cond func()
 	}
 }
 
-// findNode resolves a node given by ID, ID prefix, hostname or node name.
+// findNode resolves a node given by ID, hostname, node name or ID prefix.
+// Names are matched from the node list rather than by NodeInspect, which
+// answers "ambiguous" when a host left and joined again: its old node stays
+// behind, down, under the same hostname, and the live one is meant.
 func findNode(ctx context.Context, api client.APIClient, ref string) (swarm.Node, error) {
-	if n, _, err := api.NodeInspectWithRaw(ctx, ref); err == nil {
-		return n, nil
-	} else if !errdefs.IsNotFound(err) {
-		return swarm.Node{}, err
-	}
 	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
 		return swarm.Node{}, err
 	}
 	var found []swarm.Node
 	for _, n := range nodes {
+		if n.ID == ref {
+			return n, nil
+		}
 		if n.Description.Hostname == ref || n.Spec.Name == ref {
 			found = append(found, n)
 		}
 	}
+	if len(found) > 1 {
+		var live []swarm.Node
+		for _, n := range found {
+			if n.Status.State != swarm.NodeStateDown {
+				live = append(live, n)
+			}
+		}
+		if len(live) > 0 {
+			found = live
+		}
+	}
+	if len(found) > 1 {
+		// Right after a re-join the old node is not marked down yet; if
+		// all candidates are the same address, the newest one is live.
+		same := true
+		newest := found[0]
+		for _, n := range found[1:] {
+			same = same && n.Status.Addr == found[0].Status.Addr
+			if n.CreatedAt.After(newest.CreatedAt) {
+				newest = n
+			}
+		}
+		if same {
+			found = []swarm.Node{newest}
+		}
+	}
 	switch len(found) {
 	case 0:
-		return swarm.Node{}, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("node %q not found in the swarm", ref))
+		n, _, err := api.NodeInspectWithRaw(ctx, ref) // an ID prefix
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				return swarm.Node{}, errdefs.ErrNotFound.WithMessage(fmt.Sprintf("node %q not found in the swarm", ref))
+			}
+			return swarm.Node{}, err
+		}
+		return n, nil
 	case 1:
 		return found[0], nil
 	}
-	return swarm.Node{}, fmt.Errorf("node %q is ambiguous: %d nodes have that hostname", ref, len(found))
+	return swarm.Node{}, fmt.Errorf("node %q is ambiguous: %d live nodes have that hostname", ref, len(found))
 }
 
 // servicesUsing names the services whose tasks reference a secret, config or

@@ -1,0 +1,226 @@
+//go:build e2e
+
+package e2e
+
+// The swarm modules end to end on a 3-host lab (1 manager, 2 workers):
+// testdata/e2e/swarm/swarm.star forms the swarm, labels the nodes, creates an
+// encrypted attachable overlay network, a rotated secret, a config and a
+// 3-replica stack placed on a node label. --check must predict exactly what
+// the real run changes, a second run changes nothing (no service version
+// bump), a new secret value rolls the service onto a new secret version, and
+// a worker that belongs to another swarm is refused unless forced. The end
+// state is checked independently with the docker CLI over ssh.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const swarmNet = 33 // 198.18.33.0/24; other e2e tests use 7-9 and 250-252
+
+type playEvent struct {
+	Event  string `json:"event"`
+	Task   string `json:"task"`
+	Host   string `json:"host"`
+	Module string `json:"module"`
+	Status string `json:"status"`
+	Msg    string `json:"msg"`
+	Diff   string `json:"diff"`
+}
+
+type playRun struct {
+	out    string
+	err    error
+	events []playEvent
+}
+
+// changed returns "task@host" of every changed result, sorted.
+func (r playRun) changed() []string {
+	var c []string
+	for _, e := range r.events {
+		if e.Status == "changed" {
+			c = append(c, e.Task+"@"+e.Host)
+		}
+	}
+	sort.Strings(c)
+	return c
+}
+
+func (r playRun) find(module, host string) []playEvent {
+	var out []playEvent
+	for _, e := range r.events {
+		if e.Module == module && (host == "" || e.Host == host) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r playRun) failed() []playEvent {
+	var out []playEvent
+	for _, e := range r.events {
+		if e.Status == "failed" || e.Status == "unreachable" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// play runs a playbook of testdata/e2e/swarm with JSON output.
+func play(t *testing.T, l *Lab, playbook, password string, args ...string) playRun {
+	t.Helper()
+	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm")
+	full := append([]string{"play", filepath.Join(dir, playbook), "-i", l.Inventory, "--output", "json", "--diff",
+		"-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar")}, args...)
+	cmd := exec.Command(l.Bin, full...)
+	cmd.Env = append(os.Environ(), "APP_PASSWORD="+password)
+	t0 := time.Now()
+	b, err := cmd.CombinedOutput()
+	r := playRun{out: string(b), err: err}
+	for _, line := range strings.Split(r.out, "\n") {
+		var e playEvent
+		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &e) == nil && e.Event == "result" {
+			r.events = append(r.events, e)
+		}
+	}
+	if strings.Contains(r.out, password) {
+		t.Errorf("the secret value appears in the output of %s", playbook)
+	}
+	t.Logf("play %s %v: %s, %d results, changed %v", playbook, args, time.Since(t0).Round(time.Millisecond), len(r.events), r.changed())
+	return r
+}
+
+func mustPlay(t *testing.T, l *Lab, playbook, password string, args ...string) playRun {
+	t.Helper()
+	r := play(t, l, playbook, password, args...)
+	if r.err != nil || len(r.failed()) > 0 {
+		t.Fatalf("play %s %v: %v %+v\n%s", playbook, args, r.err, r.failed(), r.out)
+	}
+	return r
+}
+
+func serviceVersion(t *testing.T, l *Lab) int {
+	t.Helper()
+	v, err := strconv.Atoi(trim(l.MustSSH(t, "h1", "docker service inspect web_web --format '{{.Version.Index}}'")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestSwarmModules(t *testing.T) {
+	l := startLab(t, swarmNet, 3, true)
+
+	// 1. --check predicts, touching nothing.
+	check := mustPlay(t, l, "swarm.star", "pw-one", "--check")
+	if out := l.MustSSH(t, "h1", "docker info --format '{{.Swarm.LocalNodeState}}'"); trim(out) != "inactive" {
+		t.Fatalf("--check changed the swarm state: %s", out)
+	}
+	// 2. The real run changes exactly what --check predicted.
+	first := mustPlay(t, l, "swarm.star", "pw-one")
+	if got, want := strings.Join(first.changed(), " "), strings.Join(check.changed(), " "); got != want {
+		t.Errorf("--check predicted changes %s\nthe run changed %s", want, got)
+	}
+	if len(first.changed()) < 10 {
+		t.Errorf("first run changed too little: %v", first.changed())
+	}
+
+	// 3. Independent checks of the end state.
+	nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}' | sort")
+	if trim(nodes) != "h1 Ready Active Leader\nh2 Ready Active \nh3 Ready Active" {
+		t.Errorf("nodes:\n%s", nodes)
+	}
+	for _, h := range []string{"h1", "h2", "h3"} {
+		if out := l.MustSSH(t, "h1", "docker node inspect "+h+" --format '{{index .Spec.Labels \"role\"}}'"); trim(out) != "web" {
+			t.Errorf("label of %s: %q", h, out)
+		}
+	}
+	netOut := l.MustSSH(t, "h1", "docker network inspect appnet --format '{{.Driver}} {{.Scope}} {{.Attachable}} {{index .Options \"encrypted\"}}|{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}'")
+	if trim(netOut) != "overlay swarm true |10.42.0.0/24 10.42.0.1" {
+		t.Errorf("network: %q", netOut)
+	}
+	ps := l.MustSSH(t, "h1", "docker service ps web_web --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | sort")
+	if lines := strings.Split(trim(ps), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "h1 Running") || !strings.HasPrefix(lines[1], "h2 Running") || !strings.HasPrefix(lines[2], "h3 Running") {
+		t.Errorf("service tasks:\n%s", ps)
+	}
+	for _, h := range l.Hosts {
+		eventually(t, 30*time.Second, "web on "+h.Name, func() error {
+			out, err := runCmd(10*time.Second, "curl", "-sf", "http://"+h.Addr+":18080/")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			if !strings.Contains(out, `"secrets":["app_password"]`) {
+				return fmt.Errorf("secret not mounted: %s", out)
+			}
+			return nil
+		})
+	}
+	version := serviceVersion(t, l)
+
+	// 4. Again, and under --check: nothing changes, no service update.
+	for _, args := range [][]string{{"--check"}, nil} {
+		again := mustPlay(t, l, "swarm.star", "pw-one", args...)
+		if c := again.changed(); len(c) != 0 {
+			t.Errorf("re-run %v changed %v\n%s", args, c, again.out)
+		}
+	}
+	if v := serviceVersion(t, l); v != version {
+		t.Errorf("service version %d -> %d on an unchanged re-run", version, v)
+	}
+
+	// 5. A new secret value: --check predicts a new version and a service
+	// update, the run does exactly that.
+	rcheck := mustPlay(t, l, "swarm.star", "pw-two", "--check")
+	rot := mustPlay(t, l, "swarm.star", "pw-two")
+	if got, want := strings.Join(rot.changed(), " "), strings.Join(rcheck.changed(), " "); got != want || len(rot.changed()) != 2 {
+		t.Errorf("rotation: --check predicted %s, the run changed %s", want, got)
+	}
+	if st := rot.find("stack", "h1"); len(st) != 1 || !strings.Contains(st[0].Diff, `SecretName: "app_password" -> "app_password_v2"`) {
+		t.Errorf("stack diff on rotation: %+v", st)
+	}
+	secrets := l.MustSSH(t, "h1", "docker service inspect web_web --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}'")
+	if trim(secrets) != "app_password_v2" {
+		t.Errorf("service secret after rotation: %q", secrets)
+	}
+	if v := serviceVersion(t, l); v == version {
+		t.Error("service not updated after rotation")
+	}
+	ps = l.MustSSH(t, "h1", "docker service ps web_web --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'")
+	if strings.Count(ps, "Running") != 3 {
+		t.Errorf("after rotation:\n%s", ps)
+	}
+	if again := mustPlay(t, l, "swarm.star", "pw-two"); len(again.changed()) != 0 {
+		t.Errorf("re-run after rotation changed %v", again.changed())
+	}
+
+	// 6. h3 in another swarm: refused without force, rejoined with it.
+	l.MustSSH(t, "h3", "docker swarm leave --force && docker swarm init --advertise-addr "+l.Host(t, "h3").Addr+" >/dev/null")
+	other := play(t, l, "join.star", "pw-two")
+	if f := other.failed(); other.err == nil || len(f) != 1 || f[0].Host != "h3" || !strings.Contains(f[0].Msg, "another swarm") || !strings.Contains(f[0].Msg, "force") {
+		t.Fatalf("joined to another swarm: want h3 to fail clearly, got %v %+v\n%s", other.err, f, other.out)
+	}
+	if j := other.find("swarm_join", "h2"); len(j) != 1 || j[0].Status != "ok" {
+		t.Errorf("h2 should be untouched: %+v", j)
+	}
+	forced := mustPlay(t, l, "join.star", "pw-two", "-e", "force_join=true")
+	if c := forced.changed(); len(c) != 1 || !strings.HasSuffix(c[0], "@h3") {
+		t.Errorf("forced join changed %v", c)
+	}
+	// The full playbook labels the new h3 node and the stack converges again.
+	mustPlay(t, l, "swarm.star", "pw-two")
+	ps = l.MustSSH(t, "h1", "docker service ps web_web --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | sort")
+	if strings.Count(ps, "Running") != 3 || !strings.Contains(ps, "h3 Running") {
+		t.Errorf("after h3 rejoined:\n%s", ps)
+	}
+	if again := mustPlay(t, l, "swarm.star", "pw-two"); len(again.changed()) != 0 {
+		t.Errorf("final re-run changed %v", again.changed())
+	}
+}
