@@ -238,3 +238,70 @@ func eventually(t testing.TB, timeout time.Duration, what string, f func() error
 }
 
 func trim(s string) string { return strings.TrimSpace(s) }
+
+// PlayRun is one `swarmrun play --output json` run.
+type PlayRun struct {
+	Out     string       // everything the binary printed
+	Err     error        // its exit status
+	Results []PlayResult // one per host per step
+	Recap   map[string]map[string]int
+}
+
+// PlayResult is one {"event":"result"} line.
+type PlayResult struct {
+	Task   string `json:"task"`
+	Host   string `json:"host"`
+	Module string `json:"module"`
+	Status string `json:"status"`
+	Msg    string `json:"msg"`
+	Diff   string `json:"diff"`
+}
+
+// Play runs a playbook against the lab with --output json (plus args).
+func (l *Lab) Play(t testing.TB, playbook string, args ...string) *PlayRun {
+	t.Helper()
+	full := append([]string{"play", playbook, "-i", l.Inventory, "--output", "json"}, args...)
+	out, err := l.Swarmrun(full...)
+	r := &PlayRun{Out: out, Err: err}
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var ev struct {
+			Event string                    `json:"event"`
+			Hosts map[string]map[string]int `json:"hosts"`
+			PlayResult
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		switch ev.Event {
+		case "result":
+			r.Results = append(r.Results, ev.PlayResult)
+		case "recap":
+			r.Recap = ev.Hosts
+		}
+	}
+	return r
+}
+
+// MustPlay is Play that fails the test unless the run exits 0.
+func (l *Lab) MustPlay(t testing.TB, playbook string, args ...string) *PlayRun {
+	t.Helper()
+	r := l.Play(t, playbook, args...)
+	if r.Err != nil {
+		t.Fatalf("swarmrun play %s %v: %v\n%s", playbook, args, r.Err, r.Out)
+	}
+	return r
+}
+
+// With returns "task @ host" of every result with the given status.
+func (r *PlayRun) With(status string) []string {
+	var out []string
+	for _, x := range r.Results {
+		if x.Status == status {
+			out = append(out, x.Task+" @ "+x.Host)
+		}
+	}
+	return out
+}

@@ -1,0 +1,227 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// siteSnapshot is what --check must leave as it found: managed files,
+// firewall, live sysctls, the dockerd process and the swarm.
+const siteSnapshot = `
+for f in /etc/ufw/user.rules /etc/ufw/ufw.conf /etc/sysctl.d/99-docker-swarm.conf \
+         /etc/modules-load.d/docker-swarm.conf /etc/security/limits.d/99-docker-swarm.conf \
+         /etc/docker/daemon.json; do
+  [ -e "$f" ] && sha256sum "$f" || echo "absent $f"
+done
+ufw status verbose
+sysctl -n net.core.somaxconn net.ipv4.tcp_max_syn_backlog
+cat /var/run/docker.pid
+docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}'
+docker network ls --format '{{.Name}}' | sort
+`
+
+// TestSite runs the flagship playbook on a fresh 3-host lab: --check
+// predicts exactly what the real run changes and touches nothing; the real
+// run leaves a 3-node swarm with the web stack answering; a second run
+// changes nothing; then the day-2 playbooks run against the live cluster
+// while the web service is probed.
+func TestSite(t *testing.T) {
+	l := startLab(t, 11, 3, true)
+	root := repoRoot(t)
+	site := filepath.Join(root, "playbooks", "site.star")
+	// The secret comes from the environment here, not a file in the repo.
+	t.Setenv("WEB_API_KEY", "e2e-first-value-0001")
+	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
+
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for _, h := range l.Hosts {
+			out[h.Name] = l.MustSSH(t, h.Name, siteSnapshot)
+		}
+		return out
+	}
+
+	before := snapshot()
+	check := l.MustPlay(t, site, append(secrets, "--check")...)
+	if after := snapshot(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("--check changed the hosts:\nbefore %v\nafter  %v", before, after)
+	}
+	predicted := check.With("changed")
+	if len(predicted) < 20 {
+		t.Fatalf("--check predicted only %d changes on fresh hosts:\n%s", len(predicted), check.Out)
+	}
+	if strings.Contains(check.Out, "e2e-first-value-0001") {
+		t.Fatal("the secret value was printed")
+	}
+
+	run := l.MustPlay(t, site, secrets...)
+	if got := run.With("changed"); !reflect.DeepEqual(sorted(got), sorted(predicted)) {
+		t.Errorf("--check predicted %d changes, the run made %d\npredicted %v\nmade      %v", len(predicted), len(got), predicted, got)
+	}
+	if strings.Contains(run.Out, "e2e-first-value-0001") {
+		t.Fatal("the secret value was printed")
+	}
+
+	// A 3-node swarm, every node Ready, labelled.
+	nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")
+	if want := "h1 Ready Leader\nh2 Ready \nh3 Ready \n"; nodes != want {
+		t.Errorf("docker node ls = %q, want %q", nodes, want)
+	}
+	for _, h := range []string{"h1", "h2", "h3"} {
+		if got := trim(l.MustSSH(t, "h1", "docker node inspect "+h+" --format '{{index .Spec.Labels \"tier\"}}'")); got != "app" {
+			t.Errorf("node %s label tier = %q", h, got)
+		}
+	}
+	net := l.MustSSH(t, "h1", "docker network inspect app --format '{{.Driver}} {{.Attachable}} {{json .Options}}'")
+	if !strings.HasPrefix(net, "overlay true ") || !strings.Contains(net, `"encrypted"`) {
+		t.Errorf("network app = %q, want an attachable encrypted overlay", net)
+	}
+	eventually(t, 90*time.Second, "web stack answering with its secret", func() error {
+		n, err := probeWeb(l)
+		if err != nil {
+			return err
+		}
+		if n < 2 {
+			return fmt.Errorf("%d nodes answer, want 2 replicas", n)
+		}
+		return nil
+	})
+
+	again := l.MustPlay(t, site, secrets...)
+	if got := again.With("changed"); len(got) != 0 {
+		t.Errorf("second run changed %v", got)
+	}
+	versionBefore := l.MustSSH(t, "h1", "docker service inspect web_web --format '{{.Version.Index}}'")
+
+	// Day 2: drain a node running a replica, the service keeps answering.
+	victim := trim(l.MustSSH(t, "h1", "docker service ps web_web --filter desired-state=running --format '{{.Node}}' | sort | head -1"))
+	failures := probeDuring(t, l, func() {
+		l.MustPlay(t, filepath.Join(root, "playbooks", "drain.star"), "-e", "node="+victim, "-e", "keep_drained=true")
+		onVictim := trim(l.MustSSH(t, "h1", "docker node ps "+victim+" --filter desired-state=running -q | wc -l"))
+		if onVictim != "0" {
+			t.Errorf("drained node %s still runs %s tasks", victim, onVictim)
+		}
+		l.MustPlay(t, filepath.Join(root, "playbooks", "drain.star"), "-e", "node="+victim)
+	})
+	if failures > 0 {
+		t.Errorf("%d probes failed while draining %s", failures, victim)
+	}
+	if avail := trim(l.MustSSH(t, "h1", "docker node inspect "+victim+" --format '{{.Spec.Availability}}'")); avail != "active" {
+		t.Errorf("%s availability = %s after drain.star", victim, avail)
+	}
+	if v := l.MustSSH(t, "h1", "docker service inspect web_web --format '{{.Version.Index}}'"); v != versionBefore {
+		t.Errorf("draining changed the service spec version %s -> %s", trim(versionBefore), trim(v))
+	}
+
+	// Day 2: rotate the secret; rolling update; old version removed.
+	t.Setenv("NEW_WEB_API_KEY", "e2e-second-value-0002")
+	var rot *PlayRun
+	failures = probeDuring(t, l, func() {
+		rot = l.MustPlay(t, filepath.Join(root, "playbooks", "rotate-secret.star"), append(secrets, "-e", "secret=web_api_key", "-e", "value_env=NEW_WEB_API_KEY")...)
+	})
+	if failures > 0 {
+		t.Errorf("%d probes failed while rotating the secret (update_config: stop-first, parallelism 1, 2 replicas)", failures)
+	}
+	if strings.Contains(rot.Out, "e2e-second-value-0002") {
+		t.Fatal("the new secret value was printed")
+	}
+	names := trim(l.MustSSH(t, "h1", "docker secret ls --format '{{.Name}}' | sort | tr '\\n' ' '"))
+	if names != "web_api_key_v2" {
+		t.Errorf("secrets after rotation = %q, want only the new version", names)
+	}
+	used := trim(l.MustSSH(t, "h1", "docker service inspect web_web --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}'"))
+	if used != "web_api_key_v2" {
+		t.Errorf("web_web uses secret %q", used)
+	}
+
+	// Day 2: backup of the managers' swarm state, fetched to the controller.
+	dest := t.TempDir()
+	l.MustPlay(t, filepath.Join(root, "playbooks", "backup.star"), "-e", "backup_dir="+dest)
+	archive := filepath.Join(dest, "h1", "var", "backups", "swarm-h1.tar.gz")
+	if _, err := os.Stat(archive); err != nil {
+		t.Fatalf("no archive on the controller: %v", err)
+	}
+	list, err := runCmd(time.Minute, "tar", "tzf", archive)
+	if err != nil || !strings.Contains(list, "swarm/raft/") || !strings.Contains(list, "swarm/state.json") {
+		t.Errorf("archive does not hold the raft state: %v\n%s", err, list)
+	}
+	eventually(t, 60*time.Second, "h1 back as a Ready leader after the backup", func() error {
+		out, err := l.SSH("h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | grep '^h1 '")
+		if err != nil || trim(out) != "h1 Ready Leader" {
+			return fmt.Errorf("%q %v", out, err)
+		}
+		return nil
+	})
+}
+
+// probeWeb asks every lab host's port 8080 and counts those that answer
+// with the secret mounted.
+func probeWeb(l *Lab) (int, error) {
+	n := 0
+	var last error
+	c := http.Client{Timeout: time.Second}
+	for _, h := range l.Hosts {
+		resp, err := c.Get("http://" + h.Addr + ":8080/")
+		if err != nil {
+			last = err
+			continue
+		}
+		var body [512]byte
+		k, _ := resp.Body.Read(body[:])
+		resp.Body.Close()
+		if resp.StatusCode == 200 && strings.Contains(string(body[:k]), `"secret":true`) {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("no host answers on :8080: %v", last)
+	}
+	return n, nil
+}
+
+// probeDuring probes the web service every 200 ms while f runs and returns
+// how many probes found no host answering.
+func probeDuring(t *testing.T, l *Lab, f func()) int {
+	t.Helper()
+	var failed, total atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			total.Add(1)
+			if _, err := probeWeb(l); err != nil {
+				failed.Add(1)
+				t.Logf("probe failed: %v", err)
+			}
+		}
+	}()
+	f()
+	close(stop)
+	wg.Wait()
+	t.Logf("%d of %d probes failed", failed.Load(), total.Load())
+	return int(failed.Load())
+}
+
+func sorted(s []string) []string {
+	out := append([]string{}, s...)
+	sort.Strings(out)
+	return out
+}
