@@ -143,7 +143,9 @@ func play(c *cli.Context) error {
 	start := time.Now()
 	err = eng.Play(playbook)
 	recap := eng.Recap()
-	rep.Recap(recap, time.Since(start))
+	if len(recap) > 0 || err == nil {
+		rep.Recap(recap, time.Since(start))
+	}
 	switch {
 	case errors.Is(err, runtime.ErrInterrupted):
 		return cli.Exit("interrupted", runtime.ExitInterrupted)
