@@ -32,11 +32,14 @@ lint:
 
 # The quick start: a 3-host lab and the flagship playbook against it.
 demo: build
-	./$(BIN) lab up --hosts 3 --dir $(LAB_DIR)
+	@mkdir -p playbooks/secrets
+	@test -s playbooks/secrets/web_api_key || (umask 077; head -c 18 /dev/urandom | base64 > playbooks/secrets/web_api_key)
+	./$(BIN) lab status --dir $(LAB_DIR) >/dev/null 2>&1 || ./$(BIN) lab up --hosts 3 --dir $(LAB_DIR)
 	./$(BIN) play playbooks/site.star -i $(LAB_DIR)/inventory
 	@echo
 	@echo "Look at it:  ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker node ls"
-	@echo "             ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker service ls"
+	@echo "             ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker service ps web_web"
+	@echo "             curl http://198.18.0.12:8080/"
 	@echo "Tear down:   make demo-down"
 
 demo-down: build
