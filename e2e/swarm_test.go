@@ -224,3 +224,62 @@ func TestSwarmModules(t *testing.T) {
 		t.Errorf("final re-run changed %v", again.changed())
 	}
 }
+
+// TestSwarmThreeManagers: managers join with the manager token, a re-run
+// changes nothing, and the node module demotes/promotes and drains a node,
+// waiting until it is a reachable manager again / has no tasks.
+func TestSwarmThreeManagers(t *testing.T) {
+	l := startLab(t, swarmNet+1, 3, true)
+	// The same hosts, all in the managers group.
+	inv, err := os.ReadFile(l.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := strings.Replace(strings.Replace(string(inv), "[workers]\n", "", 1), "[managers]\n", "[managers]\n", 1)
+	l.Inventory = filepath.Join(l.Dir, "inventory-3-managers")
+	if err := os.WriteFile(l.Inventory, []byte(three), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	check := mustPlay(t, l, "managers.star", "unused", "--check")
+	first := mustPlay(t, l, "managers.star", "unused")
+	if got, want := strings.Join(first.changed(), " "), strings.Join(check.changed(), " "); got != want {
+		t.Errorf("--check predicted %s, the run changed %s", want, got)
+	}
+	mgrs := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | sort")
+	if trim(mgrs) != "h1 Leader\nh2 Reachable\nh3 Reachable" {
+		t.Errorf("managers:\n%s", mgrs)
+	}
+	if again := mustPlay(t, l, "managers.star", "unused"); len(again.changed()) != 0 {
+		t.Errorf("re-run changed %v", again.changed())
+	}
+	// Demote h3, then promote it again (waiting until reachable).
+	demote := mustPlay(t, l, "managers.star", "unused", "-e", "h3_role=worker")
+	if c := demote.changed(); len(c) != 1 || !strings.HasPrefix(c[0], "h3@") {
+		t.Errorf("demote changed %v", c)
+	}
+	if out := l.MustSSH(t, "h1", "docker node inspect h3 --format '{{.Spec.Role}}'"); trim(out) != "worker" {
+		t.Errorf("h3 role %q", out)
+	}
+	mustPlay(t, l, "managers.star", "unused", "-e", "h3_role=manager")
+	if out := l.MustSSH(t, "h1", "docker node inspect h3 --format '{{.Spec.Role}} {{.ManagerStatus.Reachability}}'"); trim(out) != "manager reachable" {
+		t.Errorf("h3 after promotion %q", out)
+	}
+	// Drain h3 with a service running everywhere: the step returns when
+	// h3 runs no task.
+	l.MustSSH(t, "h1", "docker service create -d --name everywhere --mode global --stop-grace-period 1s swarmrun/testweb:latest >/dev/null")
+	eventually(t, 60*time.Second, "global service on h3", func() error {
+		out, _ := l.SSH("h1", "docker service ps everywhere --filter node=h3 --filter desired-state=running --format '{{.CurrentState}}'")
+		if !strings.Contains(out, "Running") {
+			return fmt.Errorf("%s", out)
+		}
+		return nil
+	})
+	mustPlay(t, l, "managers.star", "unused", "-e", "h3_availability=drain")
+	if out := l.MustSSH(t, "h3", "docker ps -q | wc -l"); trim(out) != "0" {
+		t.Errorf("containers still on drained h3: %s", out)
+	}
+	if again := mustPlay(t, l, "managers.star", "unused", "-e", "h3_availability=drain"); len(again.changed()) != 0 {
+		t.Errorf("drain re-run changed %v", again.changed())
+	}
+}

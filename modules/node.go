@@ -52,7 +52,23 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 	n, err := findNode(ctx, api, p.String("node"))
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
-			return &Result{Changed: true, Msg: fmt.Sprintf("would update node %s (not in the swarm yet: an earlier step may join it)", p.String("node"))}, nil
+			// An earlier step may join it: a new node is active; its role
+			// comes from the join token, which cannot be seen from here.
+			var ch changes
+			if a := p.String("availability"); a != "" && a != string(swarm.NodeAvailabilityActive) {
+				ch.add("availability", "active", a)
+			}
+			if r := p.String("role"); r != "" {
+				ch.note("role: (set by the join token) -> %q", r)
+			}
+			res := &Result{Changed: len(ch) > 0, Msg: fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, active)", p.String("node"))}
+			if res.Changed {
+				res.Msg = fmt.Sprintf("would update node %s once it has joined: %s", p.String("node"), strings.Join(ch, ", "))
+				if t.Diff {
+					res.Diff = ch.String()
+				}
+			}
+			return res, nil
 		}
 		return nil, err
 	}

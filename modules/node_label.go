@@ -44,7 +44,17 @@ func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient
 	node, err := findNode(ctx, api, p.String("node"))
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
-			return &Result{Changed: true, Msg: fmt.Sprintf("would label node %s (not in the swarm yet: an earlier step may join it)", p.String("node"))}, nil
+			// An earlier step may join it; a new node has no labels.
+			if p.String("state") == "absent" || len(p.Dict("labels")) == 0 {
+				return &Result{Msg: fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, unlabelled)", p.String("node"))}, nil
+			}
+			var ch changes
+			labelChanges(&ch, "", nil, stringMap(p.Dict("labels")), false)
+			res := &Result{Changed: true, Msg: fmt.Sprintf("would label node %s once it has joined: %s", p.String("node"), strings.Join(ch, ", "))}
+			if t.Diff {
+				res.Diff = "node " + p.String("node") + " labels:\n" + ch.String()
+			}
+			return res, nil
 		}
 		return nil, err
 	}
