@@ -6,7 +6,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 LAB_DIR  ?= /var/lib/swarmrun-lab
 
-.PHONY: build install test e2e check lint demo demo-down bench bench-quick docs clean
+.PHONY: build install test oracle e2e check lint demo demo-down bench bench-quick docs clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/swarmrun
@@ -14,16 +14,20 @@ build:
 install:
 	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/swarmrun
 
-# Unit and connection tests: seconds, no root needed for most.
+# Unit and connection tests: seconds.
 test:
-	$(GO) test ./...
+	$(GO) test -short ./...
+
+# The inventory against Ansible's own ansible-inventory (tens of seconds).
+oracle:
+	$(GO) test -count=1 -run Oracle ./inventory/
 
 # End-to-end tests: real binary against real sshd/dockerd lab hosts (root).
 e2e: build
 	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
 
 # What CI runs (README's test command): lint, unit tests, end to end.
-check: lint test e2e
+check: lint test oracle e2e
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

@@ -42,6 +42,9 @@ func needAnsible(t *testing.T, tool string) string {
 	if os.Getenv("SWARMRUN_SKIP_ANSIBLE") == "1" {
 		t.Skip("SWARMRUN_SKIP_ANSIBLE=1")
 	}
+	if testing.Short() {
+		t.Skip("-short: the Ansible oracle takes tens of seconds (make oracle runs it)")
+	}
 	path, err := exec.LookPath(tool)
 	if err != nil {
 		t.Fatalf("%s not found on PATH: install ansible (apt-get install -y ansible), or set SWARMRUN_SKIP_ANSIBLE=1 to skip the Ansible oracle tests", tool)
