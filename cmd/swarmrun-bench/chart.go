@@ -35,7 +35,8 @@ func drawChart(res *Results, st map[statKey]stat, path string) error {
 		{toolAnsible, "ansible", color.RGBA{R: 200, G: 40, B: 40, A: 255}, draw.TriangleGlyph{}, nil},
 		{toolAnsPipe, "ansible + pipelining", color.RGBA{R: 230, G: 140, B: 20, A: 255}, draw.SquareGlyph{}, nil},
 		{toolSwarmrun, "swarmrun", color.RGBA{R: 30, G: 90, B: 200, A: 255}, draw.CircleGlyph{}, nil},
-		{toolFloor, "floor (SSH connect + true)", color.RGBA{R: 90, G: 90, B: 90, A: 255}, draw.CrossGlyph{}, []vg.Length{vg.Points(4), vg.Points(3)}},
+		{toolFloor6, "floor-6 (connect + 6 commands)", color.RGBA{R: 120, G: 120, B: 120, A: 255}, draw.PlusGlyph{}, []vg.Length{vg.Points(1), vg.Points(3)}},
+		{toolFloor, "floor (SSH connect + true)", color.RGBA{R: 60, G: 60, B: 60, A: 255}, draw.CrossGlyph{}, []vg.Length{vg.Points(4), vg.Points(3)}},
 	}
 	lo, hi := 1e9, 0.0
 	for _, s := range series {

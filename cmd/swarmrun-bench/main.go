@@ -47,16 +47,18 @@ func (b *bench) subsetInventory(n int) string {
 
 // Results is everything a report is written from.
 type Results struct {
-	Env     Env      `json:"env"`
-	Hosts   []int    `json:"hosts"`
-	Runs    int      `json:"runs"`
-	Quick   bool     `json:"quick"`
-	Samples []Sample `json:"samples"`
-	Started time.Time
-	Took    time.Duration
-	LabUp   time.Duration `json:"lab_up"`
-	LabSize int           `json:"lab_size"`
-	Command string        `json:"command"`
+	Env   Env   `json:"env"`
+	Hosts []int `json:"hosts"`
+	Runs  int   `json:"runs"`
+	// LargeRuns is the number of runs for host counts >= 50.
+	LargeRuns int      `json:"large_runs"`
+	Quick     bool     `json:"quick"`
+	Samples   []Sample `json:"samples"`
+	Started   time.Time
+	Took      time.Duration
+	LabUp     time.Duration `json:"lab_up"`
+	LabSize   int           `json:"lab_size"`
+	Command   string        `json:"command"`
 	// Synthetic marks made-up numbers (report writer tests); never publish.
 	Synthetic bool `json:"synthetic,omitempty"`
 }
@@ -65,6 +67,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "floor" {
 		os.Exit(floorMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "trace" {
+		os.Exit(traceMain(os.Args[2:]))
+	}
 	os.Exit(benchMain())
 }
 
@@ -72,11 +77,12 @@ func benchMain() int {
 	quick := flag.Bool("quick", false, "hosts 1 and 10, one run each (about a minute)")
 	hostsFlag := flag.String("hosts", "1,10,50,100", "host counts to measure")
 	runs := flag.Int("runs", 3, "runs per tool, host count and run kind")
+	largeRuns := flag.Int("large-runs", 0, "runs for host counts of 50 and more (0: --runs)")
 	labDir := flag.String("lab-dir", "/tmp/swarmrun-bench-lab", "lab directory")
 	net := flag.Int("net", 7, "lab network number (hosts at 198.18.NET.x)")
 	keepLab := flag.Bool("keep-lab", false, "leave the lab up afterwards")
 	reuseLab := flag.Bool("reuse-lab", false, "use the lab already up in --lab-dir")
-	toolsFlag := flag.String("tools", strings.Join([]string{toolSwarmrun, toolAnsible, toolAnsPipe, toolFloor}, ","), "tools to run")
+	toolsFlag := flag.String("tools", strings.Join([]string{toolSwarmrun, toolAnsible, toolAnsPipe, toolFloor, toolFloor6}, ","), "tools to run")
 	out := flag.String("out", "docs/BENCHMARKS.md", "report to write")
 	chart := flag.String("chart", "docs/bench.png", "chart to write")
 	from := flag.String("report-from", "", "only write the report from a results.json of an earlier run")
@@ -124,13 +130,13 @@ func benchMain() int {
 	if _, err := os.Stat(b.swarmrun); err != nil {
 		return fail(fmt.Errorf("%v (run `make build` first)", err))
 	}
-	if err := becomeSubreaper(); err != nil {
-		return fail(fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	res := &Results{Hosts: hostCounts, Runs: *runs, Quick: *quick, Started: time.Now(),
+	if *largeRuns <= 0 {
+		*largeRuns = *runs
+	}
+	res := &Results{Hosts: hostCounts, Runs: *runs, LargeRuns: *largeRuns, Quick: *quick, Started: time.Now(),
 		LabSize: slicesMax(hostCounts), Command: strings.Join(os.Args, " ")}
 	res.Env = collectEnv(root, b.swarmrun, *net)
 	if !*reuseLab {
@@ -151,6 +157,10 @@ func benchMain() int {
 			}
 		}()
 	}
+	// Only now, so that the lab's daemonized hosts are not adopted.
+	if err := becomeSubreaper(); err != nil {
+		return fail(fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err))
+	}
 	code := b.measureAll(ctx, res, tools)
 	res.Took = time.Since(res.Started)
 	if err := os.WriteFile(filepath.Join(b.work, "results.json"), mustJSON(res), 0o644); err != nil {
@@ -158,7 +168,7 @@ func benchMain() int {
 	}
 	logf("results: %s", filepath.Join(b.work, "results.json"))
 	if len(res.Samples) > 0 {
-		if c := writeOutputs(res, filepath.Join(root, *out), filepath.Join(root, *chart)); c != 0 {
+		if c := writeOutputs(res, inRoot(root, *out), inRoot(root, *chart)); c != 0 {
 			code = c
 		}
 	}
@@ -196,7 +206,7 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 	// pays one-off costs (Python byte-code caches, page cache).
 	logf("warm-up (not measured)")
 	for _, tool := range tools {
-		if tool == toolFloor {
+		if isFloor(tool) {
 			continue
 		}
 		if err := b.reset.reset(ctx, inv.Hosts[:1]); err != nil {
@@ -215,7 +225,7 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 
 	total := 0
 	for _, n := range res.Hosts {
-		for rep := 1; rep <= res.Runs; rep++ {
+		for rep := 1; rep <= res.runsFor(n); rep++ {
 			// Alternate: each repetition starts with the next tool.
 			order := append(append([]string{}, tools[(rep-1)%len(tools):]...), tools[:(rep-1)%len(tools)]...)
 			for _, tool := range order {
@@ -224,7 +234,7 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 				}
 				killOrphans()
 				kinds := []string{kindCheck, kindFirst, kindNoop}
-				if tool == toolFloor {
+				if isFloor(tool) {
 					kinds = []string{kindNoop}
 				} else if err := b.reset.reset(ctx, inv.Hosts[:n]); err != nil {
 					return fail(fmt.Errorf("reset: %w", err))
@@ -323,4 +333,19 @@ func cmdOutput(name string, args ...string) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// inRoot resolves a relative output path against the repository root.
+func inRoot(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+func (r *Results) runsFor(n int) int {
+	if n >= 50 && r.LargeRuns > 0 {
+		return r.LargeRuns
+	}
+	return r.Runs
 }

@@ -13,24 +13,27 @@ import (
 	"time"
 )
 
-// Memory is measured two ways and the larger is reported:
+// Memory: every 20 ms the bench walks its own process tree
+// (/proc/PID/task/*/children, recursively) and reads each process's VmRSS
+// and VmHWM (/proc/PID/status). Reported is the larger of
 //
-//   - rss sum: every 20 ms the bench walks its own process tree
-//     (/proc/PID/task/*/children, recursively) and sums VmRSS
-//     (/proc/PID/statm) over every process in it; the peak of these sums.
-//     The bench makes itself a child subreaper (PR_SET_CHILD_SUBREAPER), so
-//     OpenSSH ControlPersist masters, which daemonize, stay in its tree and
-//     are counted. RSS counts shared pages once per process, so for
-//     Ansible's forked Python workers the sum is an upper bound.
-//   - maxrss: the kernel's peak RSS of the largest descendant
-//     (getrusage RUSAGE_CHILDREN via wait4); exact for a single process such
-//     as swarmrun, whose peak a 20 ms sample could miss.
+//   - the peak of the summed VmRSS over the tree (what the run holds at
+//     once: the tool, Ansible's forks, every ssh, and OpenSSH ControlPersist
+//     masters, which daemonize but stay in the tree because the bench makes
+//     itself a child subreaper (PR_SET_CHILD_SUBREAPER) once the lab is up);
+//   - the largest VmHWM (the kernel's peak RSS of one process) seen: for a
+//     single process such as swarmrun this is exact up to the last 20 ms.
+//
+// RSS counts pages shared between processes once per process, so for
+// Ansible's forked Python workers the sum is an upper bound. getrusage's
+// ru_maxrss is not used: Go starts children with vfork, and the kernel
+// carries the parent's high-water mark into the child at exec.
 
 // Measure is one measured process run.
 type Measure struct {
 	Wall     time.Duration
 	PeakSum  int64 // bytes: peak of sampled tree RSS sums
-	MaxRSS   int64 // bytes: rusage max RSS of the largest descendant
+	MaxRSS   int64 // bytes: largest VmHWM of one process of the tree
 	ExitCode int
 	Stdout   []byte
 	Stderr   []byte
@@ -48,8 +51,6 @@ func becomeSubreaper() error {
 	}
 	return nil
 }
-
-var pageSize = int64(os.Getpagesize())
 
 // children lists the direct children of pid.
 func children(pid int) []int {
@@ -85,27 +86,46 @@ func descendants(pid int) []int {
 	return out
 }
 
-// rss returns a process's resident set size in bytes (0 if gone).
-func rss(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+// memory returns a process's VmRSS and VmHWM in bytes (0 if gone).
+func memory(pid int) (rss, hwm int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		if k == "VmRSS" {
+			rss = n * 1024
+		} else {
+			hwm = n * 1024
+		}
 	}
-	n, _ := strconv.ParseInt(f[1], 10, 64)
-	return n * pageSize
+	return rss, hwm
 }
 
-// treeRSS sums the RSS of every descendant of the bench process.
-func treeRSS() int64 {
-	var sum int64
+// treeMemory sums the RSS of every descendant of the bench process and
+// returns the largest high-water mark among them.
+func treeMemory() (sum, maxHWM int64) {
 	for _, p := range descendants(os.Getpid()) {
-		sum += rss(p)
+		r, h := memory(p)
+		sum += r
+		maxHWM = max(maxHWM, h)
 	}
-	return sum
+	return sum, maxHWM
+}
+
+// comm returns a process's command name.
+func comm(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(b))
 }
 
 // procState returns the state letter of a process ("Z" for a zombie).
@@ -137,7 +157,12 @@ func reapOrphans(skip int) {
 // ControlPersist masters of earlier Ansible runs), by PID, and reaps them,
 // so that the next run starts with no open SSH connection.
 func killOrphans() {
-	kids := children(os.Getpid())
+	var kids []int
+	for _, c := range children(os.Getpid()) {
+		if comm(c) == "ssh" {
+			kids = append(kids, c)
+		}
+	}
 	for _, c := range kids {
 		syscall.Kill(c, syscall.SIGTERM)
 	}
@@ -180,9 +205,8 @@ func run(ctx context.Context, dir string, env []string, argv ...string) (*Measur
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if s := treeRSS(); s > m.PeakSum {
-				m.PeakSum = s
-			}
+			s, h := treeMemory()
+			m.PeakSum, m.MaxRSS = max(m.PeakSum, s), max(m.MaxRSS, h)
 			reapOrphans(pid)
 			select {
 			case <-done:
@@ -195,9 +219,6 @@ func run(ctx context.Context, dir string, env []string, argv ...string) (*Measur
 	m.Wall = time.Since(start)
 	close(done)
 	wg.Wait()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.MaxRSS = ru.Maxrss * 1024
-	}
 	m.Stdout, m.Stderr = stdout.Bytes(), stderr.Bytes()
 	m.ExitCode = cmd.ProcessState.ExitCode()
 	if ctx.Err() != nil {

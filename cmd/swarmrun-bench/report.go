@@ -191,14 +191,19 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 	w("- **swarmrun**: `bin/swarmrun play testdata/bench/prep.star -i INV --forks N --output json`\n")
 	w("- **ansible**: `ansible-playbook -i INV -f N testdata/bench/prep.yml` with [`ansible.cfg`](../testdata/bench/ansible.cfg): `ControlMaster=auto`, `ControlPersist=60s`, pipelining off (Ansible's default), `interpreter_python` fixed (no discovery round trip), `gather_facts: false` (no task needs facts)\n")
 	w("- **ansible+pipelining**: the same with [`ansible-pipelining.cfg`](../testdata/bench/ansible-pipelining.cfg) (`pipelining = True`)\n")
-	w("- **floor**: `swarmrun-bench floor INV`, a minimal Go program (x/crypto/ssh) that reads the same inventory, key and known_hosts, opens one SSH connection per host in parallel and runs `true` on each: the least any SSH tool can do per run\n\n")
-	w("For each N and each of %d repetition(s), each tool in turn (the starting tool rotates from one repetition to the next) does:\n\n", res.Runs)
+	w("- **floor**: `swarmrun-bench floor INV`, a minimal Go program (x/crypto/ssh) that reads the same inventory, key and known_hosts, opens one SSH connection per host in parallel and runs `true` on each: the least any SSH tool can do per run. It is a mode of the bench binary, which links the same packages as swarmrun, so process start-up (about 10 ms, 24 MB) is alike\n")
+	w("- **floor-6**: `swarmrun-bench floor -k 6 INV`, the same with six `true` commands one after the other per connection\n\n")
+	if res.LargeRuns > 0 && res.LargeRuns != res.Runs {
+		w("For each N and each of %d repetition(s) (%d for N ≥ 50, to fit the time), each tool in turn (the starting tool rotates from one repetition to the next) does:\n\n", res.Runs, res.LargeRuns)
+	} else {
+		w("For each N and each of %d repetition(s), each tool in turn (the starting tool rotates from one repetition to the next) does:\n\n", res.Runs)
+	}
 	w("1. reset the N hosts with the bench's own SSH client (`ufw --force reset`, the written files removed, the sysctls back to their values before the first run), end any OpenSSH ControlPersist master left by an earlier run;\n")
 	w("2. **--check** on the fresh hosts (must predict a change on every host and touch nothing);\n")
 	w("3. end ControlPersist masters again, then the **first run** (must change every host; a cold start for both tools);\n")
 	w("4. the **no-op re-run** (must change nothing). Ansible's ControlPersist masters from the first run are still open here, as they would be for a user re-running within 60 s; swarmrun connects afresh.\n\n")
 	w("Every run's recap is checked (all N hosts reached, none failed, changed as required); a run that fails a check is flagged and left out of the statistics. Before the measured runs each tool does one unmeasured warm-up run on one host (Python byte-code caches, page cache).\n\n")
-	w("Times are wall-clock seconds from process start to exit: median [min–max] over the runs. Memory is the peak over the run of the summed resident set sizes (RSS) of the whole process tree (the tool, Ansible's forks, every `ssh`, and the ControlPersist masters, which the bench keeps in its tree as a child subreaper), sampled every 20 ms from `/proc`, or the kernel's max RSS of the largest process if that is higher (exact for one process such as swarmrun). Summing RSS counts pages shared between Ansible's forked workers once per process, so Ansible's figure is an upper bound; swarmrun's is one process and exact. MB = 2^20 bytes; the largest over the runs.\n\n")
+	w("Times are wall-clock seconds from process start to exit: median [min–max] over the runs. Memory: every 20 ms the bench reads `/proc/PID/status` of every process in its tree; reported is the larger of the peak *sum* of VmRSS over the tree (the tool, Ansible's forks, every `ssh`, and the ControlPersist masters, which the bench keeps in its tree as a child subreaper) and the largest VmHWM (the kernel's own peak RSS of one process, exact for a single process such as swarmrun up to its last 20 ms). Summing RSS counts pages shared between Ansible's forked workers once per process, so Ansible's figure is an upper bound. (`getrusage` max RSS is not used: with Go's vfork-style exec the child inherits the parent's high-water mark.) MB = 2^20 bytes; the largest over the runs.\n\n")
 
 	w("## Results\n\n")
 	for _, n := range res.Hosts {
@@ -214,6 +219,9 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 		if fl := st[statKey{toolFloor, n, kindNoop}]; fl.ok() {
 			w("| floor (connect + `true`) | | | %s | %s | | |\n", fl.time(), fl.mem())
 		}
+		if fl := st[statKey{toolFloor6, n, kindNoop}]; fl.ok() {
+			w("| floor-6 (connect + 6 × `true`) | | | %s | %s | | |\n", fl.time(), fl.mem())
+		}
 		w("\n")
 	}
 
@@ -226,10 +234,11 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 		}
 	}
 	w("\n## The floor\n\nswarmrun's no-op re-run against the floor (one connection and one `true` per host, from a fresh process).\n\n")
-	w("| hosts | floor s | swarmrun no-op s | swarmrun / floor |\n| --- | --- | --- | --- |\n")
+	w("floor-6 runs six commands one after the other on each connection: the least a six-step playbook with one round trip per step can cost (prep.star has six steps).\n\n")
+	w("| hosts | floor s | floor-6 s | swarmrun no-op s | swarmrun / floor | swarmrun / floor-6 |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, n := range res.Hosts {
-		fl, sw := st[statKey{toolFloor, n, kindNoop}], st[statKey{toolSwarmrun, n, kindNoop}]
-		w("| %d | %s | %s | %s |\n", n, fl.time(), sw.time(), ratio(sw, fl))
+		fl, f6, sw := st[statKey{toolFloor, n, kindNoop}], st[statKey{toolFloor6, n, kindNoop}], st[statKey{toolSwarmrun, n, kindNoop}]
+		w("| %d | %s | %s | %s | %s | %s |\n", n, fl.time(), f6.time(), sw.time(), ratio(sw, fl), ratio(sw, f6))
 	}
 	w("\n## Chart\n\n![no-op re-run time against host count, log scales](%s)\n\n", chartName)
 	w("No-op re-run, median seconds against host count (log–log); bars span min–max.\n\n")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -136,16 +137,21 @@ func (p *sshPool) onAll(ctx context.Context, hosts []labHost, f func(h labHost, 
 	return errors.Join(errs...)
 }
 
-// floorMain is `swarmrun-bench floor INVENTORY`: the floor program, run as
+// floorMain is `swarmrun-bench floor [-k K] INVENTORY`: the floor program, run as
 // its own process so that it pays the same start-up as swarmrun. It reads
 // the inventory, key and known_hosts, opens one SSH connection per host in
-// parallel, runs `true` on each, and exits.
+// parallel, runs `true` on each (K times, one after the other, with -k:
+// the least a K-step playbook with one round trip per step can cost), and
+// exits.
 func floorMain(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: swarmrun-bench floor INVENTORY")
+	fs := flag.NewFlagSet("floor", flag.ExitOnError)
+	k := fs.Int("k", 1, "commands to run one after the other on each host")
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: swarmrun-bench floor [-k N] INVENTORY")
 		return 2
 	}
-	inv, err := parseInventory(args[0])
+	inv, err := parseInventory(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -156,8 +162,12 @@ func floorMain(args []string) int {
 		return 1
 	}
 	err = p.onAll(context.Background(), inv.Hosts, func(_ labHost, c *ssh.Client) error {
-		_, err := output(c, "true")
-		return err
+		for range *k {
+			if _, err := output(c, "true"); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

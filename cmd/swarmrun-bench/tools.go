@@ -19,6 +19,7 @@ const (
 	toolAnsible  = "ansible"
 	toolAnsPipe  = "ansible+pipelining"
 	toolFloor    = "floor"
+	toolFloor6   = "floor-6" // connect, then 6 commands one after the other
 )
 
 // Run kinds.
@@ -39,7 +40,7 @@ type Sample struct {
 	Seconds float64 `json:"seconds"`
 	PeakMB  float64 `json:"peak_mb"`
 	SumMB   float64 `json:"rss_sum_mb"`
-	MaxMB   float64 `json:"maxrss_mb"`
+	MaxMB   float64 `json:"max_hwm_mb"`
 	Changed int     `json:"changed"` // hosts with at least one change
 	Failed  int     `json:"failed"`  // hosts failed or unreachable
 	Problem string  `json:"problem,omitempty"`
@@ -108,6 +109,8 @@ func (b *bench) argv(tool string, n int, kind string) ([]string, []string) {
 			"ANSIBLE_NOCOLOR=1", "ANSIBLE_FORCE_COLOR=0"}
 	case toolFloor:
 		return []string{b.self, "floor", inv}, nil
+	case toolFloor6:
+		return []string{b.self, "floor", "-k", "6", inv}, nil
 	}
 	panic("unknown tool " + tool)
 }
@@ -126,7 +129,7 @@ func (b *bench) measureRun(ctx context.Context, tool string, n int, kind string,
 	s := &Sample{Tool: tool, Hosts: n, Kind: kind, Rep: rep, Seconds: m.Wall.Seconds(),
 		PeakMB: mb(m.PeakBytes()), SumMB: mb(m.PeakSum), MaxMB: mb(m.MaxRSS)}
 	var problems []string
-	if tool == toolFloor {
+	if isFloor(tool) {
 		if m.ExitCode != 0 {
 			problems = append(problems, fmt.Sprintf("exit %d: %s", m.ExitCode, tail(m.Stderr)))
 		}
@@ -182,3 +185,5 @@ func tail(out []byte) string {
 	}
 	return s
 }
+
+func isFloor(tool string) bool { return tool == toolFloor || tool == toolFloor6 }
