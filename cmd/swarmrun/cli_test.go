@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh"
@@ -156,5 +157,43 @@ func TestInterspersedFlags(t *testing.T) {
 	got = strings.Join(interspersed(app, []string{"swarmrun", "lab", "ssh", "h1", "docker", "ps", "-q"}), " ")
 	if got != "swarmrun lab ssh -- h1 docker ps -q" {
 		t.Errorf("lab ssh: %s", got)
+	}
+}
+
+// Ctrl-C cancels the running step (the remote command is killed), prints
+// the recap and exits 130.
+func TestInterruptPrintsRecap(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "after")
+	write(t, dir, map[string]string{
+		"hosts":     "[web]\nw1 ansible_connection=local\n",
+		"slow.star": fmt.Sprintf("command(hosts(\"all\"), argv = [\"sleep\", \"30\"])\ncopy(hosts(\"all\"), dest = %q, content = \"x\")\n", marker),
+	})
+	swarmrun(t, dir, "--version") // build first
+	cmd := exec.Command(bin, "play", "slow.star", "-i", "hosts")
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s to stop after Ctrl-C", d)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("exit = %v, want 130\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "PLAY RECAP") || !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("no recap or no interrupted message:\n%s", out.String())
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a step after the interrupt ran")
+	}
+	if out, _ := exec.Command("pgrep", "-f", "sleep 30").Output(); len(out) > 0 {
+		t.Logf("note: sleep processes still running: %s", out)
 	}
 }
