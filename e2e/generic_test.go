@@ -3,11 +3,7 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,7 +34,7 @@ func TestGenericModules(t *testing.T) {
 	if _, err := os.Stat("/run/systemd/system"); err == nil {
 		t.Skip("the init.d service step needs a host without systemd")
 	}
-	bin := genBuild(t)
+	bin := Binary(t)
 	inv := genStartSSHD(t)
 	svc := genInstallService(t)
 	root, err := os.MkdirTemp("", "swarmrun-generic-")
@@ -57,18 +52,17 @@ func TestGenericModules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "scratch", "sub", "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	playbook := filepath.Join(genRepoRoot(t), "testdata", "e2e", "generic", "site.star")
-	play := func(extra ...string) []genEvent {
+	playbook := filepath.Join(repoRoot(t), "testdata", "e2e", "generic", "site.star")
+	play := func(extra ...string) *PlayRun {
 		t.Helper()
 		args := append([]string{"play", playbook, "-i", inv, "-e", "root=" + root, "-e", "svc=" + svc, "--output", "json", "--diff"}, extra...)
 		t0 := time.Now()
-		out, err := genExec(5*time.Minute, bin, args...)
+		r := parsePlay(runCmd(5*time.Minute, bin, args...))
 		t.Logf("play %s: %s", strings.Join(extra, " "), time.Since(t0).Round(time.Millisecond))
-		evs := genEvents(t, out)
-		if err != nil {
-			t.Fatalf("swarmrun %s: %v\n%s", strings.Join(args, " "), err, out)
+		if r.Err != nil {
+			t.Fatalf("swarmrun %s: %v\n%s", strings.Join(args, " "), r.Err, r.Out)
 		}
-		return evs
+		return r
 	}
 
 	before := genTree(t, root)
@@ -86,22 +80,22 @@ func TestGenericModules(t *testing.T) {
 	first := play()
 	second := play()
 
-	predicted, changed := genChanged(check), genChanged(first)
+	predicted, changed := sorted(check.With("changed")), sorted(first.With("changed"))
 	if !reflect.DeepEqual(predicted, changed) {
 		t.Errorf("--check predicted changes %v\nthe run made %v", predicted, changed)
 	}
 	// Every step but the read-only command changes on a fresh host.
-	if n := len(genResults(first)); n != 14 {
+	if n := len(first.Results); n != 14 {
 		t.Errorf("first run: %d results, want 14", n)
 	}
 	if len(changed) != 13 {
 		t.Errorf("first run changed %d steps, want 13: %v", len(changed), changed)
 	}
-	if c := genChanged(second); len(c) != 0 {
+	if c := second.With("changed"); len(c) != 0 {
 		t.Errorf("second run changed %v", c)
 	}
-	for _, evs := range [][]genEvent{check, first, second} {
-		for _, e := range genResults(evs) {
+	for _, r := range []*PlayRun{check, first, second} {
+		for _, e := range r.Results {
 			if e.Status != "ok" && e.Status != "changed" {
 				t.Errorf("%s on %s: %s: %s", e.Task, e.Host, e.Status, e.Msg)
 			}
@@ -141,91 +135,6 @@ func TestGenericModules(t *testing.T) {
 
 // The helpers are this file's own (prefixed gen) so that the test does not
 // depend on the lab tests' helpers in the same package.
-
-func genRepoRoot(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Dir(wd) // tests run in e2e/
-}
-
-// genBuild builds ./cmd/swarmrun into the test's temporary directory.
-func genBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "swarmrun")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/swarmrun")
-	cmd.Dir = genRepoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/swarmrun: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// genExec runs a command with a timeout and returns stdout+stderr.
-func genExec(timeout time.Duration, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// A stray background process holding the pipe must not hang the test.
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	return out.String(), err
-}
-
-type genEvent struct {
-	Event  string `json:"event"`
-	Task   string `json:"task"`
-	Host   string `json:"host"`
-	Module string `json:"module"`
-	Status string `json:"status"`
-	Msg    string `json:"msg"`
-	Diff   string `json:"diff"`
-}
-
-func genEvents(t *testing.T, out string) []genEvent {
-	t.Helper()
-	var evs []genEvent
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "{") {
-			continue
-		}
-		var e genEvent
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("bad JSON line %q: %v", line, err)
-		}
-		evs = append(evs, e)
-	}
-	return evs
-}
-
-func genResults(evs []genEvent) []genEvent {
-	var r []genEvent
-	for _, e := range evs {
-		if e.Event == "result" {
-			r = append(r, e)
-		}
-	}
-	return r
-}
-
-// genChanged is the sorted "task @ host" list of changed results.
-func genChanged(evs []genEvent) []string {
-	out := []string{}
-	for _, e := range genResults(evs) {
-		if e.Status == "changed" {
-			out = append(out, e.Task+" @ "+e.Host)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
 
 // genTree describes every path below dir (type, mode, size, mtime, content
 // hash, link target) to show that --check touched nothing.

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -17,40 +15,20 @@ import (
 // e2e tests use 7, 8 and 9.
 const hostprepNet = 6
 
-// hpEvent is one JSON line of `swarmrun play --output json`.
-type hpEvent struct {
-	Event  string `json:"event"`
-	Task   string `json:"task"`
-	Host   string `json:"host"`
-	Module string `json:"module"`
-	Status string `json:"status"`
-	Msg    string `json:"msg"`
-	Diff   string `json:"diff"`
-}
-
 // hpPlay runs a playbook of testdata/e2e/hostprep and returns its results.
 // A failed host makes swarmrun exit non-zero; callers look at the statuses.
-func hpPlay(t *testing.T, l *Lab, playbook string, args ...string) []hpEvent {
+func hpPlay(t *testing.T, l *Lab, playbook string, args ...string) []PlayResult {
 	t.Helper()
 	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "hostprep", playbook)
-	out, _ := l.Swarmrun(append([]string{"play", pb, "-i", l.Inventory, "--output", "json", "--diff"}, args...)...)
-	var evs []hpEvent
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var e hpEvent
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event == "result" {
-			evs = append(evs, e)
-		}
+	r := l.Play(t, pb, append([]string{"--diff"}, args...)...)
+	if len(r.Results) == 0 {
+		t.Fatalf("play %s %v: no results:\n%s", playbook, args, r.Out)
 	}
-	if len(evs) == 0 {
-		t.Fatalf("play %s %v: no results:\n%s", playbook, args, out)
-	}
-	return evs
+	return r.Results
 }
 
 // hpStatuses maps "task @ host" to status.
-func hpStatuses(evs []hpEvent) map[string]string {
+func hpStatuses(evs []PlayResult) map[string]string {
 	m := map[string]string{}
 	for _, e := range evs {
 		m[e.Task+" @ "+e.Host] = e.Status

@@ -261,7 +261,11 @@ type PlayResult struct {
 func (l *Lab) Play(t testing.TB, playbook string, args ...string) *PlayRun {
 	t.Helper()
 	full := append([]string{"play", playbook, "-i", l.Inventory, "--output", "json"}, args...)
-	out, err := l.Swarmrun(full...)
+	return parsePlay(l.Swarmrun(full...))
+}
+
+// parsePlay reads the JSON lines of a `swarmrun play --output json` run.
+func parsePlay(out string, err error) *PlayRun {
 	r := &PlayRun{Out: out, Err: err}
 	for _, line := range strings.Split(out, "\n") {
 		if !strings.HasPrefix(line, "{") {
