@@ -126,7 +126,17 @@ func (e *Engine) Play(path string) error {
 	if err != nil {
 		return err
 	}
-	e.dir = filepath.Dir(abs)
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return err
+	}
+	return e.PlaySource(abs, src)
+}
+
+// PlaySource executes a playbook given as source; filename names it in
+// messages and its directory is where relative paths start.
+func (e *Engine) PlaySource(filename string, src []byte) error {
+	e.dir = filepath.Dir(filename)
 	thread := e.newThread("main")
 	done := make(chan struct{})
 	defer close(done)
@@ -137,7 +147,7 @@ func (e *Engine) Play(path string) error {
 		case <-done:
 		}
 	}()
-	_, err = e.exec(thread, abs)
+	_, err := starlark.ExecFileOptions(fileOptions, thread, displayPath(filename), src, e.predecl)
 	if e.ctx.Err() != nil {
 		return ErrInterrupted
 	}

@@ -19,6 +19,7 @@ func main() {
 		Version: version,
 		Commands: []*cli.Command{
 			playCommand(),
+			factsCommand(),
 			inventoryCommand(),
 			modulesCommand(),
 			docCommand(),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,25 +28,48 @@ func playCommand() *cli.Command {
 		Name:      "play",
 		Usage:     "run a Starlark playbook against the inventory",
 		ArgsUsage: "PLAYBOOK",
-		Flags: []cli.Flag{
-			inventoryFlag,
-			&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "dry run: report what would change, change nothing"},
-			&cli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the differences of changed files and settings"},
-			&cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this host `PATTERN`"},
-			&cli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "run only steps with these tags"},
-			&cli.StringSliceFlag{Name: "skip-tags", Usage: "skip steps with these tags"},
-			&cli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: 256, Usage: "hosts worked on at once"},
-			extraVarsFlag,
-			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "SSH user when the inventory sets none"},
-			&cli.StringFlag{Name: "private-key", Aliases: []string{"key-file"}, Usage: "SSH private key `FILE`"},
-			&cli.BoolFlag{Name: "become", Aliases: []string{"b"}, Usage: "run every step through sudo"},
-			&cli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "prompt for the sudo password (or set SWARMRUN_BECOME_PASSWORD)"},
-			&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
-			&cli.StringFlag{Name: "known-hosts", Usage: "known_hosts `FILE` (default ~/.ssh/known_hosts)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print messages of unchanged steps too"},
+		Flags:     playFlags(),
+		Action:    play,
+	}
+}
+
+// factsCommand prints the facts of the hosts a pattern selects, as JSON.
+func factsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "facts",
+		Usage:     "gather and print hosts' facts (os, distro, arch, kernel, addresses...) as JSON",
+		ArgsUsage: "[PATTERN]",
+		Flags:     playFlags(),
+		Action: func(c *cli.Context) error {
+			pattern := "all"
+			if c.NArg() > 0 {
+				pattern = c.Args().First()
+			}
+			src := fmt.Sprintf("r = facts(%s)\nfor x in r.results:\n    print(json.encode({\"host\": x.host.name, \"facts\": x.outputs}))\n", strconv.Quote(pattern))
+			wd, _ := os.Getwd()
+			return run(c, filepath.Join(wd, "<facts>"), []byte(src))
 		},
-		Action: play,
+	}
+}
+
+func playFlags() []cli.Flag {
+	return []cli.Flag{
+		inventoryFlag,
+		&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "dry run: report what would change, change nothing"},
+		&cli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the differences of changed files and settings"},
+		&cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this host `PATTERN`"},
+		&cli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "run only steps with these tags"},
+		&cli.StringSliceFlag{Name: "skip-tags", Usage: "skip steps with these tags"},
+		&cli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: 256, Usage: "hosts worked on at once"},
+		extraVarsFlag,
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "SSH user when the inventory sets none"},
+		&cli.StringFlag{Name: "private-key", Aliases: []string{"key-file"}, Usage: "SSH private key `FILE`"},
+		&cli.BoolFlag{Name: "become", Aliases: []string{"b"}, Usage: "run every step through sudo"},
+		&cli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "prompt for the sudo password (or set SWARMRUN_BECOME_PASSWORD)"},
+		&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
+		&cli.StringFlag{Name: "known-hosts", Usage: "known_hosts `FILE` (default ~/.ssh/known_hosts)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print messages of unchanged steps too"},
 	}
 }
 
@@ -52,10 +77,20 @@ func play(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return cli.Exit("usage: swarmrun play PLAYBOOK -i INVENTORY (see swarmrun play --help)", runtime.ExitError)
 	}
-	playbook := c.Args().First()
-	if _, err := os.Stat(playbook); err != nil {
+	playbook, err := filepath.Abs(c.Args().First())
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
+	}
+	src, err := os.ReadFile(playbook)
+	if err != nil {
 		return cli.Exit(fmt.Sprintf("playbook: %v", err), runtime.ExitError)
 	}
+	return run(c, playbook, src)
+}
+
+// run plays src (named filename) with the flags of c: the play command's
+// work, shared by the facts command.
+func run(c *cli.Context, filename string, src []byte) error {
 	switch c.String("host-key-checking") {
 	case "strict", "accept-new", "off":
 	default:
@@ -141,7 +176,7 @@ func play(c *cli.Context) error {
 	}
 	defer eng.Close()
 	start := time.Now()
-	err = eng.Play(playbook)
+	err = eng.PlaySource(filename, src)
 	recap := eng.Recap()
 	if len(recap) > 0 || err == nil {
 		rep.Recap(recap, time.Since(start))
