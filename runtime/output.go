@@ -223,5 +223,9 @@ func (h *HumanReporter) Recap(c map[string]Counts, d time.Duration) {
 		fmt.Fprintf(h.w, "%s : ok=%-4d changed=%-4d unreachable=%-4d failed=%-4d skipped=%-4d ignored=%d\n",
 			h.paint(color, fmt.Sprintf("%-*s", width, n)), k.OK, k.Changed, k.Unreachable, k.Failed, k.Skipped, k.Ignored)
 	}
-	fmt.Fprintf(h.w, "\n%d hosts in %.1fs\n", len(c), d.Seconds())
+	noun := "hosts"
+	if len(c) == 1 {
+		noun = "host"
+	}
+	fmt.Fprintf(h.w, "\n%d %s in %.1fs\n", len(c), noun, d.Seconds())
 }
