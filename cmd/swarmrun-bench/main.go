@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,14 +52,20 @@ type Results struct {
 	Hosts []int `json:"hosts"`
 	Runs  int   `json:"runs"`
 	// LargeRuns is the number of runs for host counts >= 50.
-	LargeRuns int      `json:"large_runs"`
-	Quick     bool     `json:"quick"`
-	Samples   []Sample `json:"samples"`
-	Started   time.Time
-	Took      time.Duration
-	LabUp     time.Duration `json:"lab_up"`
-	LabSize   int           `json:"lab_size"`
-	Command   string        `json:"command"`
+	LargeRuns int `json:"large_runs"`
+	// AnsibleRuns limits the Ansible variants' runs (0: no limit);
+	// AnsibleMaxHosts their host counts (0: no limit).
+	AnsibleRuns     int      `json:"ansible_runs,omitempty"`
+	AnsibleMaxHosts int      `json:"ansible_max_hosts,omitempty"`
+	Quick           bool     `json:"quick"`
+	Samples         []Sample `json:"samples"`
+	Started         time.Time
+	Took            time.Duration
+	LabUp           time.Duration `json:"lab_up"`
+	LabSize         int           `json:"lab_size"`
+	Command         string        `json:"command"`
+	// Traces holds `swarmrun-bench trace` of a no-op re-run, by host count.
+	Traces map[int]string `json:"traces,omitempty"`
 	// Synthetic marks made-up numbers (report writer tests); never publish.
 	Synthetic bool `json:"synthetic,omitempty"`
 }
@@ -77,6 +84,8 @@ func benchMain() int {
 	quick := flag.Bool("quick", false, "hosts 1 and 10, one run each (about a minute)")
 	hostsFlag := flag.String("hosts", "1,10,50,100", "host counts to measure")
 	runs := flag.Int("runs", 3, "runs per tool, host count and run kind")
+	ansRuns := flag.Int("ansible-runs", 0, "runs of the Ansible variants (0: as swarmrun)")
+	ansMax := flag.Int("ansible-max-hosts", 0, "run the Ansible variants only up to this host count (0: all)")
 	largeRuns := flag.Int("large-runs", 0, "runs for host counts of 50 and more (0: --runs)")
 	labDir := flag.String("lab-dir", "/tmp/swarmrun-bench-lab", "lab directory")
 	net := flag.Int("net", 7, "lab network number (hosts at 198.18.NET.x)")
@@ -130,15 +139,24 @@ func benchMain() int {
 	if _, err := os.Stat(b.swarmrun); err != nil {
 		return fail(fmt.Errorf("%v (run `make build` first)", err))
 	}
+	// Measure a copy: bin/swarmrun may be rebuilt while the bench runs.
+	if err := os.MkdirAll(b.work, 0o755); err != nil {
+		return fail(err)
+	}
+	pinned := filepath.Join(b.work, "swarmrun")
+	if err := copyFile(b.swarmrun, pinned); err != nil {
+		return fail(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	if *largeRuns <= 0 {
 		*largeRuns = *runs
 	}
-	res := &Results{Hosts: hostCounts, Runs: *runs, LargeRuns: *largeRuns, Quick: *quick, Started: time.Now(),
+	res := &Results{Hosts: hostCounts, Runs: *runs, LargeRuns: *largeRuns, AnsibleRuns: *ansRuns, AnsibleMaxHosts: *ansMax, Quick: *quick, Started: time.Now(),
 		LabSize: slicesMax(hostCounts), Command: strings.Join(os.Args, " ")}
 	res.Env = collectEnv(root, b.swarmrun, *net)
+	b.swarmrun = pinned
 	if !*reuseLab {
 		logf("lab up: %d hosts in %s (net %d)", res.LabSize, b.lab, *net)
 		t := time.Now()
@@ -232,6 +250,9 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 				if ctx.Err() != nil {
 					return fail(ctx.Err())
 				}
+				if isAnsible(tool) && ((res.AnsibleRuns > 0 && rep > res.AnsibleRuns) || (res.AnsibleMaxHosts > 0 && n > res.AnsibleMaxHosts)) {
+					continue
+				}
 				killOrphans()
 				kinds := []string{kindCheck, kindFirst, kindNoop}
 				if isFloor(tool) {
@@ -260,7 +281,34 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 	}
 	killOrphans()
 	logf("%d measured runs", total)
+	b.traces(ctx, res, tools)
 	return 0
+}
+
+// traces records where swarmrun's no-op re-run spends its time, for 10
+// hosts and the largest count: converge the hosts with swarmrun, then trace
+// a re-run (`swarmrun-bench trace`).
+func (b *bench) traces(ctx context.Context, res *Results, tools []string) {
+	if !slices.Contains(tools, toolSwarmrun) {
+		return
+	}
+	res.Traces = map[int]string{}
+	for _, n := range res.Hosts {
+		if n != 10 && n != res.Hosts[len(res.Hosts)-1] {
+			continue
+		}
+		if _, err := b.measureRun(ctx, toolSwarmrun, n, kindFirst, 0); err != nil {
+			logf("trace: %v", err)
+			continue
+		}
+		out, err := exec.CommandContext(ctx, b.self, "trace", filepath.Join(b.root, "testdata/bench/prep.star"), b.subsetInventory(n)).CombinedOutput()
+		if err != nil {
+			logf("trace: %v: %s", err, out)
+			continue
+		}
+		res.Traces[n] = string(out)
+		logf("trace of a no-op re-run on %d hosts:\n%s", n, out)
+	}
 }
 
 func hostIndex(name string) int {
@@ -348,4 +396,13 @@ func (r *Results) runsFor(n int) int {
 		return r.LargeRuns
 	}
 	return r.Runs
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	os.Remove(to)
+	return os.WriteFile(to, b, 0o755)
 }

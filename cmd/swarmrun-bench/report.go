@@ -198,6 +198,16 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 	} else {
 		w("For each N and each of %d repetition(s), each tool in turn (the starting tool rotates from one repetition to the next) does:\n\n", res.Runs)
 	}
+	if res.AnsibleRuns > 0 || res.AnsibleMaxHosts > 0 {
+		w("**Ansible was run less than swarmrun in this measurement, to fit the time on a shared 2-core machine:**")
+		if res.AnsibleRuns > 0 {
+			w(" at most %d run(s) per host count and run kind", res.AnsibleRuns)
+		}
+		if res.AnsibleMaxHosts > 0 {
+			w("; only up to %d hosts (`--ansible-max-hosts`), so the 50- and 100-host rows have no Ansible figures", res.AnsibleMaxHosts)
+		}
+		w(". `go run ./cmd/swarmrun-bench` without `--ansible-runs`/`--ansible-max-hosts` measures everything.\n\n")
+	}
 	w("1. reset the N hosts with the bench's own SSH client (`ufw --force reset`, the written files removed, the sysctls back to their values before the first run), end any OpenSSH ControlPersist master left by an earlier run;\n")
 	w("2. **--check** on the fresh hosts (must predict a change on every host and touch nothing);\n")
 	w("3. end ControlPersist masters again, then the **first run** (must change every host; a cold start for both tools);\n")
@@ -242,6 +252,19 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 	}
 	w("\n## Chart\n\n![no-op re-run time against host count, log scales](%s)\n\n", chartName)
 	w("No-op re-run, median seconds against host count (log–log); bars span min–max.\n\n")
+
+	if len(res.Traces) > 0 {
+		w("## Where swarmrun's no-op re-run spends its time\n\n")
+		w("`swarmrun-bench trace` plays prep.star with swarmrun's own engine and connection code, timing every operation on each host's connection (after a swarmrun run converged the hosts). *wall* is the step's time until its slowest host is done; *trips* the round trips per host; the op mix is one host's. The connection is set up inside the first step.\n\n")
+		var ns []int
+		for n := range res.Traces {
+			ns = append(ns, n)
+		}
+		sort.Ints(ns)
+		for _, n := range ns {
+			w("%d hosts:\n\n```\n%s```\n\n", n, res.Traces[n])
+		}
+	}
 
 	var probs []string
 	for _, s := range res.Samples {

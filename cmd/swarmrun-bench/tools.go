@@ -187,3 +187,5 @@ func tail(out []byte) string {
 }
 
 func isFloor(tool string) bool { return tool == toolFloor || tool == toolFloor6 }
+
+func isAnsible(tool string) bool { return tool == toolAnsible || tool == toolAnsPipe }
