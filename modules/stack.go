@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+	"gopkg.in/yaml.v3"
 )
 
 func init() {
@@ -99,7 +102,7 @@ func loadCompose(dir string, files []string, env map[string]string) (*composetyp
 		}
 		cfg, err := loader.ParseYAML(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", f, err)
+			return nil, nil, yamlSyntaxError(f, data, err)
 		}
 		details.ConfigFiles = append(details.ConfigFiles, composetypes.ConfigFile{Filename: f, Config: cfg})
 	}
@@ -118,7 +121,7 @@ func loadCompose(dir string, files []string, env map[string]string) (*composetyp
 		if errors.As(err, &fpe) {
 			return nil, nil, fmt.Errorf("compose file contains unsupported options: %s", strings.Join(sortedKeys(fpe.Properties), ", "))
 		}
-		return nil, nil, err
+		return nil, nil, locateComposeError(details.ConfigFiles, err)
 	}
 	var warnings []string
 	if u := loader.GetUnsupportedProperties(dicts...); len(u) > 0 {
@@ -136,6 +139,108 @@ func loadCompose(dir string, files []string, env map[string]string) (*composetyp
 		}
 	}
 	return cfg, warnings, nil
+}
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlSyntaxError turns a YAML parser error into "FILE:LINE: message".
+// The parser names the line where the enclosing block starts ("did not
+// find expected key" on a mis-indented key reports the mapping's first
+// line); the first line at which the file stops parsing with that same
+// error is where to look, so that is the line given.
+func yamlSyntaxError(file string, data []byte, err error) error {
+	m := yamlLineRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	line, msg := m[1], m[2]
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) <= 2000 {
+		for n := 1; n <= len(lines); n++ {
+			var v any
+			if perr := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &v); perr != nil && perr.Error() == err.Error() {
+				if ls := strconv.Itoa(n); ls != line {
+					return fmt.Errorf("%s:%s: %s (in the block that starts at line %s)", file, ls, msg, line)
+				}
+				break
+			}
+		}
+	}
+	return fmt.Errorf("%s:%s: %s", file, line, msg)
+}
+
+// locateComposeError prefixes a compose schema error ("services.web
+// Additional property replicas is not allowed", "services.web.deploy.replicas
+// must be a integer") with the file and line of the property it names.
+func locateComposeError(files []composetypes.ConfigFile, err error) error {
+	msg := err.Error()
+	field, rest, ok := strings.Cut(msg, " ")
+	if !ok || !(field == "(root)" || strings.Contains(field, ".") || strings.HasPrefix(rest, "Additional property ") || strings.HasPrefix(rest, "must be ")) {
+		return onlyFile(files, err)
+	}
+	var path []string
+	if field != "(root)" {
+		path = strings.Split(field, ".")
+	}
+	if p, _, ok := strings.Cut(strings.TrimPrefix(rest, "Additional property "), " is not allowed"); ok && strings.HasPrefix(rest, "Additional property ") {
+		path = append(path, p)
+	}
+	for _, f := range files {
+		data, rerr := os.ReadFile(f.Filename)
+		if rerr != nil {
+			continue
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+			continue
+		}
+		if line := yamlPathLine(doc.Content[0], path); line > 0 {
+			return fmt.Errorf("%s:%d: %s", f.Filename, line, msg)
+		}
+	}
+	return onlyFile(files, err)
+}
+
+// onlyFile names the file when there is only one to blame.
+func onlyFile(files []composetypes.ConfigFile, err error) error {
+	if len(files) == 1 {
+		return fmt.Errorf("%s: %w", files[0].Filename, err)
+	}
+	return err
+}
+
+// yamlPathLine returns the line of the key (or item) at path under n, 0
+// when the path is not there.
+func yamlPathLine(n *yaml.Node, path []string) int {
+	line := n.Line
+	for _, k := range path {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return 0
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return 0
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return 0
+		}
+	}
+	return line
 }
 
 // planClient lets convert.Services resolve secret and config names that
@@ -428,16 +533,17 @@ func planStack(ctx context.Context, api client.APIClient, name string, cfg *comp
 			if h != "" && h != s.Labels[hashLabel] {
 				return nil, fmt.Errorf("secret %s has changed in the stack's files, but secrets cannot change in place: give it a new name (name: in the file) or manage it with the secret module (rotate = True) as an external secret", s.Name)
 			}
+			labels := s.Labels
 			if h == "" {
 				// Created by docker stack deploy: its value cannot be read,
-				// so it is taken as is.
-				continue
+				// so it is taken as is, and no hash is claimed for it.
+				labels = withoutHash(labels)
 			}
 			var ch changes
-			labelChanges(&ch, "secret "+s.Name+" label ", cur.Spec.Labels, s.Labels, true)
+			labelChanges(&ch, "secret "+s.Name+" label ", cur.Spec.Labels, labels, true)
 			if len(ch) > 0 {
 				plan.objNotes = append(plan.objNotes, ch...)
-				id, ver, spec := cur.ID, cur.Version, swarm.SecretSpec{Annotations: swarm.Annotations{Name: s.Name, Labels: s.Labels}}
+				id, ver, spec := cur.ID, cur.Version, swarm.SecretSpec{Annotations: swarm.Annotations{Name: s.Name, Labels: labels}}
 				plan.labelUpd = append(plan.labelUpd, func(ctx context.Context) error { return api.SecretUpdate(ctx, id, ver, spec) })
 			}
 		}
@@ -460,11 +566,17 @@ func planStack(ctx context.Context, api client.APIClient, name string, cfg *comp
 			if sha256Hex(cur.Spec.Data) != c.Labels[hashLabel] {
 				return nil, fmt.Errorf("config %s has changed in the stack's files, but configs cannot change in place: give it a new name (name: in the file) or manage it with the config module (rotate = True) as an external config", c.Name)
 			}
+			labels := c.Labels
+			if _, ok := cur.Spec.Labels[hashLabel]; !ok {
+				// Created by docker stack deploy: its data was compared
+				// above; the hash label is not worth an update.
+				labels = withoutHash(labels)
+			}
 			var ch changes
-			labelChanges(&ch, "config "+c.Name+" label ", cur.Spec.Labels, c.Labels, true)
+			labelChanges(&ch, "config "+c.Name+" label ", cur.Spec.Labels, labels, true)
 			if len(ch) > 0 {
 				plan.objNotes = append(plan.objNotes, ch...)
-				id, ver, spec := cur.ID, cur.Version, swarm.ConfigSpec{Annotations: swarm.Annotations{Name: c.Name, Labels: c.Labels}, Data: cur.Spec.Data}
+				id, ver, spec := cur.ID, cur.Version, swarm.ConfigSpec{Annotations: swarm.Annotations{Name: c.Name, Labels: labels}, Data: cur.Spec.Data}
 				plan.labelUpd = append(plan.labelUpd, func(ctx context.Context) error { return api.ConfigUpdate(ctx, id, ver, spec) })
 			}
 		}
@@ -511,6 +623,17 @@ func planStack(ctx context.Context, api client.APIClient, name string, cfg *comp
 		}
 	}
 	return plan, nil
+}
+
+// withoutHash returns labels without hashLabel.
+func withoutHash(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		if k != hashLabel {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // carryOver keeps what docker stack deploy keeps from the running service:
