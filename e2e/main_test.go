@@ -9,7 +9,14 @@
 // people: give each test its own constant and list it here.
 //
 //	6        hostprep_test.go
+//	11       site_test.go
+//	33, 34   swarm_test.go
+//	35       swarm_more_test.go
+//	36       ansible_parity_test.go
+//	37       become_test.go
 //	250-252  lab_test.go
+//	7        make bench (cmd/swarmrun-bench)
+//	0        make demo
 //
 // A net held by a running lab of another directory is refused (never torn
 // down) by both `lab up` and `lab down --net`.

@@ -30,7 +30,9 @@ func main() {
 		DisableSliceFlagSeparator: true,
 	}
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "swarmrun:", err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "swarmrun:", msg)
+		}
 		if ec, ok := err.(cli.ExitCoder); ok {
 			os.Exit(ec.ExitCode())
 		}
