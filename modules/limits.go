@@ -89,8 +89,11 @@ func limitsEdit(content string, entries []limitsEntry, present bool) string {
 	done := map[string]bool{}
 	var out strings.Builder
 	for _, l := range lines {
-		f := strings.Fields(l)
-		if len(f) == 4 && !strings.HasPrefix(f[0], "#") {
+		// pam_limits ignores everything from '#' on: "* soft nofile 1024 #
+		// note" is this entry's line too.
+		entry, _, _ := strings.Cut(l, "#")
+		f := strings.Fields(entry)
+		if len(f) == 4 {
 			k := f[0] + " " + f[1] + " " + f[2]
 			if e, mine := want[k]; mine {
 				if !present || done[k] {

@@ -30,6 +30,18 @@ func TestLimitsEdit(t *testing.T) {
 	if got := limitsEdit(want, es[:2], false); got != "# local tuning\n@admins hard core 0\nroot - nproc unlimited\n" {
 		t.Errorf("absent: %q", got)
 	}
+	// pam_limits ignores everything after '#': a line with a trailing
+	// comment is the entry's line, replaced (not duplicated) when its value
+	// differs, kept as it is when the value is right, removed when absent.
+	if got := limitsEdit("*  soft  nofile  1024   # raised below\n", es[:1], true); got != "* soft nofile 65536\n" {
+		t.Errorf("trailing comment, other value: %q", got)
+	}
+	if got := limitsEdit("* soft nofile 65536 # ok\n", es[:1], true); got != "* soft nofile 65536 # ok\n" {
+		t.Errorf("trailing comment, right value: %q", got)
+	}
+	if got := limitsEdit("* soft nofile 65536 # ok\n# * soft nofile 1\n", es[:1], false); got != "# * soft nofile 1\n" {
+		t.Errorf("trailing comment, absent: %q", got)
+	}
 	if got := limitsEdit("", es[:1], true); !strings.HasPrefix(got, "# Managed by swarmrun") {
 		t.Errorf("new: %q", got)
 	}
