@@ -39,15 +39,16 @@ var (
 
 // paritySeed is the same earlier, hand-made state on both hosts, so the tools
 // must edit files rather than only create them: a sysctl file with a comment
-// and two of the keys at other values (one spaced the way sysctl allows), a
-// modules-load file with one of the modules, a limits file with a
-// tab-separated line for one of the entries, a daemon.json with other keys,
+// and two of the keys at other values (one spaced the way sysctl allows, one
+// set twice), a modules-load file with one of the modules, a limits file with
+// a tab-separated line for one entry and a line with a trailing comment (which
+// pam_limits ignores) for another, a daemon.json with other keys,
 // and two ufw rules: the SSH rule without its comment and one the playbooks
 // do not mention.
 const paritySeed = `set -e
-printf '# local tuning, kept\nnet.core.somaxconn=1024\n  net.ipv4.tcp_fin_timeout = 45 \n' > ` + paritySysctlFile + `
+printf '# local tuning, kept\nnet.core.somaxconn=1024\n  net.ipv4.tcp_fin_timeout = 45 \nnet.core.somaxconn = 2048\n' > ` + paritySysctlFile + `
 printf 'overlay\n' > ` + parityModulesLoad + `
-printf '# site limits\n*\tsoft\tnofile\t1024\n' > ` + parityLimits + `
+printf '# site limits\n*\tsoft\tnofile\t1024\n*  hard  nofile  4096   # raised below\n' > ` + parityLimits + `
 mkdir -p /etc/docker
 printf '{"debug": true, "log-driver": "journald"}\n' > ` + parityDaemonJSON + `
 ufw allow 22/tcp >/dev/null
@@ -211,7 +212,7 @@ type parityHostState struct {
 	SysctlFile  map[string]string // key = value pairs as sysctl reads them (last one wins)
 	ModulesLoad []string          // module names, in order, comments dropped
 	Modprobe    []string          // modprobe.d lines, whitespace-normalised, comments dropped
-	Limits      []string          // limits lines, whitespace-normalised, comments dropped
+	Limits      []string          // limits entries as pam_limits reads them: text from '#' on dropped, whitespace-normalised
 	DaemonJSON  any               // parsed
 	Packages    string            // dpkg-query package, status, version
 	Modes       string            // mode and owner of the managed files
@@ -250,7 +251,7 @@ func parityState(t *testing.T, l *Lab, host string) parityHostState {
 		SysctlFile:  paritySysctlConf(sec["sysctlfile"]),
 		ModulesLoad: parityLines(sec["modulesload"]),
 		Modprobe:    parityLines(sec["modprobe"]),
-		Limits:      parityLines(sec["limits"]),
+		Limits:      parityLimitsLines(sec["limits"]),
 		Packages:    trim(sec["packages"]),
 		Modes:       trim(sec["modes"]),
 	}
@@ -296,6 +297,20 @@ func parityLines(content string) []string {
 			continue
 		}
 		out = append(out, strings.Join(f, " "))
+	}
+	return out
+}
+
+// parityLimitsLines are a limits file's entries the way pam_limits reads
+// them: everything from '#' on is a comment, fields are separated by any
+// whitespace.
+func parityLimitsLines(content string) []string {
+	var out []string
+	for _, line := range strings.Split(content, "\n") {
+		entry, _, _ := strings.Cut(line, "#")
+		if f := strings.Fields(entry); len(f) > 0 {
+			out = append(out, strings.Join(f, " "))
+		}
 	}
 	return out
 }
