@@ -75,7 +75,7 @@ func (w *wrap) redact(text string) string {
 }
 
 // ErrBecomePassword says sudo wants a password that was not given.
-var ErrBecomePassword = errors.New("sudo needs a password (use --ask-become-pass or SWARMRUN_BECOME_PASSWORD)")
+var ErrBecomePassword = errors.New("sudo needs a password: give it with -K (--ask-become-pass), SWARMRUN_BECOME_PASSWORD or ansible_become_password")
 
 // run starts line on p, handles sudo's password prompt, feeds stdin and
 // collects the output. host names the host in errors.
@@ -147,7 +147,9 @@ func awaitStart(ctx context.Context, host string, p process, out *outFilter, err
 				return nil, false, fmt.Errorf("%s: %w", host, ErrBecomePassword)
 			case prompts > 1:
 				p.Kill("")
-				return nil, false, fmt.Errorf("%s: sudo refused the become password for %s (check ansible_become_password)", host, w.user)
+				// sudo asks for the login user's password, whoever the
+				// target user is.
+				return nil, false, fmt.Errorf("%s: sudo refused the become password (the login user's own password; check -K, SWARMRUN_BECOME_PASSWORD or ansible_become_password)", host)
 			}
 			io.WriteString(stdinW, w.pass+"\n")
 		case werr := <-waitc:
