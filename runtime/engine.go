@@ -34,6 +34,9 @@ type Options struct {
 	SkipTags []string        // never run steps with one of these tags
 	Limit    map[string]bool // when non-nil, only these hosts take part
 	Become   bool            // default for every step's become
+	// MaxFailPercent stops the run after a step once more than this share
+	// of the hosts seen so far failed; < 0 never stops (Ansible's default).
+	MaxFailPercent int
 
 	ExtraVars  map[string]any // -e: highest precedence
 	GlobalVars map[string]any // the inventory's group "all"

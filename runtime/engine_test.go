@@ -150,6 +150,9 @@ func play(t *testing.T, ctx context.Context, src string, o Options, files map[st
 	}
 	var buf bytes.Buffer
 	o.Reporter = NewJSONReporter(&buf)
+	if o.MaxFailPercent == 0 {
+		o.MaxFailPercent = -1
+	}
 	e := New(ctx, o)
 	err := e.Play(path)
 	r := &run{err: err, recap: e.Recap()}
@@ -215,6 +218,21 @@ if len(b.hosts) != 3:
 	}
 	if ExitCode(r.recap) != ExitFailed {
 		t.Errorf("exit code = %d", ExitCode(r.recap))
+	}
+}
+
+func TestMaxFailPercentage(t *testing.T) {
+	src := `
+t_set(hosts("all"), name = "one", fail = ["h2"])
+t_set(hosts("all"), name = "two")
+`
+	r := play(t, context.Background(), src, Options{MaxFailPercent: 20}, nil)
+	if !errors.Is(r.err, ErrMaxFail) || len(r.results("")) != 4 {
+		t.Errorf("25%% failed with max 20%%: err %v, results %v", r.err, r.results(""))
+	}
+	r = play(t, context.Background(), src, Options{MaxFailPercent: 25}, nil)
+	if r.err != nil || len(r.results("")) != 7 {
+		t.Errorf("25%% failed with max 25%%: err %v, results %v", r.err, r.results(""))
 	}
 }
 

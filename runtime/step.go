@@ -79,8 +79,31 @@ func (e *Engine) moduleBuiltin(m *modules.Module) func(*starlark.Thread, *starla
 		if e.ctx.Err() != nil {
 			return nil, ErrInterrupted
 		}
+		if err := e.checkMaxFail(); err != nil {
+			return nil, err
+		}
 		return res, nil
 	}
+}
+
+// ErrMaxFail stops a run once too many hosts have failed.
+var ErrMaxFail = errors.New("too many hosts failed")
+
+// checkMaxFail stops the run when the share of hosts that failed or were
+// unreachable exceeds --max-fail-percentage (a rolling change should not
+// go on breaking hosts).
+func (e *Engine) checkMaxFail() error {
+	if e.opts.MaxFailPercent < 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	failed := len(e.dropped)
+	total := len(e.recap)
+	if total == 0 || failed*100 <= e.opts.MaxFailPercent*total {
+		return nil
+	}
+	return fmt.Errorf("%w: %d of %d hosts (more than --max-fail-percentage %d%%); stopping the run", ErrMaxFail, failed, total, e.opts.MaxFailPercent)
 }
 
 // targets turns the first argument of a module call into hosts.

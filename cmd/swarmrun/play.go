@@ -61,6 +61,7 @@ func playFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "run only steps with these tags"},
 		&cli.StringSliceFlag{Name: "skip-tags", Usage: "skip steps with these tags"},
 		&cli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: 256, Usage: "hosts worked on at once"},
+		&cli.IntFlag{Name: "max-fail-percentage", Value: -1, Usage: "stop the run once more than `N` percent of the hosts failed (default: never)"},
 		extraVarsFlag,
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "SSH user when the inventory sets none"},
 		&cli.StringFlag{Name: "private-key", Aliases: []string{"key-file"}, Usage: "SSH private key `FILE`"},
@@ -145,15 +146,16 @@ func run(c *cli.Context, filename string, src []byte) error {
 	}
 	globals := inv.GroupVars("all")
 	eng := runtime.New(ctx, runtime.Options{
-		Check:      c.Bool("check"),
-		Diff:       c.Bool("diff"),
-		Forks:      c.Int("forks"),
-		Tags:       splitList(c.StringSlice("tags")),
-		SkipTags:   splitList(c.StringSlice("skip-tags")),
-		Limit:      limit,
-		Become:     c.Bool("become"),
-		ExtraVars:  extra,
-		GlobalVars: globals,
+		Check:          c.Bool("check"),
+		Diff:           c.Bool("diff"),
+		Forks:          c.Int("forks"),
+		Tags:           splitList(c.StringSlice("tags")),
+		SkipTags:       splitList(c.StringSlice("skip-tags")),
+		Limit:          limit,
+		Become:         c.Bool("become"),
+		MaxFailPercent: c.Int("max-fail-percentage"),
+		ExtraVars:      extra,
+		GlobalVars:     globals,
 		Match: func(pattern string) ([]runtime.HostSpec, error) {
 			hs, err := inv.Match(pattern)
 			if err != nil {
@@ -174,6 +176,17 @@ func run(c *cli.Context, filename string, src []byte) error {
 	if base.BecomePassword != "" {
 		eng.Redactor().Add(base.BecomePassword)
 	}
+	// Passwords from the inventory (or -e) are masked like the flag's: a
+	// playbook may print h.vars, a command may echo them.
+	if hs, err := inv.Match("all"); err == nil {
+		for _, h := range hs {
+			for _, k := range passwordVars {
+				if v, ok := h.Vars[k]; ok && v != nil {
+					eng.Redactor().Add(fmt.Sprint(v))
+				}
+			}
+		}
+	}
 	defer eng.Close()
 	start := time.Now()
 	err = eng.PlaySource(filename, src)
@@ -184,6 +197,8 @@ func run(c *cli.Context, filename string, src []byte) error {
 	switch {
 	case errors.Is(err, runtime.ErrInterrupted):
 		return cli.Exit("interrupted", runtime.ExitInterrupted)
+	case errors.Is(err, runtime.ErrMaxFail):
+		return cli.Exit(eng.Redactor().Redact(err.Error()), runtime.ExitFailed)
 	case err != nil:
 		var ee *starlark.EvalError
 		msg := err.Error()
@@ -223,4 +238,11 @@ func splitList(in []string) []string {
 		}
 	}
 	return out
+}
+
+// passwordVars are the inventory variables that hold passwords
+// (connection.FromVars reads them).
+var passwordVars = []string{
+	"ansible_password", "ansible_ssh_pass", "ansible_ssh_password",
+	"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass",
 }
