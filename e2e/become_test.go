@@ -87,6 +87,7 @@ id -u deploy`
 	}
 	invDeploy, invOps, invPlain := inv("deploy", ""), inv("ops", ""), inv("plain", "")
 	invDeployBecome := inv("deploy", " ansible_become=true")
+	invOpsPassword := inv("ops", " ansible_become=true ansible_become_password="+becomeOpsPassword)
 
 	playbook := filepath.Join(repoRoot(t), "testdata", "e2e", "become", "site.star")
 	play := func(t *testing.T, inventory, password string, args ...string) *PlayRun {
@@ -296,6 +297,17 @@ true`, suffix)))
 			t.Fatalf("host state after the run:\n%s\nwant:\n%s", got, want)
 		}
 		mustChange(t, play(t, invDeployBecome, "", "-e", "suffix=inv"), nil)
+	})
+
+	t.Run("ops password in the inventory", func(t *testing.T) {
+		r := play(t, invOpsPassword, "", "-e", "suffix=opsinv", "--diff")
+		mustChange(t, r, changing)
+		mustPrint(t, r, "uid "+h.Name+" 0")
+		mustPrint(t, r, "become password of "+h.Name+": ********")
+		noSecret(t, r, becomeOpsPassword)
+		if got, want := state(t, "opsinv"), wantState("opsinv"); got != want {
+			t.Fatalf("host state after the run:\n%s\nwant:\n%s", got, want)
+		}
 	})
 }
 
