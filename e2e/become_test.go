@@ -227,6 +227,13 @@ true`, suffix)))
 		again := play(t, invOps, becomeOpsPassword, "-e", "suffix=ops", "--become")
 		mustChange(t, again, nil)
 		noSecret(t, again, becomeOpsPassword)
+		// The sudo dial-stdio sessions end with the run.
+		eventually(t, 10*time.Second, "no dial-stdio left on the host", func() error {
+			if out, _ := l.SSH(h.Name, "pgrep -fa '[d]ocker system dial-stdio' || true"); trim(out) != "" {
+				return fmt.Errorf("still running:\n%s", out)
+			}
+			return nil
+		})
 		// The human output too.
 		out, err := becomeRun(l.Bin, becomeOpsPassword, nil, "play", playbook, "-i", invOps, "-e", "suffix=ops", "--become", "--diff", "-v")
 		if err != nil || !strings.Contains(out, "uid "+h.Name+" 0") {
