@@ -24,7 +24,7 @@ oracle:
 
 # End-to-end tests: real binary against real sshd/dockerd lab hosts (root).
 e2e: build
-	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
+	$(GO) test -tags e2e -count=1 -timeout 40m -v ./cmd/swarmrun/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
 
 # What CI runs (README's test command): lint, unit tests, end to end.
 check: lint test oracle e2e
@@ -32,7 +32,7 @@ check: lint test oracle e2e
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/
+	$(GO) vet -tags e2e ./cmd/swarmrun/e2e/
 
 # The quick start: a 3-host lab and the flagship playbook against it.
 demo: build

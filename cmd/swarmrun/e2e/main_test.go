@@ -2,7 +2,7 @@
 
 // Package e2e drives the real swarmrun binary against lab hosts (real sshd,
 // real dockerd in network namespaces; see `swarmrun lab`). It needs root on
-// Linux. Run: go test -tags e2e ./e2e/ -v
+// Linux. Run: go test -tags e2e ./cmd/swarmrun/e2e/ -v
 //
 // Network numbers (--net K, the 198.18.K.0/24 of a lab) must not collide
 // between labs that run at the same time, on a shared machine also across
@@ -54,13 +54,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// repoRoot is the module root (tests run in e2e/).
+// repoRoot is the module root (tests run in cmd/swarmrun/e2e/).
 func repoRoot(t testing.TB) string {
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Dir(wd)
+	return filepath.Dir(filepath.Dir(filepath.Dir(wd)))
 }
 
 // Binary builds ./cmd/swarmrun once per test process and returns its path.
