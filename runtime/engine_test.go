@@ -182,13 +182,9 @@ func TestForksBoundParallelism(t *testing.T) {
 		t.Errorf("max hosts at once = %d, want 2 (forks)", got)
 	}
 	maxInFlight.Store(0)
-	start := time.Now()
 	play(t, context.Background(), `t_sleep(hosts("all"), ms = 100)`, Options{}, nil)
 	if got := maxInFlight.Load(); got != 4 {
-		t.Errorf("max hosts at once = %d, want 4", got)
-	}
-	if d := time.Since(start); d > 350*time.Millisecond {
-		t.Errorf("4 hosts x 100ms took %s: not parallel", d)
+		t.Errorf("max hosts at once = %d, want 4 (all in parallel)", got)
 	}
 }
 
