@@ -174,7 +174,7 @@ func play(t *testing.T, ctx context.Context, src string, o Options, files map[st
 
 func TestForksBoundParallelism(t *testing.T) {
 	maxInFlight.Store(0)
-	r := play(t, context.Background(), `t_sleep(hosts("all"), ms = 60)`, Options{Forks: 2}, nil)
+	r := play(t, context.Background(), `t_sleep(hosts("all"), ms = 300)`, Options{Forks: 2}, nil)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -182,7 +182,7 @@ func TestForksBoundParallelism(t *testing.T) {
 		t.Errorf("max hosts at once = %d, want 2 (forks)", got)
 	}
 	maxInFlight.Store(0)
-	play(t, context.Background(), `t_sleep(hosts("all"), ms = 100)`, Options{}, nil)
+	play(t, context.Background(), `t_sleep(hosts("all"), ms = 400)`, Options{}, nil)
 	if got := maxInFlight.Load(); got != 4 {
 		t.Errorf("max hosts at once = %d, want 4 (all in parallel)", got)
 	}
