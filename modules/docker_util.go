@@ -310,6 +310,27 @@ func waitUntil(ctx context.Context, timeout, interval time.Duration, cond func()
 // Names are matched from the node list rather than by NodeInspect, which
 // answers "ambiguous" when a host left and joined again: its old node stays
 // behind, down, under the same hostname, and the live one is meant.
+// nodeAppearWait bounds findJoinedNode's wait (tests shorten it).
+var nodeAppearWait = 20 * time.Second
+
+// findJoinedNode is findNode that, outside check mode, gives a node a few
+// seconds to appear: a node that just joined through a worker is active
+// on its side before every manager lists it (seen on a loaded lab).
+func findJoinedNode(ctx context.Context, t *Target, api client.APIClient, ref string) (swarm.Node, error) {
+	deadline := time.Now().Add(nodeAppearWait)
+	for {
+		n, err := findNode(ctx, api, ref)
+		if err == nil || t.Check || !errdefs.IsNotFound(err) || time.Now().After(deadline) {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 func findNode(ctx context.Context, api client.APIClient, ref string) (swarm.Node, error) {
 	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {

@@ -49,7 +49,7 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 		return nil, err
 	}
 	timeout := waitBudget(ctx, 2*time.Minute)
-	n, err := findNode(ctx, api, p.String("node"))
+	n, err := findJoinedNode(ctx, t, api, p.String("node"))
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
 			// An earlier step may join it: a new node is active; its role

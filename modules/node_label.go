@@ -41,7 +41,7 @@ func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient
 	if err != nil {
 		return nil, err
 	}
-	node, err := findNode(ctx, api, p.String("node"))
+	node, err := findJoinedNode(ctx, t, api, p.String("node"))
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
 			// An earlier step may join it; a new node has no labels.

@@ -228,6 +228,8 @@ func TestNodeLabelAndNode(t *testing.T) {
 	if len(f.nodes["node0001"].Spec.Labels) != 0 {
 		t.Fatalf("absent: %v", f.nodes["node0001"].Spec.Labels)
 	}
+	defer func(d time.Duration) { nodeAppearWait = d }(nodeAppearWait)
+	nodeAppearWait = 0
 	if _, err := run(t, "node_label", target(false), f, Params{"node": "nope", "labels": map[string]any{}}); err == nil {
 		t.Fatal("unknown node must fail")
 	}
