@@ -25,6 +25,7 @@ type Env struct {
 	Swarmrun   string `json:"swarmrun"`
 	Commit     string `json:"commit"`
 	LoadAvg    string `json:"loadavg"`
+	LoadAvgEnd string `json:"loadavg_end"`
 	OtherNetns int    `json:"other_netns"` // network namespaces of other labs at the start
 }
 
@@ -64,9 +65,7 @@ func collectEnv(root, swarmrun string, net int) Env {
 	e.OpenSSH = firstLine(cmdOutput("ssh", "-V"))
 	e.Swarmrun = firstLine(cmdOutput(swarmrun, "--version"))
 	e.Commit = cmdOutput("git", "-C", root, "describe", "--always", "--dirty")
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		e.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	e.LoadAvg = loadAvg()
 	for _, l := range strings.Split(cmdOutput("ip", "netns", "list"), "\n") {
 		if l != "" && l != "unknown" && !strings.HasPrefix(l, fmt.Sprintf("srlab%d-", net)) {
 			e.OtherNetns++
@@ -95,4 +94,12 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

@@ -181,6 +181,7 @@ func benchMain() int {
 	}
 	code := b.measureAll(ctx, res, tools)
 	res.Took = time.Since(res.Started)
+	res.Env.LoadAvgEnd = loadAvg()
 	if err := os.WriteFile(filepath.Join(b.work, "results.json"), mustJSON(res), 0o644); err != nil {
 		logf("%v", err)
 	}

@@ -84,7 +84,7 @@ func (p *sshPool) dial(ctx context.Context, h labHost) (*ssh.Client, error) {
 		Timeout:         30 * time.Second,
 	}
 	addr := net.JoinHostPort(h.addr(), port)
-	var d net.Dialer
+	d := net.Dialer{Timeout: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
