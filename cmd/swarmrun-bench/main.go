@@ -97,6 +97,8 @@ func benchMain() int {
 	from := flag.String("report-from", "", "only write the report from a results.json of an earlier run")
 	synthetic := flag.Bool("synthetic", false, "write a report of made-up numbers (to test the report writer)")
 	flag.Parse()
+	explicit := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 
 	if *from != "" || *synthetic {
 		var res *Results
@@ -187,9 +189,18 @@ func benchMain() int {
 	}
 	logf("results: %s", filepath.Join(b.work, "results.json"))
 	if len(res.Samples) > 0 {
-		if c := writeOutputs(res, inRoot(root, *out), inRoot(root, *chart)); c != 0 {
-			code = c
+		// A quick run does not replace the published report unless asked to.
+		o, c := inRoot(root, *out), inRoot(root, *chart)
+		if *quick && !explicit["out"] {
+			o = filepath.Join(b.work, "BENCHMARKS.md")
 		}
+		if *quick && !explicit["chart"] {
+			c = filepath.Join(b.work, "bench.png")
+		}
+		if rc := writeOutputs(res, o, c); rc != 0 {
+			code = rc
+		}
+		fmt.Print(goals(res, summarise(res.Samples)))
 	}
 	return code
 }

@@ -146,39 +146,7 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 		res.Started.Format("2006-01-02 15:04 MST"), e.Commit, res.Took.Round(time.Second))
 	w("Command: `%s`. Every run is listed at the end; `results.json` in the lab directory's `bench/` has them as JSON.\n\n", res.Command)
 
-	// Goals first: what a reader wants to know.
-	w("## Goals\n\n| goal | measured | |\n| --- | --- | --- |\n")
-	goal := func(name string, ok bool, have bool, measured string) {
-		verdict := "**met**"
-		if !have {
-			verdict, measured = "not measured", "–"
-		} else if !ok {
-			verdict = "**missed**"
-		}
-		w("| %s | %s | %s |\n", name, measured, verdict)
-	}
-	sw10 := st[statKey{toolSwarmrun, 10, kindNoop}]
-	an10 := st[statKey{toolAnsible, 10, kindNoop}]
-	ap10 := st[statKey{toolAnsPipe, 10, kindNoop}]
-	goal("no-op re-run, 10 hosts: ≥ 20× faster than Ansible", sw10.ok() && an10.ok() && an10.Median >= 20*sw10.Median,
-		sw10.ok() && an10.ok(), ratio(an10, sw10)+" ("+secs(an10.Median)+" s vs "+secs(sw10.Median)+" s)")
-	goal("no-op re-run, 10 hosts: ≥ 10× faster than Ansible with pipelining", sw10.ok() && ap10.ok() && ap10.Median >= 10*sw10.Median,
-		sw10.ok() && ap10.ok(), ratio(ap10, sw10)+" ("+secs(ap10.Median)+" s vs "+secs(sw10.Median)+" s)")
-	for _, n := range []int{10, 100} {
-		sw := st[statKey{toolSwarmrun, n, kindNoop}]
-		fl := st[statKey{toolFloor, n, kindNoop}]
-		goal(sprintf("no-op re-run, %d hosts: within 1.5× the SSH floor", n), sw.ok() && fl.ok() && sw.Median <= 1.5*fl.Median,
-			sw.ok() && fl.ok(), ratio(sw, fl)+" ("+secs(sw.Median)+" s vs "+secs(fl.Median)+" s)")
-	}
-	peak := 0.0
-	have := false
-	for _, k := range runKinds {
-		if s := st[statKey{toolSwarmrun, 100, k}]; s.ok() {
-			peak, have = max(peak, s.PeakMB), true
-		}
-	}
-	goal("peak memory at 100 hosts < 150 MB", peak < 150, have, sprintf("%.0f MB (largest of all run kinds)", peak))
-	w("\n")
+	b.WriteString(goals(res, st))
 
 	w("## Machine\n\n")
 	w("- %d CPUs (%s), %s GB RAM, kernel %s, %s\n", e.CPUs, e.CPUModel, e.MemGB, e.Kernel, e.Debian)
@@ -322,4 +290,44 @@ func mdCell(s string) string {
 		s = s[:160] + "…"
 	}
 	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+// goals renders the goals table (also printed at the end of a run).
+func goals(res *Results, st map[statKey]stat) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("## Goals\n\n| goal | measured | |\n| --- | --- | --- |\n")
+	goal := func(name string, ok bool, have bool, measured string) {
+		verdict := "**met**"
+		if !have {
+			verdict, measured = "not measured", "–"
+		} else if !ok {
+			verdict = "**missed**"
+		}
+		w("| %s | %s | %s |\n", name, measured, verdict)
+	}
+	sw10 := st[statKey{toolSwarmrun, 10, kindNoop}]
+	an10 := st[statKey{toolAnsible, 10, kindNoop}]
+	ap10 := st[statKey{toolAnsPipe, 10, kindNoop}]
+	goal("no-op re-run, 10 hosts: ≥ 20× faster than Ansible", sw10.ok() && an10.ok() && an10.Median >= 20*sw10.Median,
+		sw10.ok() && an10.ok(), ratio(an10, sw10)+" ("+secs(an10.Median)+" s vs "+secs(sw10.Median)+" s)")
+	goal("no-op re-run, 10 hosts: ≥ 10× faster than Ansible with pipelining", sw10.ok() && ap10.ok() && ap10.Median >= 10*sw10.Median,
+		sw10.ok() && ap10.ok(), ratio(ap10, sw10)+" ("+secs(ap10.Median)+" s vs "+secs(sw10.Median)+" s)")
+	for _, n := range []int{10, 100} {
+		sw := st[statKey{toolSwarmrun, n, kindNoop}]
+		fl := st[statKey{toolFloor, n, kindNoop}]
+		goal(sprintf("no-op re-run, %d hosts: within 1.5× the SSH floor", n), sw.ok() && fl.ok() && sw.Median <= 1.5*fl.Median,
+			sw.ok() && fl.ok(), ratio(sw, fl)+" ("+secs(sw.Median)+" s vs "+secs(fl.Median)+" s)")
+	}
+	peak := 0.0
+	have := false
+	for _, k := range runKinds {
+		if s := st[statKey{toolSwarmrun, 100, k}]; s.ok() {
+			peak, have = max(peak, s.PeakMB), true
+		}
+	}
+	goal("peak memory at 100 hosts < 150 MB", peak < 150, have, sprintf("%.0f MB (largest of all run kinds)", peak))
+	w("\n")
+
+	return b.String()
 }
