@@ -15,6 +15,7 @@
 //	36       ansible_parity_test.go
 //	37       become_test.go
 //	38       misc_test.go
+//	39       addnode_test.go
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo

@@ -1,0 +1,40 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAddNode: a swarm made by site.star on the manager only (--limit), then
+// add-node.star prepares the second host and joins it; run again, it
+// changes nothing.
+func TestAddNode(t *testing.T) {
+	l := startLab(t, 39, 2, true)
+	root := repoRoot(t)
+	t.Setenv("WEB_API_KEY", "e2e-add-node-0001")
+	vars := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}], "swarm_stacks": []}`}
+	l.MustPlay(t, filepath.Join(root, "playbooks", "site.star"), append(vars, "--limit", "h1")...)
+	if n := trim(l.MustSSH(t, "h1", "docker node ls -q | wc -l")); n != "1" {
+		t.Fatalf("%s nodes after site.star --limit h1, want 1", n)
+	}
+
+	addNode := filepath.Join(root, "playbooks", "add-node.star")
+	check := l.MustPlay(t, addNode, append(vars, "-e", "node=h2", "--check")...)
+	run := l.MustPlay(t, addNode, append(vars, "-e", "node=h2")...)
+	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("--check predicted %v\nthe run changed %v", want, got)
+	}
+	nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")
+	if nodes != "h1 Ready Leader\nh2 Ready \n" {
+		t.Errorf("docker node ls = %q", nodes)
+	}
+	if lbl := trim(l.MustSSH(t, "h1", "docker node inspect h2 --format '{{index .Spec.Labels \"tier\"}}'")); lbl != "app" {
+		t.Errorf("h2 label tier = %q", lbl)
+	}
+	if again := l.MustPlay(t, addNode, append(vars, "-e", "node=h2")...); len(again.With("changed")) != 0 {
+		t.Errorf("second add-node changed %v", again.With("changed"))
+	}
+}
