@@ -265,16 +265,8 @@ func (c *planClient) SecretList(ctx context.Context, o swarm.SecretListOptions) 
 	for _, s := range l {
 		have[s.Spec.Name] = true
 	}
-	for _, n := range o.Filters.Get("name") {
-		if have[n] {
-			continue
-		}
-		if id, ok := c.secrets[n]; ok {
-			l = append(l, swarm.Secret{ID: id, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: n}}})
-		} else if c.check {
-			c.missing = append(c.missing, "secret "+n)
-			l = append(l, swarm.Secret{ID: plannedID, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: n}}})
-		}
+	for _, p := range c.planned("secret", o.Filters.Get("name"), have, c.secrets) {
+		l = append(l, swarm.Secret{ID: p[0], Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: p[1]}}})
 	}
 	return l, nil
 }
@@ -288,18 +280,28 @@ func (c *planClient) ConfigList(ctx context.Context, o swarm.ConfigListOptions) 
 	for _, s := range l {
 		have[s.Spec.Name] = true
 	}
-	for _, n := range o.Filters.Get("name") {
+	for _, p := range c.planned("config", o.Filters.Get("name"), have, c.configs) {
+		l = append(l, swarm.Config{ID: p[0], Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: p[1]}}})
+	}
+	return l, nil
+}
+
+// planned returns {ID, name} for each asked name the engine lacks: one this
+// step creates, or in check mode a placeholder (recorded as missing).
+func (c *planClient) planned(kind string, asked []string, have map[string]bool, created map[string]string) [][2]string {
+	var out [][2]string
+	for _, n := range asked {
 		if have[n] {
 			continue
 		}
-		if id, ok := c.configs[n]; ok {
-			l = append(l, swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: n}}})
+		if id, ok := created[n]; ok {
+			out = append(out, [2]string{id, n})
 		} else if c.check {
-			c.missing = append(c.missing, "config "+n)
-			l = append(l, swarm.Config{ID: plannedID, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: n}}})
+			c.missing = append(c.missing, kind+" "+n)
+			out = append(out, [2]string{plannedID, n})
 		}
 	}
-	return l, nil
+	return out
 }
 
 // servicePlan is what the step does to one service.
