@@ -12,10 +12,8 @@ package e2e
 // state is checked independently with the docker CLI over ssh.
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -26,26 +24,13 @@ import (
 
 const swarmNet = 33 // 198.18.33.0/24; other e2e tests use 7-9 and 250-252
 
-type playEvent struct {
-	Event  string `json:"event"`
-	Task   string `json:"task"`
-	Host   string `json:"host"`
-	Module string `json:"module"`
-	Status string `json:"status"`
-	Msg    string `json:"msg"`
-	Diff   string `json:"diff"`
-}
-
-type playRun struct {
-	out    string
-	err    error
-	events []playEvent
-}
+// playRun is a PlayRun with the swarm tests' views of it.
+type playRun struct{ *PlayRun }
 
 // changed returns "task@host" of every changed result, sorted.
 func (r playRun) changed() []string {
 	var c []string
-	for _, e := range r.events {
+	for _, e := range r.Results {
 		if e.Status == "changed" {
 			c = append(c, e.Task+"@"+e.Host)
 		}
@@ -54,9 +39,9 @@ func (r playRun) changed() []string {
 	return c
 }
 
-func (r playRun) find(module, host string) []playEvent {
-	var out []playEvent
-	for _, e := range r.events {
+func (r playRun) find(module, host string) []PlayResult {
+	var out []PlayResult
+	for _, e := range r.Results {
 		if e.Module == module && (host == "" || e.Host == host) {
 			out = append(out, e)
 		}
@@ -64,9 +49,9 @@ func (r playRun) find(module, host string) []playEvent {
 	return out
 }
 
-func (r playRun) failed() []playEvent {
-	var out []playEvent
-	for _, e := range r.events {
+func (r playRun) failed() []PlayResult {
+	var out []PlayResult
+	for _, e := range r.Results {
 		if e.Status == "failed" || e.Status == "unreachable" {
 			out = append(out, e)
 		}
@@ -74,35 +59,26 @@ func (r playRun) failed() []playEvent {
 	return out
 }
 
-// play runs a playbook of testdata/e2e/swarm with JSON output.
+// play runs a playbook of testdata/e2e/swarm with JSON output; password is
+// the secret's value (APP_PASSWORD), which must never be printed.
 func play(t *testing.T, l *Lab, playbook, password string, args ...string) playRun {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm")
-	full := append([]string{"play", filepath.Join(dir, playbook), "-i", l.Inventory, "--output", "json", "--diff",
-		"-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar")}, args...)
-	cmd := exec.Command(l.Bin, full...)
-	cmd.Env = append(os.Environ(), "APP_PASSWORD="+password)
+	t.Setenv("APP_PASSWORD", password)
 	t0 := time.Now()
-	b, err := cmd.CombinedOutput()
-	r := playRun{out: string(b), err: err}
-	for _, line := range strings.Split(r.out, "\n") {
-		var e playEvent
-		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &e) == nil && e.Event == "result" {
-			r.events = append(r.events, e)
-		}
-	}
-	if strings.Contains(r.out, password) {
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm", playbook)
+	r := playRun{l.Play(t, pb, append([]string{"--diff", "-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar")}, args...)...)}
+	if strings.Contains(r.Out, password) {
 		t.Errorf("the secret value appears in the output of %s", playbook)
 	}
-	t.Logf("play %s %v: %s, %d results, changed %v", playbook, args, time.Since(t0).Round(time.Millisecond), len(r.events), r.changed())
+	t.Logf("play %s %v: %s, %d results, changed %v", playbook, args, time.Since(t0).Round(time.Millisecond), len(r.Results), r.changed())
 	return r
 }
 
 func mustPlay(t *testing.T, l *Lab, playbook, password string, args ...string) playRun {
 	t.Helper()
 	r := play(t, l, playbook, password, args...)
-	if r.err != nil || len(r.failed()) > 0 {
-		t.Fatalf("play %s %v: %v %+v\n%s", playbook, args, r.err, r.failed(), r.out)
+	if r.Err != nil || len(r.failed()) > 0 {
+		t.Fatalf("play %s %v: %v %+v\n%s", playbook, args, r.Err, r.failed(), r.Out)
 	}
 	return r
 }
@@ -169,7 +145,7 @@ func TestSwarmModules(t *testing.T) {
 	for _, args := range [][]string{{"--check"}, nil} {
 		again := mustPlay(t, l, "swarm.star", "pw-one", args...)
 		if c := again.changed(); len(c) != 0 {
-			t.Errorf("re-run %v changed %v\n%s", args, c, again.out)
+			t.Errorf("re-run %v changed %v\n%s", args, c, again.Out)
 		}
 	}
 	if v := serviceVersion(t, l); v != version {
@@ -204,8 +180,8 @@ func TestSwarmModules(t *testing.T) {
 	// 6. h3 in another swarm: refused without force, rejoined with it.
 	l.MustSSH(t, "h3", "docker swarm leave --force && docker swarm init --advertise-addr "+l.Host(t, "h3").Addr+" >/dev/null")
 	other := play(t, l, "join.star", "pw-two")
-	if f := other.failed(); other.err == nil || len(f) != 1 || f[0].Host != "h3" || !strings.Contains(f[0].Msg, "another swarm") || !strings.Contains(f[0].Msg, "force") {
-		t.Fatalf("joined to another swarm: want h3 to fail clearly, got %v %+v\n%s", other.err, f, other.out)
+	if f := other.failed(); other.Err == nil || len(f) != 1 || f[0].Host != "h3" || !strings.Contains(f[0].Msg, "another swarm") || !strings.Contains(f[0].Msg, "force") {
+		t.Fatalf("joined to another swarm: want h3 to fail clearly, got %v %+v\n%s", other.Err, f, other.Out)
 	}
 	if j := other.find("swarm_join", "h2"); len(j) != 1 || j[0].Status != "ok" {
 		t.Errorf("h2 should be untouched: %+v", j)
