@@ -109,22 +109,6 @@ func parseMode(v any) (uint32, error) {
 // fmtMode prints a mode the way chmod and users write it.
 func fmtMode(m uint32) string { return fmt.Sprintf("%04o", m) }
 
-// unixMode turns Go's fs.FileMode permission and special bits into the
-// numeric mode chmod understands.
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
-}
-
 // goMode is the inverse of unixMode.
 func goMode(u uint32) fs.FileMode {
 	m := fs.FileMode(u & 0o777)
@@ -170,7 +154,7 @@ func attrPlan(ctx context.Context, t *Target, p string, st *connection.FileInfo,
 	// chmod on a symlink would change its target; Linux symlinks have no
 	// mode of their own, so mode is ignored for links.
 	if a.hasMode && !link {
-		if cur := unixMode(st.Mode); cur != a.mode {
+		if cur := connection.UnixMode(st.Mode); cur != a.mode {
 			cmds = append(cmds, "chmod "+fmtMode(a.mode)+" -- "+Quote(p))
 			diffs = append(diffs, fmt.Sprintf("mode %s -> %s", fmtMode(cur), fmtMode(a.mode)))
 		}

@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"github.com/swarmrun/swarmrun/runtime/connection"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,12 +32,12 @@ func TestParseMode(t *testing.T) {
 
 func TestModeRoundTrip(t *testing.T) {
 	for _, u := range []uint32{0, 0o644, 0o755, 0o4755, 0o2750, 0o1777, 0o7777} {
-		if got := unixMode(goMode(u)); got != u {
-			t.Errorf("unixMode(goMode(%o)) = %o", u, got)
+		if got := connection.UnixMode(goMode(u)); got != u {
+			t.Errorf("connection.UnixMode(goMode(%o)) = %o", u, got)
 		}
 	}
-	if got := unixMode(fs.ModeDir | fs.ModeSticky | 0o777); got != 0o1777 {
-		t.Errorf("unixMode(dir|sticky|777) = %o", got)
+	if got := connection.UnixMode(fs.ModeDir | fs.ModeSticky | 0o777); got != 0o1777 {
+		t.Errorf("connection.UnixMode(dir|sticky|777) = %o", got)
 	}
 	if fmtMode(0o644) != "0644" || fmtMode(0o4755) != "4755" {
 		t.Error("fmtMode")

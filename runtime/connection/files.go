@@ -431,7 +431,7 @@ trap - EXIT
 func shellWrite(ctx context.Context, r runner, host, p string, data []byte, o WriteOpts) error {
 	mode := ""
 	if m := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky); m != 0 {
-		mode = fmt.Sprintf("%o", uint32(m.Perm())|special(m))
+		mode = fmt.Sprintf("%o", UnixMode(m))
 	}
 	script := "p=" + shellQuote(p) + " mode=" + shellQuote(mode) + " owner=" + shellQuote(o.Owner) +
 		" group=" + shellQuote(o.Group) + " size=" + strconv.Itoa(len(data)) + "\n" + writeScript
@@ -442,18 +442,20 @@ func shellWrite(ctx context.Context, r runner, host, p string, data []byte, o Wr
 	return shellErr(host, "write", p, res)
 }
 
-func special(m fs.FileMode) uint32 {
-	var s uint32
+// UnixMode turns Go's permission and special bits (setuid, setgid,
+// sticky) into the numeric mode chmod understands.
+func UnixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
 	if m&fs.ModeSetuid != 0 {
-		s |= 0o4000
+		u |= 0o4000
 	}
 	if m&fs.ModeSetgid != 0 {
-		s |= 0o2000
+		u |= 0o2000
 	}
 	if m&fs.ModeSticky != 0 {
-		s |= 0o1000
+		u |= 0o1000
 	}
-	return s
+	return u
 }
 
 // idCache maps uids and gids to names and back; one command loads it.
