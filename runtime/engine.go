@@ -246,10 +246,24 @@ func (e *Engine) host(s HostSpec) *Host {
 		vars.SetKey(starlark.String(k), toStarlark(s.Vars[k]))
 	}
 	vars.Freeze()
+	// Passwords from the inventory (or -e) are masked like --become's: a
+	// playbook may print h.vars, a command may echo them.
+	for _, k := range passwordVars {
+		if v, ok := s.Vars[k]; ok && v != nil {
+			e.redact.Add(fmt.Sprint(v))
+		}
+	}
 	h := &Host{name: s.Name, address: addr, vars: vars, eng: e}
 	h.spec = s
 	e.hosts[s.Name] = h
 	return h
+}
+
+// passwordVars are the inventory variables that hold passwords
+// (connection.FromVars reads them).
+var passwordVars = []string{
+	"ansible_password", "ansible_ssh_pass", "ansible_ssh_password",
+	"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass",
 }
 
 // conn returns the host's connection, dialling it once.

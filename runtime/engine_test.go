@@ -464,3 +464,13 @@ func TestNameGoesToModuleThatHasOne(t *testing.T) {
 		t.Errorf("task %v", r.events[0]["task"])
 	}
 }
+
+func TestInventoryPasswordsMasked(t *testing.T) {
+	r := play(t, context.Background(), `print(hosts("all")[0].vars)`, Options{
+		Match: func(string) ([]HostSpec, error) {
+			return []HostSpec{{Name: "h1", Vars: map[string]any{"ansible_become_password": "hunter22"}}}, nil
+		}}, nil)
+	if r.err != nil || len(r.events) == 0 || !strings.Contains(fmt.Sprint(r.events[0]["msg"]), Mask) {
+		t.Errorf("err %v, events %v", r.err, r.events)
+	}
+}

@@ -176,17 +176,6 @@ func run(c *cli.Context, filename string, src []byte) error {
 	if base.BecomePassword != "" {
 		eng.Redactor().Add(base.BecomePassword)
 	}
-	// Passwords from the inventory (or -e) are masked like the flag's: a
-	// playbook may print h.vars, a command may echo them.
-	if hs, err := inv.Match("all"); err == nil {
-		for _, h := range hs {
-			for _, k := range passwordVars {
-				if v, ok := h.Vars[k]; ok && v != nil {
-					eng.Redactor().Add(fmt.Sprint(v))
-				}
-			}
-		}
-	}
 	defer eng.Close()
 	start := time.Now()
 	err = eng.PlaySource(filename, src)
@@ -238,11 +227,4 @@ func splitList(in []string) []string {
 		}
 	}
 	return out
-}
-
-// passwordVars are the inventory variables that hold passwords
-// (connection.FromVars reads them).
-var passwordVars = []string{
-	"ansible_password", "ansible_ssh_pass", "ansible_ssh_password",
-	"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass",
 }
