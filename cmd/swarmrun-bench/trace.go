@@ -52,17 +52,7 @@ func traceMain(args []string) int {
 	eng := runtime.New(context.Background(), runtime.Options{
 		Check:      *check,
 		GlobalVars: inv.GroupVars("all"),
-		Match: func(pattern string) ([]runtime.HostSpec, error) {
-			hs, err := inv.Match(pattern)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]runtime.HostSpec, len(hs))
-			for i, h := range hs {
-				out[i] = runtime.HostSpec{Name: h.Name, Vars: h.Vars}
-			}
-			return out, nil
-		},
+		Match:      runtime.MatchInventory(inv),
 		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
 			t := time.Now()
 			c, err := connection.Dial(ctx, connection.FromVars(name, vars, connection.Config{HostKeyChecking: "strict"}))

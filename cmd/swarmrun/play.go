@@ -156,17 +156,7 @@ func run(c *cli.Context, filename string, src []byte) error {
 		MaxFailPercent: c.Int("max-fail-percentage"),
 		ExtraVars:      extra,
 		GlobalVars:     globals,
-		Match: func(pattern string) ([]runtime.HostSpec, error) {
-			hs, err := inv.Match(pattern)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]runtime.HostSpec, len(hs))
-			for i, h := range hs {
-				out[i] = runtime.HostSpec{Name: h.Name, Vars: h.Vars}
-			}
-			return out, nil
-		},
+		Match:          runtime.MatchInventory(inv),
 		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
 			return connection.Dial(ctx, connection.FromVars(name, vars, base))
 		},
