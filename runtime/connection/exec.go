@@ -254,6 +254,7 @@ func (f *outFilter) group() string {
 
 // errFilter collects stderr and reports each sudo prompt in it.
 type errFilter struct {
+	tee      io.Writer // also gets everything, if set
 	mu       sync.Mutex
 	buf      []byte
 	prompt   []byte
@@ -264,6 +265,9 @@ type errFilter struct {
 func (f *errFilter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.tee != nil {
+		f.tee.Write(p)
+	}
 	f.buf = append(f.buf, p...)
 	if len(f.prompt) == 0 {
 		return len(p), nil

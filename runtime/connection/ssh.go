@@ -38,6 +38,9 @@ type sshConn struct {
 	noSFTP bool // the server has no sftp subsystem: use the shell
 
 	ids idCache
+
+	shellMu sync.Mutex
+	shells  map[string]*shell // by shellKey
 }
 
 // Dial connects to the host c describes (through its ProxyJump chain) and
@@ -227,6 +230,27 @@ func (c *sshConn) needSudo(become bool, user string) bool {
 }
 
 func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
+	if len(o.Stdin) == 0 {
+		sh, err := c.shellFor(ctx, c.needSudo(o.Become, o.BecomeUser), o.BecomeUser)
+		if err != nil {
+			if ctx.Err() == nil && c.closed() {
+				return nil, c.lost(err)
+			}
+			return nil, err
+		}
+		if sh != nil {
+			res, err := sh.run(ctx, c.cfg.Name, cmd)
+			if err != nil && ctx.Err() == nil && c.closed() {
+				return nil, c.lost(err)
+			}
+			return res, err
+		}
+	}
+	return c.runSession(ctx, cmd, o)
+}
+
+// runSession runs cmd in a session of its own.
+func (c *sshConn) runSession(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
 	w := newWrap(c.needSudo(o.Become, o.BecomeUser), o.BecomeUser, c.cfg.BecomePassword)
 	p, err := c.session(ctx)
 	if err != nil {
@@ -257,7 +281,7 @@ func (c *sshConn) closed() bool {
 func (c *sshConn) killGroup(pgid string, o RunOpts) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	c.Run(ctx, "kill -TERM -"+pgid+" 2>/dev/null", RunOpts{Become: o.Become, BecomeUser: o.BecomeUser})
+	c.runSession(ctx, "kill -TERM -"+pgid+" 2>/dev/null", RunOpts{Become: o.Become, BecomeUser: o.BecomeUser})
 }
 
 // session opens an exec session, waiting for a free slot.
