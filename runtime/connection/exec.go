@@ -55,10 +55,15 @@ func newWrap(sudo bool, user, password string) *wrap {
 	}
 }
 
+// prelude is the shell code that prints the marker line.
+func (w *wrap) prelude() string {
+	return `read -r _ _ _ _ swarmrun_pgid _ 2>/dev/null </proc/$$/stat; echo ` + w.marker +
+		` $swarmrun_pgid; unset swarmrun_pgid` + "\n"
+}
+
 // line turns cmd into the shell line to start.
 func (w *wrap) line(cmd string) string {
-	script := `read -r _ _ _ _ swarmrun_pgid _ 2>/dev/null </proc/$$/stat; echo ` + w.marker +
-		` $swarmrun_pgid; unset swarmrun_pgid` + "\n" + cmd
+	script := w.prelude() + cmd
 	if !w.sudo {
 		return "exec sh -c " + shellQuote(script)
 	}

@@ -77,10 +77,24 @@ func (c *sshConn) startShell(ctx context.Context, sudo bool, user string) (*shel
 	}
 	p.killGroup = func(g string) { c.killGroup(g, RunOpts{Become: sudo, BecomeUser: user}) }
 	sh := &shell{p: p, out: newFrames(), errs: newFrames(), ended: make(chan struct{})}
-	out, errs, in, err := start(p, w.line("exec sh"), sh.out, w)
+	// Without sudo the login shell execs sh, which reads the marker code
+	// from stdin like every command after it: one exec less than sh -c.
+	// sudo may read a password from stdin first, so there the marker code
+	// comes with the command line.
+	line := "exec sh -s"
+	if sudo {
+		line = w.line("exec sh")
+	}
+	out, errs, in, err := start(p, line, sh.out, w)
 	if err != nil {
 		p.end()
 		return nil, fmt.Errorf("%s: %w", c.cfg.Name, err)
+	}
+	if !sudo {
+		if _, err := io.WriteString(in, w.prelude()); err != nil {
+			p.end()
+			return nil, fmt.Errorf("%s: %w", c.cfg.Name, err)
+		}
 	}
 	errs.tee = sh.errs
 	waitc := make(chan error, 1)
