@@ -74,6 +74,31 @@ func aptParsePackages(list []string) ([]aptPkg, error) {
 	return out, nil
 }
 
+// aptQuery is a shell command that prints each named package as
+// `dpkg-query -W -f '${Package}\t${Version}\t${db:Status-Abbrev}\n'` would.
+// dpkg-query takes about 12 ms of CPU (it loads the whole database); awk
+// reading the status file takes a quarter of that, which counts when a
+// hundred hosts share a few cores. dpkg-query still answers when dpkg has
+// unmerged journal entries in updates/ (an interrupted run), or for
+// arch-qualified names.
+func aptQuery(names []string) string {
+	dq := "dpkg-query -W -f '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + strings.Join(names, " ") + " 2>/dev/null"
+	for _, n := range names {
+		if strings.Contains(n, ":") {
+			return dq
+		}
+	}
+	// Records are paragraphs starting with "Package: NAME"; only ours are
+	// split into fields (splitting all of them doubled awk's time).
+	awk := `awk -v want=` + Quote(strings.Join(names, " ")) + ` 'BEGIN { RS = ""; n = split(want, w, " "); for (i = 1; i <= n; i++) want_[w[i]] = 1
+  split("install i hold h deinstall r purge p unknown u", a, " "); for (i = 1; i < 10; i += 2) wa[a[i]] = a[i+1]
+  split("not-installed n config-files c half-installed H unpacked U half-configured F triggers-awaited W triggers-pending t installed i", a, " "); for (i = 1; i < 16; i += 2) ab[a[i]] = a[i+1] }
+{ p = substr($0, 10, index($0, "\n") - 10); if (substr($0, 1, 9) != "Package: " || !(p in want_)) next
+  nf = split($0, f, "\n"); v = ""; st = ""; for (i = 2; i <= nf; i++) { if (f[i] ~ /^Version: /) v = substr(f[i], 10); else if (f[i] ~ /^Status: /) st = substr(f[i], 9) }
+  k = split(st, x, " "); print p "\t" v "\t" wa[x[1]] ab[x[k]] (x[2] == "ok" ? " " : "R") }' /var/lib/dpkg/status`
+	return `set -- /var/lib/dpkg/updates/[0-9]*; if [ -e "$1" ] || ! command -v awk >/dev/null 2>&1; then ` + dq + `; else ` + awk + `; fi`
+}
+
 // aptInstalled parses `dpkg-query -W -f '${Package}\t${Version}\t${db:Status-Abbrev}\n'`
 // into installed versions. Only packages whose status is installed (or
 // installed with triggers pending) count; "rc" (config files only) and
@@ -202,10 +227,12 @@ func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
 	observe := func() (map[string]string, int64, []string, error) {
 		var sc strings.Builder
 		sc.WriteString(aptEnv)
-		sc.WriteString(hpSection("now") + "; date +%s\n")
-		sc.WriteString(hpSection("cache") + "; stat -c %Y /var/cache/apt/pkgcache.bin /var/lib/apt/lists 2>/dev/null\n")
+		if p.Bool("update_cache") {
+			sc.WriteString(hpSection("now") + "; date +%s\n")
+			sc.WriteString(hpSection("cache") + "; stat -c %Y /var/cache/apt/pkgcache.bin /var/lib/apt/lists 2>/dev/null\n")
+		}
 		if len(names) > 0 {
-			sc.WriteString(hpSection("dpkg") + "; dpkg-query -W -f '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + strings.Join(names, " ") + " 2>/dev/null\n")
+			sc.WriteString(hpSection("dpkg") + "; " + aptQuery(names) + "\n")
 			if state == "latest" {
 				sc.WriteString(hpSection("sim") + "; apt-get -s " + aptGetOpts(p) + " install " + strings.Join(aptNames(pkgs), " ") + " 2>&1; echo \"rc=$?\"\n")
 			}

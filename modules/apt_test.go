@@ -2,6 +2,10 @@ package modules
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -59,5 +63,43 @@ Conf libjq1 (1.6-2.1 Debian:12.5/stable [amd64])
 	err = aptError("install", errors.New("boom"), "")
 	if !strings.Contains(err.Error(), "boom") {
 		t.Errorf("error: %v", err)
+	}
+}
+
+// TestAptQuery: the awk reading of the status file says what dpkg-query
+// says, on this machine's own package database.
+func TestAptQuery(t *testing.T) {
+	if _, err := os.Stat("/var/lib/dpkg/status"); err != nil {
+		t.Skip("no dpkg here")
+	}
+	names := []string{"bash", "coreutils", "dpkg", "libc6", "no-such-package-swarmrun", "openssh-server", "ufw", "docker.io", "vim-tiny", "rsync", "apt"}
+	run := func(script string) string {
+		out, _ := exec.Command("sh", "-c", script).Output()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		sort.Strings(lines)
+		return strings.Join(lines, "\n")
+	}
+	fast := aptQuery(names)
+	if !strings.Contains(fast, "awk") {
+		t.Fatal("no awk branch")
+	}
+	dq := "dpkg-query -W -f '${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + strings.Join(names, " ") + " 2>/dev/null"
+	// Packages dpkg knows only from its available file (not installed) are
+	// not in the status file; what counts is the installed set.
+	got, want := run(fast), run(dq)
+	if g, w := fmt.Sprint(aptInstalled(got)), fmt.Sprint(aptInstalled(want)); g != w {
+		t.Errorf("awk says\n%s\ndpkg-query says\n%s", got, want)
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !strings.Contains(want, l) {
+			t.Errorf("awk line %q is not dpkg-query's", l)
+		}
+	}
+	if !strings.Contains(want, "bash\t") {
+		t.Errorf("dpkg-query found no bash: %q", want)
+	}
+	// Arch-qualified names go to dpkg-query.
+	if q := aptQuery([]string{"libc6:amd64"}); strings.Contains(q, "awk") {
+		t.Errorf("arch-qualified: %s", q)
 	}
 }

@@ -160,9 +160,9 @@ func runDaemonJSON(ctx context.Context, t *Target, p Params) (*Result, error) {
 	// One round trip: the file and the init system. Whether dockerd can
 	// validate is asked only when the file must change: `dockerd --help`
 	// on every run was a third of a no-op re-run.
-	script := fmt.Sprintf(`if [ -e %s ]; then %s; cat %s; fi
-%s; cat /proc/1/comm 2>/dev/null
-true`, qp, hpSection("file"), qp, hpSection("init"))
+	script := fmt.Sprintf(`if [ -e %s ]; then %s; %s; fi
+%s; { read -r init </proc/1/comm && echo "$init"; } 2>/dev/null
+true`, qp, hpSection("file"), hpCat(path), hpSection("init"))
 	out, err := Sh(ctx, t, script)
 	if err != nil {
 		return nil, fmt.Errorf("daemon_json: reading %s: %w", path, err)

@@ -131,7 +131,7 @@ func runLimits(ctx context.Context, t *Target, p Params) (*Result, error) {
 	file := p.String("file")
 	// One exec, not SFTP: a no-op run then costs one session and no
 	// sftp-server process on the host.
-	out, err := Sh(ctx, t, fmt.Sprintf("if [ -e %s ]; then %s; cat %s; fi", Quote(file), hpSection("file"), Quote(file)))
+	out, err := Sh(ctx, t, fmt.Sprintf("if [ -e %s ]; then %s; %s; fi", Quote(file), hpSection("file"), hpCat(file)))
 	if err != nil {
 		return nil, fmt.Errorf("limits: reading %s: %w", file, err)
 	}

@@ -241,21 +241,33 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 			syms = append(syms, s)
 		}
 	}
-	// One round trip for everything the kernel and the files say.
+	// One round trip, and no process at all on a host where /sys shows
+	// every module (an exec costs more than all the tests here together).
+	// Loaded modules have /sys/module/NAME/initstate, built-ins do not; the
+	// proc-modules section lists the loaded ones among ours. The list of
+	// built-ins and the kernel config are read only for a module /sys does
+	// not show (a built-in without parameters, or one not loaded).
 	var sc strings.Builder
-	sc.WriteString("[ -r /proc/modules ] && { " + hpSection("proc-modules") + "; cat /proc/modules; }\n")
-	sc.WriteString(hpSection("sys-module") + "\n")
+	sc.WriteString("[ -e /proc/modules ] && { " + hpSection("proc-modules") + "\n")
 	for _, n := range names {
-		fmt.Fprintf(&sc, "[ -d /sys/module/%s ] && echo %s\n", n, n)
+		fmt.Fprintf(&sc, "[ -f /sys/module/%s/initstate ] && echo %s\n", n, n)
 	}
-	sc.WriteString(hpSection("builtin") + "; cat /lib/modules/$(uname -r)/modules.builtin 2>/dev/null\n")
+	sc.WriteString("}\n" + hpSection("sys-module") + "\nneed=\n")
+	for _, n := range names {
+		seen := "[ -d /sys/module/" + n + " ]"
+		if n == "br_netfilter" {
+			seen += " || [ -d /proc/sys/net/bridge ]"
+		}
+		fmt.Fprintf(&sc, "[ -d /sys/module/%s ] && echo %s\n%s || need=1\n", n, n, seen)
+	}
+	sc.WriteString(`[ -n "$need" ] && { ` + hpSection("builtin") + "; cat /lib/modules/$(uname -r)/modules.builtin 2>/dev/null; }\n")
 	if len(syms) > 0 {
-		fmt.Fprintf(&sc, "%s; [ -r /proc/config.gz ] && zcat /proc/config.gz 2>/dev/null | grep -E '^(%s)='\n", hpSection("config"), strings.Join(syms, "|"))
+		fmt.Fprintf(&sc, "[ -n \"$need\" ] && [ -r /proc/config.gz ] && { %s; zcat /proc/config.gz 2>/dev/null | grep -E '^(%s)='; }\n", hpSection("config"), strings.Join(syms, "|"))
 	}
 	sc.WriteString("[ -d /proc/sys/net/bridge ] && " + hpSection("bridge") + "\n")
 	if persist {
 		for name, f := range map[string]string{"load-file": loadFile, "opt-file": optFile} {
-			fmt.Fprintf(&sc, "[ -e %s ] && { %s; cat %s; }\n", f, hpSection(name), f)
+			fmt.Fprintf(&sc, "[ -e %s ] && { %s; %s; }\n", f, hpSection(name), hpCat(f))
 		}
 	}
 	sc.WriteString("true\n")

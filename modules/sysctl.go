@@ -139,27 +139,33 @@ func runSysctl(ctx context.Context, t *Target, p Params) (*Result, error) {
 	file := p.String("file")
 	reload := p.Bool("reload")
 
-	// One round trip: every live value and the file.
+	// One round trip and one process: every live value and the file.
 	var sc strings.Builder
+	var paths []string
+	sc.WriteString(hpSection("missing") + "\n")
 	for _, k := range keys {
 		pp := sysctlProcPath(k)
-		fmt.Fprintf(&sc, "%s; if [ -f %s ]; then cat %s 2>&1 || true; else echo MISSING; fi\n", hpSection("key "+k), Quote(pp), Quote(pp))
+		fmt.Fprintf(&sc, "[ -f %s ] || echo %s\n", Quote(pp), Quote(k))
+		paths = append(paths, pp)
 	}
 	if file != "" {
-		fmt.Fprintf(&sc, "if [ -e %s ]; then %s; cat %s; else %s; fi\n", Quote(file), hpSection("file"), Quote(file), hpSection("file-absent"))
+		paths = append(paths, file)
 	}
+	sc.WriteString(hpSection("files") + "; " + hpReadFiles(paths...) + "\ntrue\n")
 	out, err := Sh(ctx, t, sc.String())
 	if err != nil {
 		return nil, fmt.Errorf("sysctl: reading current values: %w", err)
 	}
 	sec := hpSections(out)
+	if m := strings.Fields(sec["missing"]); len(m) > 0 {
+		return nil, fmt.Errorf("sysctl: unknown key %s (no %s on %s)", m[0], sysctlProcPath(m[0]), t.Name)
+	}
+	files := hpFiles(sec["files"], paths)
 	live := map[string]string{}
 	for _, k := range keys {
-		v := strings.TrimSpace(sec["key "+k])
-		if v == "MISSING" {
-			return nil, fmt.Errorf("sysctl: unknown key %s (no %s on %s)", k, sysctlProcPath(k), t.Name)
-		}
-		live[k] = sysctlValue(v)
+		// An unreadable key (write-only) reads as "": it differs, and
+		// writing it says what is wrong.
+		live[k] = sysctlValue(strings.TrimSpace(files[sysctlProcPath(k)]))
 	}
 
 	res := &Result{Outputs: map[string]any{}}
@@ -170,9 +176,7 @@ func runSysctl(ctx context.Context, t *Target, p Params) (*Result, error) {
 	var newFile string
 	fileChanged := false
 	if file != "" {
-		old := sec["file"]
-		_, absent := sec["file-absent"]
-		exists := !absent
+		old, exists := files[file]
 		newFile = sysctlEditFile(old, want)
 		if newFile != old || !exists {
 			fileChanged = true
@@ -284,6 +288,66 @@ func hpSections(out string) map[string]string {
 	}
 	flush(false)
 	return sec
+}
+
+// hpCat is a shell command that prints a small text file exactly (no NUL
+// bytes) with the shell's own read: no process, where an exec of cat costs
+// more than reading a few hundred bytes a byte at a time. Not for /proc/sys
+// (its number files end reads past the first byte) nor for large files.
+func hpCat(path string) string {
+	return `{ while IFS= read -r l; do printf '%s\n' "$l"; done; [ -z "$l" ] || printf %s "$l"; } <` + Quote(path)
+}
+
+// hpReadFiles is a shell command that prints several files with one process:
+// `tail -v` puts a header before each file that it can read and leaves the
+// bytes as they are. A `cat` per file was most of a no-op step's remote
+// cost on a busy host. hpFiles splits the output.
+func hpReadFiles(paths ...string) string {
+	var b strings.Builder
+	b.WriteString("tail -v -n +1 --")
+	for _, p := range paths {
+		b.WriteString(" " + Quote(p))
+	}
+	b.WriteString(" 2>/dev/null")
+	return b.String()
+}
+
+// hpFiles returns the content of each file in hpReadFiles output, given the
+// same paths in the same order; a missing or unreadable file is absent.
+func hpFiles(out string, paths []string) map[string]string {
+	type hit struct {
+		path      string
+		at, start int // header, content
+	}
+	var hits []hit
+	pos := 0
+	for _, p := range paths {
+		hdr := "==> " + p + " <==\n"
+		if len(hits) == 0 {
+			if !strings.HasPrefix(out, hdr) {
+				continue
+			}
+			hits = append(hits, hit{p, 0, len(hdr)})
+			pos = len(hdr)
+			continue
+		}
+		// Later headers follow a blank line.
+		i := strings.Index(out[pos:], "\n"+hdr)
+		if i < 0 {
+			continue
+		}
+		hits = append(hits, hit{p, pos + i, pos + i + 1 + len(hdr)})
+		pos = pos + i + 1 + len(hdr)
+	}
+	files := map[string]string{}
+	for i, h := range hits {
+		end := len(out)
+		if i+1 < len(hits) {
+			end = hits[i+1].at
+		}
+		files[h.path] = out[h.start:end]
+	}
+	return files
 }
 
 // hpScalar formats a parameter value as text (ints without exponent).

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,6 +76,53 @@ func TestHpSections(t *testing.T) {
 	}
 	if len(sec) != len(want) {
 		t.Errorf("sections: %v", sec)
+	}
+}
+
+func TestHpReadFiles(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a":     "no newline",
+		"b":     "x\n\n",
+		"empty": "",
+		"hdr":   "==> " + dir + "/a <==\nlooks like a header but starts the file\n",
+	}
+	for n, c := range files {
+		os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644)
+	}
+	paths := []string{dir + "/missing", dir + "/a", dir + "/b", dir + "/gone", dir + "/empty", dir + "/hdr", "/proc/sys/kernel/ostype", dir + "/nope"}
+	// Run it through sh with sections around it, as a module does.
+	script := hpSection("files") + "; " + hpReadFiles(paths...) + "\n" + hpSection("after")
+	out, err := exec.Command("sh", "-c", script).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hpFiles(hpSections(string(out))["files"], paths)
+	want := map[string]string{dir + "/a": "no newline", dir + "/b": "x\n\n", dir + "/empty": "", dir + "/hdr": files["hdr"], "/proc/sys/kernel/ostype": "Linux\n"}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %q (%v), want %q", k, g, ok, v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("files: %q", got)
+	}
+	// Nothing readable: no files.
+	out, _ = exec.Command("sh", "-c", hpReadFiles(dir+"/missing")).Output()
+	if got := hpFiles(string(out), []string{dir + "/missing"}); len(got) != 0 {
+		t.Errorf("missing only: %q", got)
+	}
+}
+
+func TestHpCat(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []string{"no newline", "x\n\n", "", "\n", "  lead\ttab \\back\\slash\\\n* soft nofile 1\n{\"a\": \"$HOME `x`\"}"} {
+		f := filepath.Join(dir, "f")
+		os.WriteFile(f, []byte(c), 0o644)
+		out, err := exec.Command("sh", "-c", hpCat(f)).Output()
+		if err != nil || string(out) != c {
+			t.Errorf("hpCat(%q) = %q, %v", c, out, err)
+		}
 	}
 }
 

@@ -504,6 +504,10 @@ func ufwDescribe(plan ufwPlan, obs ufwObserved) []string {
 	return out
 }
 
+// ufwFiles are the files ufw keeps its state in: ufw.conf, the defaults,
+// the IPv4 and the IPv6 user rules.
+var ufwFiles = [...]string{"/etc/ufw/ufw.conf", "/etc/default/ufw", "/etc/ufw/user.rules", "/etc/ufw/user6.rules"}
+
 func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 	want, err := ufwDesired(p.List("rules"))
 	if err != nil {
@@ -512,10 +516,7 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 	script := strings.Join([]string{
 		"export LC_ALL=C",
 		"command -v ufw >/dev/null 2>&1 && " + hpSection("installed"),
-		"[ -r /etc/ufw/ufw.conf ] && { " + hpSection("conf") + "; cat /etc/ufw/ufw.conf; }",
-		"[ -r /etc/default/ufw ] && { " + hpSection("defaults") + "; cat /etc/default/ufw; }",
-		"[ -r /etc/ufw/user.rules ] && { " + hpSection("v4") + "; cat /etc/ufw/user.rules; }",
-		"[ -r /etc/ufw/user6.rules ] && { " + hpSection("v6") + "; cat /etc/ufw/user6.rules; }",
+		hpSection("files") + "; " + hpReadFiles(ufwFiles[:]...),
 		"iptables -w -n -L ufw-user-input >/dev/null 2>&1 && " + hpSection("live"),
 		hpSection("ssh") + "; echo \"$SSH_CONNECTION\"",
 		"true",
@@ -525,6 +526,9 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 		return nil, fmt.Errorf("ufw: reading firewall state: %w", err)
 	}
 	sec := hpSections(out)
+	for f, c := range hpFiles(sec["files"], ufwFiles[:]) {
+		sec[f] = c
+	}
 	res := &Result{Outputs: map[string]any{"added": []any{}, "deleted": []any{}}}
 	if _, ok := sec["installed"]; !ok {
 		if t.Check {
@@ -537,9 +541,9 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 	}
 	_, live := sec["live"]
 	obs := ufwObserved{
-		Rules:    append(ufwParseRules(sec["v4"]), ufwParseRules(sec["v6"])...),
-		Conf:     ufwConf(sec["conf"]),
-		Defaults: ufwConf(sec["defaults"]),
+		Rules:    append(ufwParseRules(sec[ufwFiles[2]]), ufwParseRules(sec[ufwFiles[3]])...),
+		Conf:     ufwConf(sec[ufwFiles[0]]),
+		Defaults: ufwConf(sec[ufwFiles[1]]),
 		Live:     live,
 	}
 	plan := ufwMakePlan(obs, want, p)
