@@ -107,6 +107,12 @@ LogLevel ERROR
 		t.Errorf("Run = %q, %d, %q", res.Stdout, res.ExitCode, res.Stderr)
 	}
 
+	// Commands without stdin share one long-lived shell ($$ is its pid).
+	a, b := mustRun(t, c, "echo $$", RunOpts{}), mustRun(t, c, "echo $$; echo e >&2; exit 4", RunOpts{})
+	if string(a.Stdout) != string(b.Stdout) || string(b.Stderr) != "e\n" || b.ExitCode != 4 {
+		t.Errorf("shell reuse: %q then %q %q %d", a.Stdout, b.Stdout, b.Stderr, b.ExitCode)
+	}
+
 	p := filepath.Join(dir, "conf")
 	if _, err := c.ReadFile(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadFile missing: %v", err)
@@ -168,5 +174,22 @@ LogLevel ERROR
 	}
 	if alive(string(pid)) {
 		t.Errorf("remote command %s still running", pid)
+	}
+	// A child of a cancelled command in the shell ends with it, and the
+	// next command gets a new shell.
+	cctx2, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel2()
+	if _, err := c.Run(cctx2, "sleep 32 & echo $! > "+pidFile+"; wait", RunOpts{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancel: %v", err)
+	}
+	pid, _ = os.ReadFile(pidFile)
+	for i := 0; alive(string(pid)) && i < 50; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alive(string(pid)) {
+		t.Errorf("child %s of a cancelled command still running", pid)
+	}
+	if res := mustRun(t, c, "echo again", RunOpts{}); string(res.Stdout) != "again\n" {
+		t.Errorf("after cancel: %q", res.Stdout)
 	}
 }
