@@ -96,7 +96,9 @@ func (c *sshConn) startShell(ctx context.Context, sudo bool, user string) (*shel
 			return nil, fmt.Errorf("%s: %w", c.cfg.Name, err)
 		}
 	}
+	errs.mu.Lock()
 	errs.tee = sh.errs
+	errs.mu.Unlock()
 	waitc := make(chan error, 1)
 	go func() {
 		waitc <- p.Wait()
@@ -105,6 +107,7 @@ func (c *sshConn) startShell(ctx context.Context, sudo bool, user string) (*shel
 		sh.errs.wake()
 	}()
 	if _, waited, err := awaitStart(ctx, c.cfg.Name, p, out, errs, in, waitc, w); err != nil {
+		p.end()
 		return nil, err
 	} else if waited {
 		p.end()
