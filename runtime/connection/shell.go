@@ -3,6 +3,7 @@ package connection
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -27,7 +28,12 @@ type shell struct {
 	out   *frames
 	errs  *frames
 	ended chan struct{} // closed once the shell has exited
+	dead  bool          // killed (under mu): the exit may not have arrived yet
 }
+
+// errShellGone says a command never reached the shell: it may be run
+// elsewhere.
+var errShellGone = errors.New("the shell is gone")
 
 // shellKey names the shell for a become mode: sudo runs the whole shell as
 // the target user.
@@ -51,7 +57,7 @@ func (c *sshConn) shellFor(ctx context.Context, sudo bool, user string) (*shell,
 		if !sh.mu.TryLock() {
 			return nil, nil
 		}
-		if !sh.done() {
+		if !sh.dead && !sh.done() {
 			return sh, nil
 		}
 		sh.mu.Unlock()
@@ -126,8 +132,9 @@ func (sh *shell) done() bool {
 	}
 }
 
-// kill ends the shell and whatever it runs.
+// kill ends the shell and whatever it runs; the caller holds mu.
 func (sh *shell) kill() {
+	sh.dead = true
 	if sh.done() {
 		sh.p.end()
 		return
@@ -144,7 +151,7 @@ func (sh *shell) run(ctx context.Context, host, cmd string) (*RunResult, error) 
 		" ) </dev/null; printf '\\n%s} %d\\n' " + tok + " $?; printf '\\n%s}\\n' " + tok + " >&2\n"
 	if _, err := io.WriteString(sh.in, script); err != nil {
 		sh.kill()
-		return nil, fmt.Errorf("%s: the shell is gone: %w", host, err)
+		return nil, errShellGone
 	}
 	stdout, status, err := sh.out.take(ctx, sh.ended, tok, true)
 	if err == nil {

@@ -240,6 +240,9 @@ func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, e
 		}
 		if sh != nil {
 			res, err := sh.run(ctx, c.cfg.Name, cmd)
+			if errors.Is(err, errShellGone) && !c.closed() {
+				return c.runSession(ctx, cmd, o) // it never ran
+			}
 			if err != nil && ctx.Err() == nil && c.closed() {
 				return nil, c.lost(err)
 			}
