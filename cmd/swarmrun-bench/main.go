@@ -53,6 +53,10 @@ type Results struct {
 	Runs  int   `json:"runs"`
 	// LargeRuns is the number of runs for host counts >= 50.
 	LargeRuns int `json:"large_runs"`
+	// NoopRuns is how often swarmrun's no-op re-run is repeated per
+	// repetition, each time followed by the floors (0 in older results:
+	// the floors were tools of the rotation).
+	NoopRuns int `json:"noop_runs,omitempty"`
 	// AnsibleRuns limits the Ansible variants' runs (0: no limit);
 	// AnsibleMaxHosts their host counts (0: no limit).
 	AnsibleRuns     int      `json:"ansible_runs,omitempty"`
@@ -87,6 +91,7 @@ func benchMain() int {
 	ansRuns := flag.Int("ansible-runs", 0, "runs of the Ansible variants (0: as swarmrun)")
 	ansMax := flag.Int("ansible-max-hosts", 0, "run the Ansible variants only up to this host count (0: all)")
 	largeRuns := flag.Int("large-runs", 0, "runs for host counts of 50 and more (0: --runs)")
+	noopRuns := flag.Int("noop-runs", 3, "swarmrun no-op re-runs per repetition, each followed by the floors")
 	labDir := flag.String("lab-dir", "/tmp/swarmrun-bench-lab", "lab directory")
 	net := flag.Int("net", 7, "lab network number (hosts at 198.18.NET.x)")
 	keepLab := flag.Bool("keep-lab", false, "leave the lab up afterwards")
@@ -155,7 +160,13 @@ func benchMain() int {
 	if *largeRuns <= 0 {
 		*largeRuns = *runs
 	}
-	res := &Results{Hosts: hostCounts, Runs: *runs, LargeRuns: *largeRuns, AnsibleRuns: *ansRuns, AnsibleMaxHosts: *ansMax, Quick: *quick, Started: time.Now(),
+	if *quick && !explicit["noop-runs"] {
+		*noopRuns = 1
+	}
+	if *noopRuns < 1 {
+		*noopRuns = 1
+	}
+	res := &Results{Hosts: hostCounts, Runs: *runs, LargeRuns: *largeRuns, NoopRuns: *noopRuns, AnsibleRuns: *ansRuns, AnsibleMaxHosts: *ansMax, Quick: *quick, Started: time.Now(),
 		LabSize: slicesMax(hostCounts), Command: strings.Join(os.Args, " ")}
 	res.Env = collectEnv(root, b.swarmrun, *net)
 	b.swarmrun = pinned
@@ -253,7 +264,27 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 		}
 	}
 
+	// The machine's speed drifts with its other tenants' load: with swarmrun
+	// measured, the floors are timed right after each of its no-op re-runs
+	// (the run they are compared with), not somewhere in the rotation.
+	var floors []string
+	if slices.Contains(tools, toolSwarmrun) {
+		for _, t := range tools {
+			if isFloor(t) {
+				floors = append(floors, t)
+			}
+		}
+	}
 	total := 0
+	record := func(s *Sample, n, rep int, tool, kind string) {
+		res.Samples = append(res.Samples, *s)
+		total++
+		status := "ok"
+		if s.Problem != "" {
+			status = "PROBLEM: " + s.Problem
+		}
+		logf("N=%-3d run %d %-18s %-13s %7.2fs %6.1f MB  %s", n, rep, tool, kind, s.Seconds, s.PeakMB, status)
+	}
 	for _, n := range res.Hosts {
 		for rep := 1; rep <= res.runsFor(n); rep++ {
 			// Alternate: each repetition starts with the next tool.
@@ -263,6 +294,9 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 					return fail(ctx.Err())
 				}
 				if isAnsible(tool) && ((res.AnsibleRuns > 0 && rep > res.AnsibleRuns) || (res.AnsibleMaxHosts > 0 && n > res.AnsibleMaxHosts)) {
+					continue
+				}
+				if slices.Contains(floors, tool) {
 					continue
 				}
 				killOrphans()
@@ -276,17 +310,27 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 					if kind == kindFirst {
 						killOrphans() // the first run starts cold for Ansible too
 					}
-					s, err := b.measureRun(ctx, tool, n, kind, rep)
-					if err != nil {
-						return fail(err)
+					times := 1
+					if kind == kindNoop && tool == toolSwarmrun {
+						times = res.NoopRuns
 					}
-					res.Samples = append(res.Samples, *s)
-					total++
-					status := "ok"
-					if s.Problem != "" {
-						status = "PROBLEM: " + s.Problem
+					for i := 0; i < times; i++ {
+						s, err := b.measureRun(ctx, tool, n, kind, rep)
+						if err != nil {
+							return fail(err)
+						}
+						record(s, n, rep, tool, kind)
+						if kind != kindNoop || tool != toolSwarmrun {
+							continue
+						}
+						for _, f := range floors {
+							s, err := b.measureRun(ctx, f, n, kindNoop, rep)
+							if err != nil {
+								return fail(err)
+							}
+							record(s, n, rep, f, kindNoop)
+						}
 					}
-					logf("N=%-3d run %d %-18s %-13s %7.2fs %6.1f MB  %s", n, rep, tool, kind, s.Seconds, s.PeakMB, status)
 				}
 			}
 		}

@@ -189,7 +189,11 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 	w("1. reset the N hosts with the bench's own SSH client (`ufw --force reset`, the written files removed, the sysctls back to their values before the first run), end any OpenSSH ControlPersist master left by an earlier run;\n")
 	w("2. **--check** on the fresh hosts (must predict a change on every host and touch nothing);\n")
 	w("3. end ControlPersist masters again, then the **first run** (must change every host; a cold start for both tools);\n")
-	w("4. the **no-op re-run** (must change nothing). Ansible's ControlPersist masters from the first run are still open here, as they would be for a user re-running within 60 s; swarmrun connects afresh.\n\n")
+	w("4. the **no-op re-run** (must change nothing). Ansible's ControlPersist masters from the first run are still open here, as they would be for a user re-running within 60 s; swarmrun connects afresh.")
+	if res.NoopRuns > 0 {
+		w(" swarmrun's no-op re-run is done %d time(s) per repetition, each immediately followed by the floor and floor-6: this machine's speed drifts with its other tenants' load (the same floor took 1.5 s and 2.4 s at 100 hosts within minutes), so each floor is timed next to the run it is compared with, not a first run (a minute at 100 hosts) away.", res.NoopRuns)
+	}
+	w("\n\n")
 	w("Every run's recap is checked (all N hosts reached, none failed, changed as required); a run that fails a check is flagged and left out of the statistics. Before the measured runs each tool does one unmeasured warm-up run on one host (Python byte-code caches, page cache).\n\n")
 	w("Times are wall-clock seconds from process start to exit: median [min–max] over the runs. Memory: every 20 ms the bench reads `/proc/PID/status` of every process in its tree; reported is the larger of the peak *sum* of VmRSS over the tree (the tool, Ansible's forks, every `ssh`, and the ControlPersist masters, which the bench keeps in its tree as a child subreaper) and the largest VmHWM (the kernel's own peak RSS of one process, exact for a single process such as swarmrun up to its last 20 ms). Summing RSS counts pages shared between Ansible's forked workers once per process, so Ansible's figure is an upper bound. (`getrusage` max RSS is not used: with Go's vfork-style exec the child inherits the parent's high-water mark.) MB = 2^20 bytes; the largest over the runs.\n\n")
 
