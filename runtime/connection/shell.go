@@ -153,10 +153,10 @@ func (sh *shell) run(ctx context.Context, host, cmd string) (*RunResult, error) 
 		sh.kill()
 		return nil, errShellGone
 	}
-	stdout, status, err := sh.out.take(ctx, sh.ended, tok, true)
+	stdout, status, err := sh.out.take(ctx, sh.ended, tok)
 	if err == nil {
 		var stderr []byte
-		if stderr, _, err = sh.errs.take(ctx, sh.ended, tok, false); err == nil {
+		if stderr, _, err = sh.errs.take(ctx, sh.ended, tok); err == nil {
 			code, cerr := strconv.Atoi(status)
 			if cerr != nil {
 				sh.kill()
@@ -197,10 +197,10 @@ func (f *frames) wake() {
 	}
 }
 
-// take waits for tok's frame and returns what is between its markers and,
-// if status, the word after the closing marker. Anything before the frame
+// take waits for tok's frame and returns what is between its markers and
+// the word after the closing marker (the exit status on stdout). Anything before the frame
 // (late output of an earlier command) is dropped with it.
-func (f *frames) take(ctx context.Context, ended <-chan struct{}, tok string, status bool) (body []byte, word string, err error) {
+func (f *frames) take(ctx context.Context, ended <-chan struct{}, tok string) (body []byte, word string, err error) {
 	open, shut := []byte(tok+"{\n"), []byte("\n"+tok+"}")
 	over := false
 	for {
