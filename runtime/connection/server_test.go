@@ -28,7 +28,7 @@ import (
 // (run locally with sh -c), the sftp subsystem (pkg/sftp's server),
 // direct-streamlocal@openssh.com and direct-tcpip.
 type testServer struct {
-	t       *testing.T
+	t       testing.TB
 	addr    string
 	hostKey ssh.Signer
 	dir     string // working directory of commands
@@ -43,7 +43,7 @@ type testServer struct {
 	execs      atomic.Int32 // exec requests served
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	s := &testServer{t: t, hostKey: newSigner(t), dir: t.TempDir()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -286,7 +286,7 @@ func (f *failingWrites) Read(p []byte) (int, error) {
 	return c, nil
 }
 
-func newSigner(t *testing.T) ssh.Signer {
+func newSigner(t testing.TB) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -301,7 +301,7 @@ func newSigner(t *testing.T) ssh.Signer {
 
 // newKeyFile writes a fresh OpenSSH private key and returns its path and
 // public key.
-func newKeyFile(t *testing.T) (string, ssh.PublicKey) {
+func newKeyFile(t testing.TB) (string, ssh.PublicKey) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -320,7 +320,7 @@ func newKeyFile(t *testing.T) (string, ssh.PublicKey) {
 }
 
 // isolate points HOME, ssh_config and the agent away from the real user's.
-func isolate(t *testing.T) string {
+func isolate(t testing.TB) string {
 	t.Helper()
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -341,7 +341,7 @@ func isolate(t *testing.T) string {
 
 // setup starts a server and returns a Config that reaches it with a key
 // and a known_hosts file that knows it.
-func setup(t *testing.T) (*testServer, Config) {
+func setup(t testing.TB) (*testServer, Config) {
 	t.Helper()
 	home := isolate(t)
 	s := newTestServer(t)

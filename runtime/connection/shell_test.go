@@ -83,3 +83,32 @@ func TestShellLargeOutput(t *testing.T) {
 		t.Errorf("1 MiB command: %q", res.Stdout)
 	}
 }
+
+// BenchmarkRunShell is a command through the persistent shell;
+// BenchmarkRunSession the same command in a session of its own (stdin
+// forces one), as every command ran before the shell. Against the
+// in-process server (sh -c per exec), so the gap is a lower bound of sshd's.
+func BenchmarkRunShell(b *testing.B) {
+	benchRun(b, RunOpts{})
+}
+
+func BenchmarkRunSession(b *testing.B) {
+	benchRun(b, RunOpts{Stdin: []byte("\n")})
+}
+
+func benchRun(b *testing.B, o RunOpts) {
+	_, cfg := setup(b)
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := c.Run(context.Background(), "echo ok", o)
+		if err != nil || string(res.Stdout) != "ok\n" {
+			b.Fatal(err, res)
+		}
+	}
+}
