@@ -43,7 +43,7 @@ demo: build
 	@echo
 	@echo "Look at it:  ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker node ls"
 	@echo "             ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker service ps web_web"
-	@echo "             for h in 11 12 13; do curl -s http://198.18.0.$$h:8080/; echo; done   # 2 replicas answer"
+	@echo '             for h in 11 12 13; do curl -s http://198.18.0.$$h:8080/; echo; done   # 2 replicas answer'
 	@echo "Tear down:   make demo-down"
 
 demo-down: build
