@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -41,6 +40,7 @@ type testServer struct {
 	failWrites atomic.Bool  // corrupt SFTP writes after the first one
 	noSFTP     atomic.Bool  // refuse the sftp subsystem
 	execs      atomic.Int32 // exec requests served
+	noUnix     atomic.Bool  // refuse stream-local forwarding (a user not in the docker group)
 }
 
 func newTestServer(t testing.TB) *testServer {
@@ -134,6 +134,10 @@ func (s *testServer) handle(nc net.Conn) {
 				Reserved1 uint32
 			}
 			ssh.Unmarshal(nch.ExtraData(), &p)
+			if s.noUnix.Load() {
+				nch.Reject(ssh.Prohibited, "permission denied")
+				continue
+			}
 			s.forward(nch, "unix", p.Path)
 		case "direct-tcpip":
 			var p struct {
@@ -361,21 +365,3 @@ func fileUID(st os.FileInfo) int {
 	return int(st.Sys().(*syscall.Stat_t).Uid)
 }
 
-// TestMain doubles as `docker system dial-stdio` for the fake docker:
-// it bridges stdin and stdout to the socket named in the environment.
-func TestMain(m *testing.M) {
-	if sock := os.Getenv("SWARMRUN_TEST_DIALSTDIO"); sock != "" {
-		c, err := net.Dial("unix", sock)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		go func() {
-			io.Copy(c, os.Stdin)
-			c.(*net.UnixConn).CloseWrite()
-		}()
-		io.Copy(os.Stdout, c)
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}

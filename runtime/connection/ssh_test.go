@@ -580,18 +580,16 @@ func TestDockerClient(t *testing.T) {
 	}
 }
 
-// When the login user may not open the socket, become uses
-// `sudo docker system dial-stdio`.
-func TestDockerClientDialStdio(t *testing.T) {
+// When the login user may not open the socket, become runs the Perl relay
+// with sudo: real perl, the fake sudo, the fake engine's socket. No docker
+// CLI is involved (Debian 13's docker.io has none).
+func TestDockerClientRelay(t *testing.T) {
 	s, cfg := setup(t)
 	fakeSudo(t, s, "pw")
+	s.noUnix.Store(true)
 	sock := fakeDocker(t)
-	bin := sudoBin(s)
-	exe, _ := os.Executable()
-	docker := "#!/bin/sh\n[ \"$*\" = 'system dial-stdio' ] || exit 2\nSWARMRUN_TEST_DIALSTDIO=" + sock + " exec " + exe + "\n"
-	os.WriteFile(filepath.Join(bin, "docker"), []byte(docker), 0o755)
 	old := dockerSocket
-	dockerSocket = sock + ".denied" // the direct path fails
+	dockerSocket = sock
 	defer func() { dockerSocket = old }()
 
 	cfg.User = "alice"
@@ -608,6 +606,18 @@ func TestDockerClientDialStdio(t *testing.T) {
 	}
 	if v.Version != "20.10.24" {
 		t.Errorf("version %q", v.Version)
+	}
+	// No engine yet (a fresh host before Docker is installed): the error
+	// says so instead of hanging or blaming a missing command.
+	dockerSocket = sock + ".absent"
+	cli2, err := DockerClient(context.Background(), c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli2.Close()
+	_, err = cli2.Ping(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "is Docker installed and running") {
+		t.Errorf("ping without an engine: %v", err)
 	}
 }
 
