@@ -273,19 +273,21 @@ func daemonJSONRestart(ctx context.Context, t *Target, systemd bool, timeout int
 		restart = "systemctl restart docker"
 	}
 	// The restart command may fail although the engine comes up later (or
-	// succeed although it dies right after start): the engine answering
-	// `docker version` is what counts.
-	script := fmt.Sprintf(`%s >/tmp/.swarmrun-docker-restart.log 2>&1; rc=$?
+	// succeed although it dies right after start): the engine answering its
+	// API twice, 2 s apart, is what counts. The ping needs no docker CLI
+	// (Debian 13's docker.io has none), only perl-base, which is Essential.
+	script := fmt.Sprintf(`ping_engine() { perl -MIO::Socket::UNIX -e '$s=IO::Socket::UNIX->new(Peer=>"%s") or exit 1; print $s "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"; $l=<$s>; exit(defined $l && $l=~/ 200 / ? 0 : 1)' 2>/dev/null; }
+out=$(%s 2>&1); rc=$?
 i=0; while [ $i -lt %d ]; do
   sleep 1
-  if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  if ping_engine; then
     sleep 2
-    docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && exit 0
+    ping_engine && exit 0
   fi
   i=$((i+1))
 done
-echo "docker did not answer within %d s (restart command exited $rc: $(tail -n 3 /tmp/.swarmrun-docker-restart.log))" >&2
-exit 1`, restart, timeout, timeout)
+echo "docker did not answer within %d s (restart command exited $rc: $(printf '%%s\n' "$out" | tail -n 3))" >&2
+exit 1`, connection.DockerSocket, restart, timeout, timeout)
 	_, err := Sh(ctx, t, script)
 	return err
 }

@@ -21,8 +21,10 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 )
 
@@ -44,14 +46,38 @@ func dockerAPI(ctx context.Context, t *Target) (client.APIClient, error) {
 }
 
 // withDocker adapts a module body that takes an API client to Module.Run.
+// Under --check, a host whose engine does not answer (Docker not installed
+// yet: an earlier step would install it, the normal state of a fresh host)
+// is planned against absentEngine, so the module predicts its change
+// instead of failing.
 func withDocker(run func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error)) func(context.Context, *Target, Params) (*Result, error) {
 	return func(ctx context.Context, t *Target, p Params) (*Result, error) {
 		api, err := dockerAPI(ctx, t)
 		if err != nil {
 			return nil, err
 		}
+		if t.Check {
+			if _, perr := api.Ping(ctx); perr != nil {
+				api = absentEngine{api}
+			}
+		}
 		return run(ctx, t, p, api)
 	}
+}
+
+// absentEngine answers as a just-installed engine would: outside any swarm,
+// no images, no networks. Every other call reaches the real client and
+// fails with its connection error.
+type absentEngine struct{ client.APIClient }
+
+func (absentEngine) Info(context.Context) (system.Info, error) {
+	return system.Info{Swarm: swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}}, nil
+}
+func (absentEngine) ImageInspect(_ context.Context, id string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	return image.InspectResponse{}, errdefs.ErrNotFound.WithMessage("no such image: " + id)
+}
+func (absentEngine) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+	return nil, nil
 }
 
 // requireManager fails unless the host is an active swarm manager: node,

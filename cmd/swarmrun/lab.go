@@ -28,6 +28,8 @@ func labCommand() *cli.Command {
 					&cli.IntFlag{Name: "managers", Value: 1, Usage: "hosts in the managers group (the first ones)"},
 					&cli.BoolFlag{Name: "no-docker", Usage: "hosts without dockerd"},
 					&cli.IntFlag{Name: "net", Value: 0, Usage: "network number K: hosts at 198.18.K.(10+i), names carry K"},
+					&cli.BoolFlag{Name: "fresh", Usage: "hosts like new cloud VMs: a clean Debian booted with systemd, sudo user admin, no Docker"},
+					&cli.StringFlag{Name: "distro", Value: lab.DefaultDistro, Usage: "with --fresh: debian-12 or debian-13"},
 				},
 				Action: func(c *cli.Context) error {
 					ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -35,6 +37,7 @@ func labCommand() *cli.Command {
 					l, err := lab.Up(ctx, lab.Options{
 						Dir: c.String("dir"), Hosts: c.Int("hosts"), Managers: c.Int("managers"),
 						Net: c.Int("net"), NoDocker: c.Bool("no-docker"), Log: os.Stderr,
+						Fresh: c.Bool("fresh"), Distro: c.String("distro"),
 					})
 					if err != nil {
 						return err
@@ -56,14 +59,22 @@ func labCommand() *cli.Command {
 						return err
 					}
 					fmt.Printf("lab %d in %s, phase %s, inventory %s\n", l.Net, l.Dir, l.Phase, l.Inventory())
-					fmt.Printf("%-6s %-15s %-8s %-7s %-5s %s\n", "HOST", "ADDRESS", "GROUP", "RUNNING", "SSH", "DOCKER")
+					fmt.Printf("%-6s %-15s %-8s %-7s %-5s %-6s", "HOST", "ADDRESS", "GROUP", "RUNNING", "SSH", "DOCKER")
+					if l.Fresh {
+						fmt.Printf(" %-5s %s", "BOOTS", "SYSTEM")
+					}
+					fmt.Println()
 					down := false
 					for _, h := range hs {
 						g := "workers"
 						if h.Manager {
 							g = "managers"
 						}
-						fmt.Printf("%-6s %-15s %-8s %-7v %-5v %s\n", h.Name, h.Addr, g, h.Running, h.SSH, h.Docker)
+						fmt.Printf("%-6s %-15s %-8s %-7v %-5v %-6s", h.Name, h.Addr, g, h.Running, h.SSH, h.Docker)
+						if l.Fresh {
+							fmt.Printf(" %-5d %s", h.Boots, h.System)
+						}
+						fmt.Println()
 						down = down || !h.Running || !h.SSH || h.Docker == "down"
 					}
 					if down {
@@ -93,6 +104,9 @@ func labCommand() *cli.Command {
 					if c.NArg() == 1 {
 						args = append([]string{"-t"}, args...)
 					}
+					if l.Fresh && c.NArg() > 1 {
+						args = append(args, "sudo") // the login user is admin; commands run as root, as on the clones
+					}
 					args = append(args, c.Args().Tail()...)
 					path, err := exec.LookPath("ssh")
 					if err != nil {
@@ -108,9 +122,28 @@ func labCommand() *cli.Command {
 				Flags: []cli.Flag{
 					dirFlag,
 					&cli.IntFlag{Name: "net", Value: -1, Usage: "also remove what network number K left behind without a state file"},
+					&cli.BoolFlag{Name: "purge", Usage: "also remove the cached root filesystems of fresh hosts (" + lab.ImageCacheDir + ")"},
 				},
 				Action: func(c *cli.Context) error {
-					return lab.DownNet(c.String("dir"), c.Int("net"))
+					if err := lab.DownNet(c.String("dir"), c.Int("net")); err != nil {
+						return err
+					}
+					if c.Bool("purge") {
+						return lab.PurgeImages()
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "reboot",
+				Usage:     "reboot fresh hosts (systemctl reboot inside) and wait until they are back",
+				ArgsUsage: "HOST...",
+				Flags:     []cli.Flag{dirFlag},
+				Action: func(c *cli.Context) error {
+					if c.NArg() < 1 {
+						return cli.Exit("usage: swarmrun lab reboot [--dir D] HOST...", 2)
+					}
+					return lab.Reboot(c.Context, c.String("dir"), c.Args().Slice())
 				},
 			},
 		},

@@ -60,6 +60,7 @@ func DownNet(dir string, net int) error {
 	}
 	for k := range nets {
 		victims = append(victims, procsInNetns(k)...)
+		victims = append(victims, freshProcs(k)...)
 	}
 	if err := killAll(victims); err != nil {
 		errs = append(errs, err)
@@ -93,6 +94,8 @@ func DownNet(dir string, net int) error {
 		}
 		// 3. Firewall.
 		errs = append(errs, teardownFirewall(ctx, k)...)
+		// Fresh hosts: what systemd-nspawn leaves below /run on the machine.
+		errs = append(errs, removeNspawnRun(k)...)
 		// 4. Cgroups of containers killed with their engine.
 		if err := removeCgroups(k); err != nil {
 			errs = append(errs, err)
@@ -321,7 +324,7 @@ func unescapeMount(s string) string {
 
 // labFiles are the entries Up creates in the lab directory; Down removes
 // those and then the directory if it is empty, leaving anything else alone.
-var labFiles = []string{"hosts", "inventory", "id_ed25519", "id_ed25519.pub", "known_hosts",
+var labFiles = []string{"hosts", "hosts.tmp", "inventory", "id_ed25519", "id_ed25519.pub", "known_hosts",
 	"testweb.tar", "testweb.tar.tmp", "testweb.tar.bin", "state.json.tmp", "state.json"}
 
 func removeLabFiles(dir string) error {
@@ -356,3 +359,69 @@ func otherOwner(k int, dir string) bool {
 	ol, err := Load(owner)
 	return err == nil && ol.anyAlive()
 }
+
+// freshProcs finds the supervisors and systemd-nspawn processes of lab k's
+// fresh hosts by their command lines (the supervisor and nspawn stay in the
+// machine's network namespace, so procsInNetns misses them).
+func freshProcs(k int) []proc {
+	ents, _ := os.ReadDir("/proc")
+	var out []proc
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if isFreshProc(args, k) {
+			out = append(out, proc{pid, procStart(pid)})
+		}
+	}
+	return out
+}
+
+// isFreshProc: `<self> swarmrun-lab-host srlabK-hI` or `systemd-nspawn ... -M srlabK-hI ...`.
+func isFreshProc(args []string, k int) bool {
+	ours := func(name string) bool {
+		p := netnsPrefix(k)
+		return strings.HasPrefix(name, p) && isDigits(name[len(p):])
+	}
+	if len(args) == 3 && args[1] == superviseArg && ours(args[2]) {
+		return true
+	}
+	if len(args) == 0 || filepath.Base(args[0]) != "systemd-nspawn" {
+		return false
+	}
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-M" && ours(args[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// removeNspawnRun removes the directories systemd-nspawn keeps per machine
+// below /run/systemd/nspawn (it cannot remove them itself here).
+func removeNspawnRun(k int) []error {
+	var errs []error
+	for _, sub := range []string{"propagate", "unix-export", "incoming"} {
+		ents, _ := os.ReadDir(filepath.Join("/run/systemd/nspawn", sub))
+		for _, e := range ents {
+			p := netnsPrefix(k)
+			if n := e.Name(); strings.HasPrefix(n, p) && isDigits(n[len(p):]) {
+				path := filepath.Join("/run/systemd/nspawn", sub, n)
+				syscall.Unmount(path, syscall.MNT_DETACH)
+				if err := os.RemoveAll(path); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// PurgeImages removes the cached root filesystems of fresh hosts.
+func PurgeImages() error { return os.RemoveAll(ImageCacheDir) }

@@ -21,6 +21,14 @@ import (
 const initEnv = "SWARMRUN_LAB_INIT"
 
 func init() {
+	if cfg := os.Getenv(superviseEnv); cfg != "" {
+		os.Unsetenv(superviseEnv)
+		if err := supervise(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "lab supervisor:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	cfgPath := os.Getenv(initEnv)
 	if cfgPath == "" {
 		return

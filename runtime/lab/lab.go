@@ -34,6 +34,8 @@ type Options struct {
 	Managers int    // hosts in the "managers" group, default 1
 	Net      int    // K in 198.18.K.0/24 and in every name; default 0
 	NoDocker bool   // hosts without dockerd (and no test image)
+	Fresh    bool   // fresh hosts: a clean Debian with systemd, no Docker (see fresh.go)
+	Distro   string // with Fresh: debian-12 or debian-13 (DefaultDistro)
 	Src      string // swarmrun source tree for the test image; default: found from cwd or $SWARMRUN_SRC
 	Log      io.Writer
 }
@@ -57,6 +59,9 @@ type Lab struct {
 	Dir       string              `json:"dir"`
 	Net       int                 `json:"net"`
 	Docker    bool                `json:"docker"`
+	Fresh     bool                `json:"fresh,omitempty"`
+	Distro    string              `json:"distro,omitempty"`
+	ImageDir  string              `json:"image_dir,omitempty"` // fresh hosts' lower root filesystem
 	Bridge    string              `json:"bridge"`
 	Chain     string              `json:"chain"`
 	Mirrors   map[string][]string `json:"mirrors"`
@@ -88,11 +93,20 @@ func (l *Lab) Host(name string) (Host, bool) {
 	return Host{}, false
 }
 
-// SSHArgs returns the OpenSSH client arguments that log in to h as root.
+// User is the login user of the lab's hosts: root on clones, the sudo user
+// FreshUser on fresh hosts.
+func (l *Lab) User() string {
+	if l.Fresh {
+		return FreshUser
+	}
+	return "root"
+}
+
+// SSHArgs returns the OpenSSH client arguments that log in to h as User().
 func (l *Lab) SSHArgs(h Host) []string {
 	return []string{"-i", l.KeyFile(), "-o", "UserKnownHostsFile=" + l.KnownHosts(),
 		"-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-		"-o", "LogLevel=ERROR", "root@" + h.Addr}
+		"-o", "LogLevel=ERROR", l.User() + "@" + h.Addr}
 }
 
 // save writes the state file atomically; called after every step of Up so a
@@ -127,6 +141,26 @@ func Load(dir string) (*Lab, error) {
 
 // InstallHint is what a machine without the lab's dependencies needs.
 const InstallHint = "apt-get install docker.io openssh-server iptables iproute2 ufw"
+
+// preflight checks the machine can run the lab o asks for.
+func preflight(o Options) error {
+	if !o.Fresh {
+		return Preflight(!o.NoDocker)
+	}
+	if err := Preflight(false); err != nil {
+		return err
+	}
+	var missing []string
+	for _, c := range []string{"systemd-nspawn", "debootstrap"} {
+		if _, err := exec.LookPath(c); err != nil {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("fresh hosts need %s, missing here: install them with `apt-get install systemd-container debootstrap`", strings.Join(missing, ", "))
+	}
+	return nil
+}
 
 // Preflight checks the machine can run a lab.
 func Preflight(docker bool) error {
@@ -190,6 +224,12 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Fresh && o.Distro == "" {
+		o.Distro = DefaultDistro
+	}
+	if _, ok := Distros[o.Distro]; o.Fresh && !ok {
+		return fmt.Errorf("--distro %q: one of debian-12, debian-13", o.Distro)
+	}
 	switch {
 	case o.Hosts < 1 || o.Hosts > 240:
 		return fmt.Errorf("--hosts %d: between 1 and 240", o.Hosts)
@@ -207,7 +247,7 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	if err := Preflight(!o.NoDocker); err != nil {
+	if err := preflight(o); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
@@ -235,8 +275,8 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	if err := os.Chmod(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	l := &Lab{Version: 1, Dir: o.Dir, Net: o.Net, Docker: !o.NoDocker, Bridge: bridgeName(o.Net),
-		Chain: chainName(o.Net), Started: t0, Phase: "starting"}
+	l := &Lab{Version: 1, Dir: o.Dir, Net: o.Net, Docker: !o.NoDocker && !o.Fresh, Bridge: bridgeName(o.Net),
+		Chain: chainName(o.Net), Started: t0, Phase: "starting", Fresh: o.Fresh, Distro: o.Distro}
 	for i := 1; i <= o.Hosts; i++ {
 		l.Hosts = append(l.Hosts, Host{Name: hostName(i), Addr: hostAddr(o.Net, i), Netns: netnsName(o.Net, i),
 			Veth: vethName(o.Net, i), Manager: i <= o.Managers})
@@ -256,7 +296,7 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	// The test image builds while the hosts start: it is mostly CPU in `go build`.
 	var imgErr error
 	var imgWG sync.WaitGroup
-	if l.Docker {
+	if l.Docker || l.Fresh && !o.NoDocker {
 		imgWG.Add(1)
 		go func() {
 			defer imgWG.Done()
@@ -272,6 +312,11 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	clientKey, hostKeys, err := l.writeKeys()
 	if err != nil {
 		return nil, err
+	}
+	if l.Fresh {
+		if l.ImageDir, err = EnsureImage(ctx, l.Distro, o.Log); err != nil {
+			return nil, err
+		}
 	}
 	l.Mirrors, l.MirrorIPs = resolveMirrors(ctx)
 	if len(l.MirrorIPs) == 0 {
@@ -304,9 +349,18 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		go func(i int) {
 			defer wg.Done()
 			sem <- struct{}{}
-			err := l.startHost(ctx, i, clientKey, hostKeys[i], etcHosts)
+			var err error
+			if l.Fresh {
+				if err = l.prepareFresh(i, clientKey, hostKeys[i], etcHosts); err == nil {
+					err = l.startFresh(i)
+				}
+			} else {
+				err = l.startHost(ctx, i, clientKey, hostKeys[i], etcHosts)
+			}
 			<-sem
-			if err == nil {
+			if err == nil && l.Fresh {
+				err = l.waitFresh(ctx, i, 2*time.Minute+time.Duration(len(l.Hosts))*5*time.Second)
+			} else if err == nil {
 				err = l.waitHost(ctx, i)
 			}
 			errs[i] = err
@@ -318,6 +372,12 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	}
 	fmt.Fprintf(o.Log, "hosts answer SSH%s in %.1fs\n", map[bool]string{true: " and Docker"}[l.Docker], time.Since(t0).Seconds())
 
+	if l.Fresh {
+		imgWG.Wait() // loaded by the playbook (swarm_images), once Docker is installed
+		if imgErr != nil {
+			fmt.Fprintf(o.Log, "warning: no test image: %v\n", imgErr)
+		}
+	}
 	if l.Docker {
 		imgWG.Wait()
 		if imgErr != nil {
@@ -551,12 +611,21 @@ func (l *Lab) inventory() string {
 		}
 		for _, h := range l.Hosts {
 			if h.Manager == group {
-				fmt.Fprintf(&b, "%s ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s\n", h.Name, h.Addr, l.KeyFile())
+				fmt.Fprintf(&b, "%s ansible_host=%s ansible_user=%s ansible_ssh_private_key_file=%s\n", h.Name, h.Addr, l.User(), l.KeyFile())
 			}
 		}
 	}
 	fmt.Fprintf(&b, "\n[all:vars]\nansible_ssh_common_args='-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes'\nswarmrun_known_hosts_file=%s\n",
 		l.KnownHosts(), l.KnownHosts())
+	if l.Fresh {
+		// As on a cloud image: a sudo user. Docker is not there yet, so the
+		// test image reaches the hosts through the playbook (site.star's
+		// swarm_images).
+		b.WriteString("ansible_become=true\n")
+		if l.Image != "" {
+			fmt.Fprintf(&b, "swarm_images=['%s']\n", l.Image)
+		}
+	}
 	return b.String()
 }
 

@@ -53,13 +53,8 @@ func mirrorNames() []string {
 // (one-line .list and deb822 .sources files); disabled files are skipped by
 // their extension, as apt does.
 func aptSourceHosts() []string {
-	files := []string{"/etc/apt/sources.list"}
-	for _, pat := range []string{"/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"} {
-		m, _ := filepath.Glob(pat)
-		files = append(files, m...)
-	}
 	var hosts []string
-	for _, f := range files {
+	for _, f := range aptSourceFiles() {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
@@ -71,6 +66,16 @@ func aptSourceHosts() []string {
 		}
 	}
 	return hosts
+}
+
+// aptSourceFiles lists the machine's enabled apt source files.
+func aptSourceFiles() []string {
+	files := []string{"/etc/apt/sources.list"}
+	for _, pat := range []string{"/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"} {
+		m, _ := filepath.Glob(pat)
+		files = append(files, m...)
+	}
+	return files
 }
 
 // uriHosts returns the host names of the http(s) URIs on the uncommented

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 )
 
@@ -13,6 +14,8 @@ type HostStatus struct {
 	Running bool   `json:"running"` // init process alive
 	SSH     bool   `json:"ssh"`     // sshd answers
 	Docker  string `json:"docker"`  // "up", "down" or "-" (no docker)
+	Boots   int    `json:"boots,omitempty"`  // fresh hosts: boots so far
+	System  string `json:"system,omitempty"` // fresh hosts: systemctl is-system-running
 }
 
 // Status reports on the lab in dir: the state file and what answers now.
@@ -32,6 +35,11 @@ func Status(dir string) (*Lab, []HostStatus, error) {
 			defer wg.Done()
 			s := HostStatus{Host: h, Docker: "-"}
 			s.Running = alive(h.PID, h.PIDStart)
+			if l.Fresh {
+				s.Running = freshInit(h) > 0
+				s.Boots = readBoots(filepath.Join(l.Dir, "hosts", h.Name))
+				s.System = systemState(context.Background(), h)
+			}
 			if s.Running {
 				s.SSH = sshBanner(h.Addr) == nil
 			}
@@ -60,7 +68,7 @@ func (l *Lab) PrintUsage(w io.Writer) {
 	if len(l.Hosts) > 0 {
 		h := l.Hosts[0]
 		fmt.Fprintf(w, "try:\n  swarmrun lab ssh --dir %s %s hostname\n", l.Dir, h.Name)
-		fmt.Fprintf(w, "  ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes root@%s\n", l.KeyFile(), l.KnownHosts(), h.Addr)
+		fmt.Fprintf(w, "  ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes %s@%s\n", l.KeyFile(), l.KnownHosts(), l.User(), h.Addr)
 		fmt.Fprintf(w, "  swarmrun play PLAYBOOK -i %s\n", l.Inventory())
 	}
 	fmt.Fprintf(w, "stop it with: swarmrun lab down --dir %s\n", l.Dir)
