@@ -364,4 +364,3 @@ func setup(t testing.TB) (*testServer, Config) {
 func fileUID(st os.FileInfo) int {
 	return int(st.Sys().(*syscall.Stat_t).Uid)
 }
-

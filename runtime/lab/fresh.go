@@ -222,8 +222,8 @@ func nspawnArgs(c freshConfig) []string {
 func joinCgroups(name string) error {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	for _, r := range roots {
-		if fi, err := os.Lstat(r); err != nil || !fi.IsDir() {
-			continue // cpu,cpuacct style links
+		if !isCgroupMount(r) {
+			continue // cpu,cpuacct style links, plain directories
 		}
 		d := filepath.Join(r, name)
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -239,6 +239,19 @@ func joinCgroups(name string) error {
 		}
 	}
 	return nil
+}
+
+// isCgroupMount reports whether dir is the root of a cgroup (v1 or v2) mount.
+func isCgroupMount(dir string) bool {
+	const cgroupMagic, cgroup2Magic = 0x27e0eb, 0x63677270
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return false
+	}
+	var st, parent syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil || syscall.Statfs(filepath.Dir(dir), &parent) != nil {
+		return false
+	}
+	return (st.Type == cgroupMagic || st.Type == cgroup2Magic) && st.Type != parent.Type
 }
 
 func readBoots(hostDir string) int {

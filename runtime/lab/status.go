@@ -11,9 +11,9 @@ import (
 // HostStatus is what Status observes about one host.
 type HostStatus struct {
 	Host
-	Running bool   `json:"running"` // init process alive
-	SSH     bool   `json:"ssh"`     // sshd answers
-	Docker  string `json:"docker"`  // "up", "down" or "-" (no docker)
+	Running bool   `json:"running"`          // init process alive
+	SSH     bool   `json:"ssh"`              // sshd answers
+	Docker  string `json:"docker"`           // "up", "down" or "-" (no docker)
 	Boots   int    `json:"boots,omitempty"`  // fresh hosts: boots so far
 	System  string `json:"system,omitempty"` // fresh hosts: systemctl is-system-running
 }
