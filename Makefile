@@ -1,5 +1,6 @@
 # swarmrun — see README.md.
 SHELL    := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
 GO       ?= go
 BIN      := bin/swarmrun
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -34,16 +35,22 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./cmd/swarmrun/e2e/
 
-# The quick start: a 3-host lab and the flagship playbook against it.
-demo: build
+# The quick start: installs what it needs (as .ci/run does), then three
+# fresh hosts (clean Debian, systemd, sudo user, no Docker) and the flagship
+# playbook against them: fresh hosts to a running swarm.
+DEMO_DISTRO ?= debian-13
+demo:
+	@bash .ci/install
+	@$(MAKE) --no-print-directory build
 	@mkdir -p playbooks/secrets
 	@test -s playbooks/secrets/web_api_key || (umask 077; head -c 18 /dev/urandom | base64 > playbooks/secrets/web_api_key)
-	./$(BIN) lab status --dir $(LAB_DIR) >/dev/null 2>&1 || ./$(BIN) lab up --hosts 3 --dir $(LAB_DIR)
+	./$(BIN) lab status --dir $(LAB_DIR) >/dev/null 2>&1 || ./$(BIN) lab up --fresh --distro $(DEMO_DISTRO) --hosts 3 --dir $(LAB_DIR)
 	./$(BIN) play playbooks/site.star -i $(LAB_DIR)/inventory
 	@echo
-	@echo "Look at it:  ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker node ls"
-	@echo "             ./$(BIN) lab ssh --dir $(LAB_DIR) h1 docker service ps web_web"
+	@echo "Look at it:  ./$(BIN) lab status --dir $(LAB_DIR)"
+	@echo "             ./$(BIN) lab ssh --dir $(LAB_DIR) h1            # admin, with sudo; Debian 13 has no docker CLI"
 	@echo '             for h in 11 12 13; do curl -s http://198.18.0.$$h:8080/; echo; done   # 2 replicas answer'
+	@echo "Reboot it:   ./$(BIN) lab reboot --dir $(LAB_DIR) h1 h2 h3"
 	@echo "Tear down:   make demo-down"
 
 demo-down: build

@@ -270,7 +270,9 @@ true`, qp, hpSection("file"), hpCat(path), hpSection("init"))
 func daemonJSONRestart(ctx context.Context, t *Target, systemd bool, timeout int64) error {
 	restart := "service docker restart"
 	if systemd {
-		restart = "systemctl restart docker"
+		// After failed starts systemd refuses more ("start request repeated
+		// too quickly"): the roll-back's restart would then fail too.
+		restart = "systemctl reset-failed docker.service docker.socket 2>/dev/null; systemctl restart docker"
 	}
 	// The restart command may fail although the engine comes up later (or
 	// succeed although it dies right after start): the engine answering its

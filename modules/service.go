@@ -17,7 +17,9 @@ Works with systemd when it runs the host (/run/systemd/system exists: systemctl)
 and otherwise with SysV init scripts (service NAME ... / /etc/init.d/NAME and
 update-rc.d), as in containers and the lab. The current state is observed in
 one command. started/stopped change only when needed; restarted and reloaded
-always change (reloaded starts a stopped service). After starting, the module
+always change (reloaded starts a stopped service). On systemd, a unit whose
+file changed since the last daemon-reload gets one first (reported as a
+change), and a masked unit is refused with a clear error. After starting, the module
 waits up to wait seconds until the service reports running.
 
 Example:
@@ -27,6 +29,7 @@ Example:
 			{Name: "name", Type: String, Required: true, Doc: "The service (systemd unit or init.d script name)."},
 			{Name: "state", Type: String, Choices: []string{"started", "stopped", "restarted", "reloaded"}, Doc: "Wanted run state; unset leaves it alone."},
 			{Name: "enabled", Type: Bool, Doc: "Whether the service starts at boot; unset leaves it alone."},
+			{Name: "daemon_reload", Type: Bool, Default: false, Doc: "systemd: run `systemctl daemon-reload` first (a change). Pass whether the step that wrote the unit file changed it, e.g. `daemon_reload = lambda h: h.name in unit.changed.names`, so that --check predicts it; a unit whose file changed on disk is reloaded even without it."},
 			{Name: "wait", Type: Int, Default: int64(10), Doc: "Seconds to wait after a start/restart until the service reports running."},
 		},
 		Outputs: map[string]string{
@@ -45,6 +48,8 @@ type svcState struct {
 	running bool
 	enabled bool
 	tool    string // sysv: "service" or the init.d script path
+	masked  bool   // systemd: the unit is masked
+	stale   bool   // systemd: its unit file changed on disk since the last daemon-reload
 }
 
 // svcObserveScript prints key=value lines describing service name.
@@ -54,6 +59,8 @@ func svcObserveScript(name string) string {
   echo init=systemd
   load=$(systemctl show -p LoadState --value ` + q + ` 2>/dev/null)
   [ "$load" = loaded ] && echo exists=1
+  [ "$load" = masked ] && echo masked=1
+  [ "$(systemctl show -p NeedDaemonReload --value ` + q + ` 2>/dev/null)" = yes ] && echo reload=1
   [ "$(systemctl is-active ` + q + ` 2>/dev/null)" = active ] && echo running=1
   case "$(systemctl is-enabled ` + q + ` 2>/dev/null)" in enabled|enabled-runtime|static|alias|indirect|generated) echo enabled=1;; esac
 else
@@ -83,6 +90,10 @@ func parseSvcState(out string) svcState {
 			s.enabled = v == "1"
 		case "tool":
 			s.tool = v
+		case "masked":
+			s.masked = v == "1"
+		case "reload":
+			s.stale = v == "1"
 		}
 	}
 	return s
@@ -128,8 +139,17 @@ func runService(ctx context.Context, t *Target, p Params) (*Result, error) {
 	s := parseSvcState(out)
 	res := &Result{Outputs: map[string]any{"init": s.init}}
 
+	if s.masked && (state != "" && state != "stopped" || p.Has("enabled") && p.Bool("enabled")) {
+		return nil, fmt.Errorf("service %s is masked: systemd will not start or enable it (unmask it first: systemctl unmask %s)", name, name)
+	}
 	var steps []string // shell commands, run in order
 	var diffs []string
+	if s.stale || s.init == "systemd" && p.Bool("daemon_reload") {
+		// The unit file changed (a copy step before this one): systemd
+		// would run the old definition until a daemon-reload.
+		steps = append(steps, "systemctl daemon-reload")
+		diffs = append(diffs, "daemon-reload")
+	}
 	running, enabled := s.running, s.enabled
 	wait := p.Int("wait")
 	if !p.Has("wait") {

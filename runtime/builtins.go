@@ -27,7 +27,7 @@ func (e *Engine) builtins() starlark.StringDict {
 	}
 	if m, ok := modules.Get("file"); ok {
 		// Two meanings, told apart by the call: file("x.txt") reads a
-		// controller file (DESIGN.md's file()); file(hosts, path = ...) is
+		// controller file (README: Inputs); file(hosts, path = ...) is
 		// Ansible's file module. A module call always has keyword arguments.
 		run := e.moduleBuiltin(m)
 		d["file"] = starlark.NewBuiltin("file", func(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -156,7 +156,7 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 	w("On this machine the lab hosts' sshd and everything they run share the same 2 CPUs with the tool under test: remote work and local work compete. With few cores and many hosts, CPU (SSH handshakes on both ends, remote processes, Ansible's Python workers) is the limit, not network latency, which is near zero here. Over a real network each round trip adds latency, which favours the tool with fewer round trips.\n\n")
 
 	w("## Method\n\n")
-	w("The hosts are a `swarmrun lab up --hosts %d --no-docker` lab (started in %s): network namespaces on this machine, each with its own sshd, IP address and copy-on-write root (LAB.md). Every tool talks to them over real SSH. One lab serves every host count N: each N uses an inventory of its first N hosts.\n\n",
+	w("The hosts are a `swarmrun lab up --hosts %d --no-docker` lab (started in %s): network namespaces on this machine, each with its own sshd, IP address and copy-on-write root (docs/LAB.md). Every tool talks to them over real SSH. One lab serves every host count N: each N uses an inventory of its first N hosts.\n\n",
 		res.LabSize, res.LabUp.Round(time.Millisecond))
 	w("The work is the same host preparation written twice, [`testdata/bench/prep.star`](../testdata/bench/prep.star) for swarmrun and [`testdata/bench/prep.yml`](../testdata/bench/prep.yml) for Ansible:\n\n")
 	w("1. apt: `ufw`, `iptables`, `openssh-server` present (already installed: no download)\n")

@@ -1,7 +1,8 @@
 // Package lab runs local test hosts: each host is a network namespace on a
 // bridge with its own mount/UTS/PID namespaces, a copy-on-write root
 // (overlayfs over the machine's /), sshd and optionally dockerd. The facts it
-// relies on are in the lab notes (LAB.md); the CLI is `swarmrun lab`.
+// relies on are in docs/LAB.md; the CLI is `swarmrun lab`. Fresh hosts
+// (fresh.go, fresh_image.go) boot a clean Debian with systemd instead.
 package lab
 
 import (

@@ -16,6 +16,7 @@
 //	37       become_test.go
 //	38       misc_test.go
 //	39       addnode_test.go
+//	20, 21   fresh_test.go (fresh hosts: debian-13, debian-12)
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo
@@ -106,6 +107,7 @@ type Lab struct {
 	KnownHosts string
 	Hosts      []LabHost
 	UpTime     time.Duration // how long `lab up` took
+	User       string        // login user: root, or admin (with sudo) on fresh hosts
 }
 
 // LabHost is one host of a Lab.
@@ -122,6 +124,16 @@ type LabHost struct {
 // Leftovers of an earlier crashed run on the same net are removed first.
 func startLab(t testing.TB, net, hosts int, docker bool) *Lab {
 	t.Helper()
+	var extra []string
+	if !docker {
+		extra = append(extra, "--no-docker")
+	}
+	return startLabArgs(t, net, hosts, extra...)
+}
+
+// startLabArgs is startLab with more `lab up` arguments (--fresh, ...).
+func startLabArgs(t testing.TB, net, hosts int, extra ...string) *Lab {
+	t.Helper()
 	requireLab(t)
 	bin := Binary(t)
 	dir := t.TempDir() // cleanups run in reverse: lab down before the dir goes
@@ -129,10 +141,7 @@ func startLab(t testing.TB, net, hosts int, docker bool) *Lab {
 	if out, err := runCmd(2*time.Minute, bin, "lab", "down", "--dir", dir, "--net", strconv.Itoa(net)); err != nil {
 		t.Fatalf("lab down (pre-clean) --net %d: %v\n%s", net, err, out)
 	}
-	args := []string{"lab", "up", "--dir", dir, "--net", strconv.Itoa(net), "--hosts", strconv.Itoa(hosts)}
-	if !docker {
-		args = append(args, "--no-docker")
-	}
+	args := append([]string{"lab", "up", "--dir", dir, "--net", strconv.Itoa(net), "--hosts", strconv.Itoa(hosts)}, extra...)
 	t0 := time.Now()
 	out, err := runCmd(5*time.Minute, bin, args...)
 	up := time.Since(t0)
@@ -144,7 +153,7 @@ func startLab(t testing.TB, net, hosts int, docker bool) *Lab {
 	if err != nil {
 		t.Fatalf("lab up: %v\n%s", err, out)
 	}
-	t.Logf("lab up --net %d --hosts %d (docker %v): %s", net, hosts, docker, up.Round(time.Millisecond))
+	t.Logf("lab up --net %d --hosts %d %v: %s", net, hosts, extra, up.Round(time.Millisecond))
 	l := &Lab{Bin: bin, Dir: dir, Net: net, UpTime: up,
 		Inventory:  filepath.Join(dir, "inventory"),
 		Key:        filepath.Join(dir, "id_ed25519"),
@@ -152,6 +161,7 @@ func startLab(t testing.TB, net, hosts int, docker bool) *Lab {
 	}
 	var st struct {
 		Hosts []LabHost `json:"hosts"`
+		Fresh bool      `json:"fresh"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
 	if err != nil {
@@ -161,6 +171,9 @@ func startLab(t testing.TB, net, hosts int, docker bool) *Lab {
 		t.Fatal(err)
 	}
 	l.Hosts = st.Hosts
+	if st.Fresh {
+		l.User = "admin" // a sudo user; root login is refused
+	}
 	return l
 }
 
@@ -184,8 +197,16 @@ func (l *Lab) Host(t testing.TB, name string) LabHost {
 	return LabHost{}
 }
 
-// SSHArgs are OpenSSH client arguments logging in to host as root.
+// SSHArgs are OpenSSH client arguments logging in to host as the lab's user.
 func (l *Lab) SSHArgs(host string) []string {
+	if l.User == "" {
+		return l.SSHArgsAs("root", host)
+	}
+	return l.SSHArgsAs(l.User, host)
+}
+
+// SSHArgsAs are OpenSSH client arguments logging in to host as user.
+func (l *Lab) SSHArgsAs(user, host string) []string {
 	addr := host
 	for _, h := range l.Hosts {
 		if h.Name == host {
@@ -193,14 +214,20 @@ func (l *Lab) SSHArgs(host string) []string {
 		}
 	}
 	return []string{"-i", l.Key, "-o", "UserKnownHostsFile=" + l.KnownHosts, "-o", "StrictHostKeyChecking=yes",
-		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", "root@" + addr}
+		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", user + "@" + addr}
 }
 
 // SSH runs a shell command on host through the real ssh client and returns
 // its combined output.
+// On fresh hosts the command runs as root through sudo.
 func (l *Lab) SSH(host, command string) (string, error) {
+	if l.User != "" && l.User != "root" {
+		command = "sudo sh -c " + shQuote(command)
+	}
 	return runCmd(5*time.Minute, "ssh", append(l.SSHArgs(host), command)...)
 }
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // MustSSH is SSH that fails the test on error.
 func (l *Lab) MustSSH(t testing.TB, host, command string) string {
