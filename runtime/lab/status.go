@@ -62,8 +62,14 @@ func (l *Lab) PrintUsage(w io.Writer) {
 	fmt.Fprintf(w, "  inventory:   %s\n", l.Inventory())
 	fmt.Fprintf(w, "  key:         %s\n", l.KeyFile())
 	fmt.Fprintf(w, "  known_hosts: %s\n", l.KnownHosts())
-	if l.Image != "" {
+	switch {
+	case l.Image != "" && l.Fresh:
+		fmt.Fprintf(w, "  test image:  %s (archive %s; the inventory's swarm_images loads it once Docker is installed)\n", TestImage, l.Image)
+	case l.Image != "":
 		fmt.Fprintf(w, "  test image:  %s (loaded on every host; archive %s)\n", TestImage, l.Image)
+	}
+	if l.Fresh {
+		fmt.Fprintf(w, "  hosts:       fresh %s, systemd, login %s with sudo, no Docker yet\n", l.Distro, FreshUser)
 	}
 	if len(l.Hosts) > 0 {
 		h := l.Hosts[0]

@@ -172,7 +172,7 @@ func freshService(t *testing.T, l *Lab) {
 	conform("active\nenabled\nswarmrun demo rev 1\n")
 	conform("active\nenabled\nswarmrun demo rev 2\n", "-e", "rev=2") // daemon-reload, then the new unit
 	conform("inactive\ndisabled\nswarmrun demo rev 2\n", "-e", "rev=2", "-e", "state=stopped", "-e", "enabled=false")
-	run := l.Play(t, pb, "-e", "rev=2", "-e", "state=restarted")
+	run := l.Play(t, pb, "-e", "rev=2", "-e", "state=restarted", "-e", "enabled=false")
 	if run.Err != nil || len(run.With("changed")) != 1 || state() != "active\ndisabled\nswarmrun demo rev 2\n" {
 		t.Errorf("restarted: %v %v %q\n%s", run.Err, run.With("changed"), state(), run.Out)
 	}

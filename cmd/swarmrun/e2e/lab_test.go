@@ -296,3 +296,38 @@ func assertLabGone(t *testing.T, net int, dir string, pids []int) {
 		t.Errorf("files left in %s: %v", dir, ents)
 	}
 }
+
+// TestLabFreshDownAfterCrash: a fresh host (supervisor, systemd-nspawn,
+// systemd inside, an overlay mounted on the machine) is removed completely
+// by `lab down --net K` without a state file.
+func TestLabFreshDownAfterCrash(t *testing.T) {
+	const net = 22
+	l := startLabArgs(t, net, 1, "--fresh")
+	pids := labPIDs(t, l.Dir)
+	sup := pids[1]
+	nspawn := childPID(sup)
+	pids = append(pids, nspawn, childPID(nspawn))
+	if nspawn == 0 || pids[len(pids)-1] == 0 {
+		t.Fatalf("supervisor %d, nspawn %d, init %d: not all running", sup, nspawn, pids[len(pids)-1])
+	}
+	if err := os.Remove(filepath.Join(l.Dir, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l.Swarmrun("lab", "down", "--dir", l.Dir, "--net", strconv.Itoa(net)); err != nil {
+		t.Fatalf("lab down: %v\n%s", err, out)
+	}
+	assertLabGone(t, net, l.Dir, pids)
+	if m, _ := filepath.Glob(fmt.Sprintf("/run/systemd/nspawn/*/srlab%d-h*", net)); len(m) > 0 {
+		t.Errorf("nspawn state left: %v", m)
+	}
+}
+
+func childPID(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
+}
