@@ -225,3 +225,40 @@ func sorted(s []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestSiteSingleNode: one host, one manager, the swarm small deployments
+// start with. site.star deploys a stack that fits (one web replica, since
+// the example allows one per node) and a re-run changes nothing; a stack
+// that cannot fit (2 replicas, at most 1 per node) fails within a minute
+// naming the scheduler's reason, not after the whole wait with an older
+// task's error.
+func TestSiteSingleNode(t *testing.T) {
+	l := startLab(t, 23, 1, true)
+	site := filepath.Join(repoRoot(t), "playbooks", "site.star")
+	t.Setenv("WEB_API_KEY", "e2e-single-value-0001")
+	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
+	l.MustPlay(t, site, secrets...)
+	eventually(t, time.Minute, "the web replica answers", func() error {
+		resp, err := http.Get("http://" + l.Hosts[0].Addr + ":8080/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+	if again := l.MustPlay(t, site, secrets...); len(again.With("changed")) != 0 {
+		t.Errorf("second run changed %v", again.With("changed"))
+	}
+
+	tooMany := `{"swarm_stacks": [{"name": "web", "compose": "stacks/web.yml", "env": {"WEB_REPLICAS": "2"}}]}`
+	t0 := time.Now()
+	run := l.Play(t, site, append(secrets, "-e", tooMany)...)
+	took := time.Since(t0)
+	if run.Err == nil || !strings.Contains(run.Out, "service web_web cannot be scheduled: task web_web.2 pending: no suitable node (") {
+		t.Errorf("2 replicas on one node: %v\n%s", run.Err, run.Out)
+	}
+	if took > 90*time.Second {
+		t.Errorf("the unschedulable stack took %s to report", took.Round(time.Second))
+	}
+	t.Logf("unschedulable replica reported after %s", took.Round(time.Second))
+}
