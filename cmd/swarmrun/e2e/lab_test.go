@@ -320,6 +320,10 @@ func TestLabFreshDownAfterCrash(t *testing.T) {
 	if m, _ := filepath.Glob(fmt.Sprintf("/run/systemd/nspawn/*/srlab%d-h*", net)); len(m) > 0 {
 		t.Errorf("nspawn state left: %v", m)
 	}
+	// The image cache is not the lab's: it survives (only --purge removes it).
+	if _, err := os.Stat("/var/cache/swarmrun/images/debian-13/.swarmrun-image"); err != nil {
+		t.Errorf("lab down removed the image cache: %v", err)
+	}
 }
 
 func childPID(pid int) int {
