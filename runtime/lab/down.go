@@ -210,6 +210,15 @@ func procsInNetns(k int) []proc {
 	if len(inodes) == 0 {
 		return nil
 	}
+	return procsWhere(func(dir string) bool {
+		var st syscall.Stat_t
+		return syscall.Stat(dir+"/ns/net", &st) == nil && inodes[st.Ino]
+	})
+}
+
+// procsWhere lists the processes (but this one) whose /proc directory
+// satisfies match.
+func procsWhere(match func(procDir string) bool) []proc {
 	ents, _ := os.ReadDir("/proc")
 	var out []proc
 	for _, e := range ents {
@@ -217,8 +226,7 @@ func procsInNetns(k int) []proc {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		var st syscall.Stat_t
-		if syscall.Stat("/proc/"+e.Name()+"/ns/net", &st) == nil && inodes[st.Ino] {
+		if match("/proc/" + e.Name()) {
 			out = append(out, proc{pid, procStart(pid)})
 		}
 	}
@@ -364,23 +372,10 @@ func otherOwner(k int, dir string) bool {
 // fresh hosts by their command lines (the supervisor and nspawn stay in the
 // machine's network namespace, so procsInNetns misses them).
 func freshProcs(k int) []proc {
-	ents, _ := os.ReadDir("/proc")
-	var out []proc
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if isFreshProc(args, k) {
-			out = append(out, proc{pid, procStart(pid)})
-		}
-	}
-	return out
+	return procsWhere(func(dir string) bool {
+		b, err := os.ReadFile(dir + "/cmdline")
+		return err == nil && isFreshProc(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), k)
+	})
 }
 
 // isFreshProc: `<self> swarmrun-lab-host srlabK-hI` or `systemd-nspawn ... -M srlabK-hI ...`.

@@ -141,16 +141,7 @@ func (l *Lab) startFresh(i int) error {
 	h := &l.Hosts[i]
 	hdir := filepath.Join(l.Dir, "hosts", h.Name)
 	cfg := freshConfig{Name: h.Name, Machine: h.Netns, Root: filepath.Join(hdir, "root"), Netns: h.Netns, HostDir: hdir}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(hdir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(hdir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cfgPath, self, logf, err := hostFiles(hdir, cfg, "console.log")
 	if err != nil {
 		return err
 	}

@@ -472,16 +472,7 @@ func (l *Lab) startHost(ctx context.Context, i int, clientKey ssh.PublicKey, hos
 	cfg := hostConfig{Name: h.Name, Addr: h.Addr, LabDir: l.Dir, HostDir: hdir,
 		HostKey: string(pem.EncodeToMemory(blk)), AuthKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(clientKey))),
 		EtcHosts: etcHosts, Docker: l.Docker, CgroupPath: cgroupParent(l.Net, i+1), HideDirs: hide, Mirrors: mirrorNames()}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(hdir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		return err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(hdir, "init.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cfgPath, self, logf, err := hostFiles(hdir, cfg, "init.log")
 	if err != nil {
 		return err
 	}
@@ -521,6 +512,22 @@ func (l *Lab) startHost(ctx context.Context, i int, clientKey ssh.PublicKey, hos
 		time.Sleep(5 * time.Millisecond)
 	}
 	return l.save()
+}
+
+// hostFiles writes a host process's config.json into hdir and opens its log
+// there; it returns them with the path of this binary, which re-executes
+// itself as the host's init or supervisor.
+func hostFiles(hdir string, cfg any, logName string) (cfgPath, self string, logf *os.File, err error) {
+	b, _ := json.Marshal(cfg)
+	cfgPath = filepath.Join(hdir, "config.json")
+	if err = os.WriteFile(cfgPath, b, 0o600); err != nil {
+		return
+	}
+	if self, err = os.Executable(); err != nil {
+		return
+	}
+	logf, err = os.OpenFile(filepath.Join(hdir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	return
 }
 
 // waitHost waits until host i answers SSH and, with Docker, its engine.
