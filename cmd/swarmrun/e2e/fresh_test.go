@@ -172,9 +172,17 @@ func freshService(t *testing.T, l *Lab) {
 	conform("active\nenabled\nswarmrun demo rev 1\n")
 	conform("active\nenabled\nswarmrun demo rev 2\n", "-e", "rev=2") // daemon-reload, then the new unit
 	conform("inactive\ndisabled\nswarmrun demo rev 2\n", "-e", "rev=2", "-e", "state=stopped", "-e", "enabled=false")
-	run := l.Play(t, pb, "-e", "rev=2", "-e", "state=restarted", "-e", "enabled=false")
-	if run.Err != nil || len(run.With("changed")) != 1 || state() != "active\ndisabled\nswarmrun demo rev 2\n" {
-		t.Errorf("restarted: %v %v %q\n%s", run.Err, run.With("changed"), state(), run.Out)
+	// restarted and reloaded always act (as Ansible's): one change each.
+	for _, st := range []string{"restarted", "reloaded"} {
+		pid := l.MustSSH(t, "h1", "systemctl show -p MainPID --value swarmrun-demo")
+		run := l.Play(t, pb, "-e", "rev=2", "-e", "state="+st, "-e", "enabled=false")
+		if run.Err != nil || len(run.With("changed")) != 1 || state() != "active\ndisabled\nswarmrun demo rev 2\n" {
+			t.Errorf("%s: %v %v %q\n%s", st, run.Err, run.With("changed"), state(), run.Out)
+		}
+		after := l.MustSSH(t, "h1", "systemctl show -p MainPID --value swarmrun-demo")
+		if (st == "restarted") == (after == pid) {
+			t.Errorf("%s: main PID %s -> %s", st, trim(pid), trim(after))
+		}
 	}
 
 	l.MustSSH(t, "h1", "systemctl mask swarmrun-masked.service")
