@@ -20,7 +20,7 @@ test:
 
 # The inventory against Ansible's own ansible-inventory (tens of seconds).
 oracle:
-	$(GO) test -count=1 -run Oracle ./inventory/
+	$(GO) test -count=1 -run Oracle ./inventory/ ./vault/ ./cmd/swarmrun/
 
 # End-to-end tests: real binary against real sshd/dockerd lab hosts (root).
 e2e: build

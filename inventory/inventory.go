@@ -29,6 +29,7 @@ type Inventory struct {
 
 	fileVars map[string]map[string]any // "group:NAME" / "host:NAME" -> group_vars/host_vars content
 	extra    map[string]any
+	vault    *Vault
 
 	merged  map[string]*Host
 	ordered []*Host
@@ -73,12 +74,25 @@ func newInventory(path string) *Inventory {
 // directories beside it. Files ending in .yml, .yaml or .json are YAML;
 // a file without extension is YAML if it parses as a YAML mapping (as
 // Ansible tries its yaml plugin before the ini one); anything else is INI.
-func Load(path string) (*Inventory, error) {
+func Load(path string) (*Inventory, error) { return LoadWith(path, Options{}) }
+
+// Options are the optional inputs of LoadWith.
+type Options struct {
+	Vault *Vault // passwords for vault-encrypted files and !vault values
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, o Options) (*Inventory, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	inv := newInventory(path)
+	inv.vault = o.Vault
+	data, encrypted, err := inv.vault.open(path, data)
+	if err != nil {
+		return nil, err
+	}
 	switch ext := strings.ToLower(filepath.Ext(path)); {
 	case ext == ".yml" || ext == ".yaml" || ext == ".json":
 		err = inv.parseYAML(data)
@@ -89,6 +103,9 @@ func Load(path string) (*Inventory, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if encrypted {
+		inv.markAllVarsSecret()
 	}
 	inv.reconcile()
 	if err := inv.loadVarsFiles(filepath.Dir(path)); err != nil {
@@ -337,7 +354,7 @@ func (inv *Inventory) loadVarsFiles(dir string) error {
 		dir = real
 	}
 	for _, g := range inv.groupOrder {
-		m, err := loadVarsFor(filepath.Join(dir, "group_vars"), g.name)
+		m, err := loadVarsFor(filepath.Join(dir, "group_vars"), g.name, inv.vault)
 		if err != nil {
 			return err
 		}
@@ -349,7 +366,7 @@ func (inv *Inventory) loadVarsFiles(dir string) error {
 		if strings.HasPrefix(h.name, string(filepath.Separator)) {
 			continue // Ansible skips chroot-style names
 		}
-		m, err := loadVarsFor(filepath.Join(dir, "host_vars"), h.name)
+		m, err := loadVarsFor(filepath.Join(dir, "host_vars"), h.name, inv.vault)
 		if err != nil {
 			return err
 		}
@@ -365,7 +382,7 @@ var varsExts = []string{"", ".yml", ".yaml", ".json"}
 // loadVarsFor finds NAME, NAME.yml, NAME.yaml or NAME.json in dir (the
 // first that exists wins; a directory is read recursively in sorted order,
 // skipping hidden and backup files) and merges their mappings.
-func loadVarsFor(dir, name string) (map[string]any, error) {
+func loadVarsFor(dir, name string, vlt *Vault) (map[string]any, error) {
 	var files []string
 	for _, ext := range varsExts {
 		p := filepath.Join(dir, name+ext)
@@ -385,11 +402,7 @@ func loadVarsFor(dir, name string) (map[string]any, error) {
 	}
 	var out map[string]any
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		v, err := decodeYAMLValue(f, data)
+		v, err := readVarsFile(f, vlt)
 		if err != nil {
 			return nil, err
 		}

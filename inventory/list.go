@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 )
@@ -46,7 +47,7 @@ func (inv *Inventory) ListJSON() ([]byte, error) {
 	hostvars := map[string]any{}
 	for _, h := range inv.ordered {
 		if len(h.Vars) > 0 {
-			hostvars[h.Name] = jsonSafe(h.Vars)
+			hostvars[h.Name] = inv.jsonSafe(h.Vars)
 		}
 	}
 	out["_meta"] = map[string]any{"hostvars": hostvars}
@@ -61,10 +62,29 @@ func (inv *Inventory) ListJSON() ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
+// HostJSON renders one host's variables as `ansible-inventory --host`.
+func (inv *Inventory) HostJSON(name string) ([]byte, error) {
+	h := inv.merged[name]
+	if h == nil {
+		return nil, fmt.Errorf("no host %q in the inventory", name)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "    ")
+	if err := enc.Encode(inv.jsonSafe(h.Vars)); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // jsonSafe replaces values encoding/json refuses (NaN, ±Inf from YAML's
-// .nan/.inf) with the strings Python would print.
-func jsonSafe(v any) any {
+// .nan/.inf) with the strings Python would print, and decrypted vault
+// values with what ansible-inventory shows (or a mask).
+func (inv *Inventory) jsonSafe(v any) any {
 	switch v := v.(type) {
+	case string:
+		return inv.vault.listValue(v)
 	case float64:
 		switch {
 		case math.IsNaN(v):
@@ -77,13 +97,13 @@ func jsonSafe(v any) any {
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
-			out[i] = jsonSafe(x)
+			out[i] = inv.jsonSafe(x)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, x := range v {
-			out[k] = jsonSafe(x)
+			out[k] = inv.jsonSafe(x)
 		}
 		return out
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/modules"
 	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/swarmrun/swarmrun/vault"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -40,6 +41,10 @@ type Options struct {
 
 	ExtraVars  map[string]any // -e: highest precedence
 	GlobalVars map[string]any // the inventory's group "all"
+
+	// Vault opens vault-encrypted files read with file(); their content
+	// is then a secret.
+	Vault []vault.Secret
 
 	// Match resolves an Ansible host pattern against the inventory.
 	Match func(pattern string) ([]HostSpec, error)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -56,12 +55,12 @@ func inventoryCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "inventory",
 		Usage: "show the inventory as Ansible does (--list JSON or --graph)",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			inventoryFlag, extraVarsFlag,
 			&cli.BoolFlag{Name: "list", Usage: "JSON in the shape of ansible-inventory --list"},
 			&cli.BoolFlag{Name: "graph", Usage: "the group tree"},
 			&cli.StringFlag{Name: "host", Usage: "one host's merged variables as JSON"},
-		},
+		}, vaultFlags()...),
 		Action: func(c *cli.Context) error {
 			inv, _, err := loadInventory(c)
 			if err != nil {
@@ -69,13 +68,13 @@ func inventoryCommand() *cli.Command {
 			}
 			switch {
 			case c.String("host") != "":
-				h := inv.Host(c.String("host"))
-				if h == nil {
-					return cli.Exit(fmt.Sprintf("no host %q in the inventory", c.String("host")), 1)
+				out, err := inv.HostJSON(c.String("host"))
+				if err != nil {
+					return cli.Exit(err.Error(), 1)
 				}
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "    ")
-				return enc.Encode(h.Vars)
+				os.Stdout.Write(out)
+				fmt.Println()
+				return nil
 			case c.Bool("graph"):
 				fmt.Print(inv.Graph())
 				return nil

@@ -24,6 +24,7 @@ func main() {
 			modulesCommand(),
 			docCommand(),
 			labCommand(),
+			vaultCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		// -e takes JSON; commas are not separators (tags split themselves).

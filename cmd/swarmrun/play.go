@@ -53,7 +53,7 @@ func factsCommand() *cli.Command {
 }
 
 func playFlags() []cli.Flag {
-	return []cli.Flag{
+	flags := []cli.Flag{
 		inventoryFlag,
 		&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "dry run: report what would change, change nothing"},
 		&cli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the differences of changed files and settings"},
@@ -72,6 +72,7 @@ func playFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print messages of unchanged steps too"},
 	}
+	return append(flags, vaultFlags()...)
 }
 
 func play(c *cli.Context) error {
@@ -101,6 +102,7 @@ func run(c *cli.Context, filename string, src []byte) error {
 	if err != nil {
 		return cli.Exit(err.Error(), runtime.ExitError)
 	}
+	vlt := inv.Vault()
 	var limit map[string]bool
 	if p := c.String("limit"); p != "" {
 		hs, err := inv.Match(p)
@@ -156,6 +158,7 @@ func run(c *cli.Context, filename string, src []byte) error {
 		MaxFailPercent: c.Int("max-fail-percentage"),
 		ExtraVars:      extra,
 		GlobalVars:     globals,
+		Vault:          vlt.Secrets(),
 		Match:          runtime.MatchInventory(inv),
 		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
 			return connection.Dial(ctx, connection.FromVars(name, vars, base))
@@ -165,6 +168,9 @@ func run(c *cli.Context, filename string, src []byte) error {
 	})
 	if base.BecomePassword != "" {
 		eng.Redactor().Add(base.BecomePassword)
+	}
+	for _, s := range inv.Secrets() {
+		eng.Redactor().Add(s)
 	}
 	defer eng.Close()
 	start := time.Now()
@@ -193,11 +199,15 @@ func run(c *cli.Context, filename string, src []byte) error {
 }
 
 func loadInventory(c *cli.Context) (*inventory.Inventory, map[string]any, error) {
-	inv, err := inventory.Load(c.String("inventory"))
+	vlt, err := loadVault(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, err := inventory.LoadWith(c.String("inventory"), inventory.Options{Vault: vlt})
 	if err != nil {
 		return nil, nil, fmt.Errorf("inventory: %v", err)
 	}
-	extra, err := inventory.ParseExtraVars(c.StringSlice("extra-vars"))
+	extra, err := inventory.ParseExtraVarsWith(c.StringSlice("extra-vars"), vlt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--extra-vars: %v", err)
 	}
