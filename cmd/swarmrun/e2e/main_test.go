@@ -16,6 +16,9 @@
 //	37       become_test.go
 //	38       misc_test.go
 //	39       addnode_test.go
+//	40       vault_test.go
+//	41       modes_test.go
+//	42       adhoc_test.go
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo
