@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/inventory"
 	"github.com/swarmrun/swarmrun/runtime"
 	"github.com/swarmrun/swarmrun/runtime/connection"
@@ -70,7 +71,10 @@ func playFlags() []cli.Flag {
 		&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
 		&cli.StringFlag{Name: "known-hosts", Usage: "known_hosts `FILE` (default ~/.ssh/known_hosts)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print messages of unchanged steps too"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: &verbosity, Usage: "-v messages of unchanged steps, -vv modules' stdout/stderr, -vvv commands sent, -vvvv SSH details"},
+		&cli.BoolFlag{Name: "list-hosts", Usage: "list each step's hosts without connecting, then stop"},
+		&cli.BoolFlag{Name: "syntax-check", Usage: "parse, resolve load()s and validate module arguments without connecting, then stop"},
+		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 6 when every host is ok and something changed (with --check: would change)"},
 	}
 	return append(flags, vaultFlags()...)
 }
@@ -142,12 +146,20 @@ func run(c *cli.Context, filename string, src []byte) error {
 	case "json":
 		rep = runtime.NewJSONReporter(os.Stdout)
 	case "human":
-		rep = runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), c.Bool("verbose"))
+		hr := runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), verbosity > 0)
+		hr.Verbosity = verbosity
+		rep = hr
 	default:
 		return cli.Exit("--output must be human or json", runtime.ExitError)
 	}
 	globals := inv.GroupVars("all")
-	eng := runtime.New(ctx, runtime.Options{
+	var eng *runtime.Engine
+	debug := &debugLog{w: os.Stderr}
+	var plan *planner
+	if c.Bool("list-hosts") || c.Bool("syntax-check") {
+		plan = &planner{}
+	}
+	eng = runtime.New(ctx, runtime.Options{
 		Check:          c.Bool("check"),
 		Diff:           c.Bool("diff"),
 		Forks:          c.Int("forks"),
@@ -161,11 +173,21 @@ func run(c *cli.Context, filename string, src []byte) error {
 		Vault:          vlt.Secrets(),
 		Match:          runtime.MatchInventory(inv),
 		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
-			return connection.Dial(ctx, connection.FromVars(name, vars, base))
+			if plan != nil {
+				return nil, errors.New("not connecting in --list-hosts/--syntax-check")
+			}
+			return dialVerbose(ctx, connection.FromVars(name, vars, base), debug)
 		},
-		Docker:   connection.DockerClient,
+		Docker: func(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
+			if lc, ok := c.(*loggedConn); ok {
+				c = lc.Conn // the Docker tunnel needs the connection itself
+			}
+			return connection.DockerClient(ctx, c, become)
+		},
 		Reporter: rep,
+		Plan:     plan.record(),
 	})
+	debug.redact = eng.Redactor()
 	if base.BecomePassword != "" {
 		eng.Redactor().Add(base.BecomePassword)
 	}
@@ -175,6 +197,9 @@ func run(c *cli.Context, filename string, src []byte) error {
 	defer eng.Close()
 	start := time.Now()
 	err = eng.PlaySource(filename, src)
+	if plan != nil {
+		return plan.finish(c, filename, err, eng.Redactor())
+	}
 	recap := eng.Recap()
 	if len(recap) > 0 || err == nil {
 		rep.Recap(recap, time.Since(start))
@@ -185,17 +210,26 @@ func run(c *cli.Context, filename string, src []byte) error {
 	case errors.Is(err, runtime.ErrMaxFail):
 		return cli.Exit(eng.Redactor().Redact(err.Error()), runtime.ExitFailed)
 	case err != nil:
-		var ee *starlark.EvalError
-		msg := err.Error()
-		if errors.As(err, &ee) {
-			msg = ee.Backtrace()
-		}
-		return cli.Exit(eng.Redactor().Redact(msg), runtime.ExitError)
+		return playError(err, eng.Redactor())
 	}
-	if code := runtime.ExitCode(recap); code != 0 {
+	code := runtime.ExitCode(recap)
+	if c.Bool("detailed-exitcode") {
+		code = runtime.DetailedExitCode(recap)
+	}
+	if code != 0 {
 		return cli.Exit("", code)
 	}
 	return nil
+}
+
+// playError is a playbook error with its Starlark backtrace, masked.
+func playError(err error, r *runtime.Redactor) error {
+	var ee *starlark.EvalError
+	msg := err.Error()
+	if errors.As(err, &ee) {
+		msg = ee.Backtrace()
+	}
+	return cli.Exit(r.Redact(msg), runtime.ExitError)
 }
 
 func loadInventory(c *cli.Context) (*inventory.Inventory, map[string]any, error) {
