@@ -56,6 +56,10 @@ func ParseExtraVarsWith(args []string, v *Vault) (map[string]any, error) {
 	return out, nil
 }
 
+// ParseKV parses `k=v k2="a b"` words as Ansible's parse_kv does (values
+// are strings); ad-hoc module arguments use it.
+func ParseKV(s string) (map[string]any, error) { return parseKV(s) }
+
 // parseKV is Ansible's parse_kv for -e: words split on blanks outside
 // quotes, each "key=value" with the value unquoted. Ansible files words
 // without "=" under _raw_params; for -e that is always a mistake, so it

@@ -25,6 +25,8 @@ func main() {
 			docCommand(),
 			labCommand(),
 			vaultCommand(),
+			runCommand(),
+			shellCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		// -e takes JSON; commas are not separators (tags split themselves).

@@ -1,0 +1,56 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestAdhoc: `swarmrun shell` and `swarmrun run` on lab hosts: identical
+// output grouped, different output per host, module arguments typed by the
+// schema, idempotent, --check predicting, failures giving exit 2.
+func TestAdhoc(t *testing.T) {
+	l := startLab(t, 42, 2, false)
+	sw := func(args ...string) (string, int) {
+		out, err := l.Swarmrun(args...)
+		return out, exitCode(err)
+	}
+	out, code := sw("shell", "all", "-i", l.Inventory, "--", "echo", "same", "everywhere")
+	if code != 0 || !strings.Contains(out, "h1, h2 | CHANGED | rc=0 >>\nsame everywhere\n") {
+		t.Errorf("shell, same output: exit %d\n%s", code, out)
+	}
+	out, code = sw("shell", "all", "-i", l.Inventory, "--", "hostname")
+	if code != 0 || !strings.Contains(out, "h1 | CHANGED | rc=0 >>\nh1\n") || !strings.Contains(out, "h2 | CHANGED | rc=0 >>\nh2\n") {
+		t.Errorf("shell, different output: exit %d\n%s", code, out)
+	}
+	out, code = sw("shell", "h2", "-i", l.Inventory, "--", "echo oops >&2; exit 3")
+	if code != 2 || !strings.Contains(out, "h2 | FAILED") || !strings.Contains(out, "oops") {
+		t.Errorf("failing shell: exit %d, want 2\n%s", code, out)
+	}
+
+	copyArgs := []string{"run", "all", "-i", l.Inventory, "-m", "copy", "-a", `dest=/etc/adhoc.txt content="a b" mode=0600`}
+	out, code = sw(append(copyArgs, "--check")...)
+	if code != 0 || strings.Count(out, "changed: [") != 2 {
+		t.Errorf("run copy --check: exit %d\n%s", code, out)
+	}
+	if got := l.MustSSH(t, "h1", "test -e /etc/adhoc.txt && echo present || echo absent"); got != "absent\n" {
+		t.Errorf("--check wrote the file: %s", got)
+	}
+	if out, code = sw(copyArgs...); code != 0 || strings.Count(out, "changed: [") != 2 {
+		t.Errorf("run copy: exit %d\n%s", code, out)
+	}
+	if got := l.MustSSH(t, "h2", "stat -c %a /etc/adhoc.txt; cat /etc/adhoc.txt"); got != "600\na b" {
+		t.Errorf("file on h2: %q", got)
+	}
+	if out, code = sw(append(copyArgs, "--detailed-exitcode")...); code != 0 || strings.Contains(out, "changed: [") {
+		t.Errorf("second run copy: exit %d\n%s", code, out)
+	}
+	out, code = sw("run", "all", "-i", l.Inventory, "-m", "command", "-a", "cmd=uptime", "--output", "json", "--limit", "h1")
+	if code != 0 || !strings.Contains(out, `"event":"result"`) || !strings.Contains(out, `"host":"h1"`) || strings.Contains(out, `"host":"h2"`) {
+		t.Errorf("run command -o json --limit h1: exit %d\n%s", code, out)
+	}
+	if out, code = sw("run", "all", "-i", l.Inventory, "-m", "copy", "-a", "dest=/x contnet=y"); code != 1 || !strings.Contains(out, `no argument "contnet"`) {
+		t.Errorf("bad argument: exit %d\n%s", code, out)
+	}
+}
