@@ -36,6 +36,9 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("-a: %v", err), runtime.ExitError)
 			}
+			if !strings.Contains(c.String("args"), "task=") {
+				kwargs = append(kwargs, "task = "+strconv.Quote(m.Name+" "+c.String("args")))
+			}
 			return runAdhoc(c, c.Args().First(), m.Name, kwargs)
 		},
 	}
@@ -53,7 +56,7 @@ func shellCommand() *cli.Command {
 				return cli.Exit("usage: swarmrun shell PATTERN -i INVENTORY -- COMMAND...", runtime.ExitError)
 			}
 			cmd := strings.Join(c.Args().Slice()[1:], " ")
-			return runAdhoc(c, c.Args().First(), "shell", []string{"cmd = " + strconv.Quote(cmd)})
+			return runAdhoc(c, c.Args().First(), "shell", []string{"cmd = " + strconv.Quote(cmd), "task = " + strconv.Quote("shell: "+cmd)})
 		},
 	}
 }
