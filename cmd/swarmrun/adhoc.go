@@ -24,6 +24,7 @@ func runCommand() *cli.Command {
 		Flags: append(playFlags(),
 			&cli.StringFlag{Name: "module-name", Aliases: []string{"m"}, Value: "command", Usage: "the `MODULE` to run"},
 			&cli.StringFlag{Name: "args", Aliases: []string{"a"}, Usage: "module arguments as `k=v` words (JSON for lists and dicts)"}),
+		Before: applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("usage: swarmrun run PATTERN -m MODULE -a 'k=v ...' -i INVENTORY", runtime.ExitError)
@@ -51,6 +52,7 @@ func shellCommand() *cli.Command {
 		Usage:     "ad-hoc: run a shell command on the hosts a pattern selects",
 		ArgsUsage: "PATTERN -- COMMAND...",
 		Flags:     playFlags(),
+		Before:    applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return cli.Exit("usage: swarmrun shell PATTERN -i INVENTORY -- COMMAND...", runtime.ExitError)

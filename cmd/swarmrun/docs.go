@@ -61,6 +61,7 @@ func inventoryCommand() *cli.Command {
 			&cli.BoolFlag{Name: "graph", Usage: "the group tree"},
 			&cli.StringFlag{Name: "host", Usage: "one host's merged variables as JSON"},
 		}, vaultFlags()...),
+		Before: applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
 			inv, _, err := loadInventory(c)
 			if err != nil {

@@ -26,6 +26,7 @@ func main() {
 			labCommand(),
 			vaultCommand(),
 			runCommand(),
+			configCommand(),
 			shellCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -30,6 +30,7 @@ func playCommand() *cli.Command {
 		Usage:     "run a Starlark playbook against the inventory",
 		ArgsUsage: "PLAYBOOK",
 		Flags:     playFlags(),
+		Before:    applyAnsibleCfg,
 		Action:    play,
 	}
 }
@@ -41,6 +42,7 @@ func factsCommand() *cli.Command {
 		Usage:     "gather and print hosts' facts (os, distro, arch, kernel, addresses...) as JSON",
 		ArgsUsage: "[PATTERN]",
 		Flags:     playFlags(),
+		Before:    applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
 			pattern := "all"
 			if c.NArg() > 0 {
@@ -68,6 +70,10 @@ func playFlags() []cli.Flag {
 		&cli.StringFlag{Name: "private-key", Aliases: []string{"key-file"}, Usage: "SSH private key `FILE`"},
 		&cli.BoolFlag{Name: "become", Aliases: []string{"b"}, Usage: "run every step through sudo"},
 		&cli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "prompt for the sudo password (or set SWARMRUN_BECOME_PASSWORD)"},
+		&cli.StringFlag{Name: "become-user", Usage: "the `USER` steps run as with become (default root; ansible_become_user per host)"},
+		&cli.StringFlag{Name: "become-method", Value: "sudo", Usage: "only sudo is supported"},
+		&cli.IntFlag{Name: "timeout", Aliases: []string{"T"}, Usage: "SSH connect timeout in `SECONDS` (default 10)"},
+		&cli.StringFlag{Name: "ssh-common-args", Usage: "OpenSSH `-o Key=Value` options applied to every host (as ansible_ssh_common_args)"},
 		&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
 		&cli.StringFlag{Name: "known-hosts", Usage: "known_hosts `FILE` (default ~/.ssh/known_hosts)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
@@ -126,6 +132,14 @@ func run(c *cli.Context, filename string, src []byte) error {
 	if k := c.String("private-key"); k != "" {
 		base.KeyFiles = []string{k}
 	}
+	if m := c.String("become-method"); m != "sudo" {
+		return cli.Exit(fmt.Sprintf("become method %q is not supported: only sudo", m), runtime.ExitError)
+	}
+	base.BecomeUser = c.String("become-user")
+	if n := c.Int("timeout"); n > 0 {
+		base.ConnectTimeout = time.Duration(n) * time.Second
+	}
+	base.ApplySSHArgs(c.String("ssh-common-args"))
 	if pw, ok := os.LookupEnv("SWARMRUN_BECOME_PASSWORD"); ok {
 		base.BecomePassword = pw
 	} else if c.Bool("ask-become-pass") {

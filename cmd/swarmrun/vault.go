@@ -21,7 +21,7 @@ import (
 func vaultFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "vault-id", Usage: "vault password as `LABEL@SOURCE` (SOURCE: a file, an executable, or prompt; repeatable)"},
-		&cli.StringSliceFlag{Name: "vault-password-file", Aliases: []string{"vault-pass-file"}, Usage: "vault password `FILE` (an executable is run)", EnvVars: []string{"ANSIBLE_VAULT_PASSWORD_FILE"}},
+		&cli.StringSliceFlag{Name: "vault-password-file", Aliases: []string{"vault-pass-file"}, Usage: "vault password `FILE` (an executable is run)"},
 		&cli.BoolFlag{Name: "ask-vault-pass", Aliases: []string{"ask-vault-password", "J"}, Usage: "prompt for the vault password"},
 	}
 }
@@ -75,7 +75,7 @@ func vaultCommand() *cli.Command {
 	enc := &cli.StringFlag{Name: "encrypt-vault-id", Usage: "the vault id `LABEL` to encrypt with (when several are given)"}
 	out := &cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of in place (- for stdout)"}
 	sub := func(name, usage, args string, action cli.ActionFunc, extra ...cli.Flag) *cli.Command {
-		return &cli.Command{Name: name, Usage: usage, ArgsUsage: args, Flags: append(vaultFlags(), extra...), Action: action}
+		return &cli.Command{Name: name, Usage: usage, ArgsUsage: args, Flags: append(vaultFlags(), extra...), Action: action, Before: applyAnsibleCfg}
 	}
 	return &cli.Command{
 		Name:  "vault",

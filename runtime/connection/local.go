@@ -46,6 +46,9 @@ func (l *localConn) needSudo(become bool, user string) bool {
 }
 
 func (l *localConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
+	if o.Become && o.BecomeUser == "" {
+		o.BecomeUser = l.cfg.BecomeUser // ansible_become_user, --become-user
+	}
 	w := newWrap(l.needSudo(o.Become, o.BecomeUser), o.BecomeUser, l.cfg.BecomePassword)
 	return run(ctx, l.cfg.Name, newLocalProc(), w.line(cmd), o.Stdin, w)
 }

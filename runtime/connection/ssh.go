@@ -230,6 +230,9 @@ func (c *sshConn) needSudo(become bool, user string) bool {
 }
 
 func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
+	if o.Become && o.BecomeUser == "" {
+		o.BecomeUser = c.cfg.BecomeUser // ansible_become_user, --become-user
+	}
 	if len(o.Stdin) == 0 {
 		sh, err := c.shellFor(ctx, c.needSudo(o.Become, o.BecomeUser), o.BecomeUser)
 		if err != nil {

@@ -3,6 +3,9 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -52,5 +55,33 @@ func TestAdhoc(t *testing.T) {
 	}
 	if out, code = sw("run", "all", "-i", l.Inventory, "-m", "copy", "-a", "dest=/x contnet=y"); code != 1 || !strings.Contains(out, `no argument "contnet"`) {
 		t.Errorf("bad argument: exit %d\n%s", code, out)
+	}
+	testCfgBecomeUser(t, l)
+}
+
+// testCfgBecomeUser: ./ansible.cfg gives the inventory and become_user
+// (commands run as that user through sudo); --become-user wins over it.
+func testCfgBecomeUser(t *testing.T, l *Lab) {
+	dir := t.TempDir()
+	cfg := "[defaults]\ninventory = " + l.Inventory + "\n[privilege_escalation]\nbecome = True\nbecome_user = nobody\n"
+	if err := os.WriteFile(filepath.Join(dir, "ansible.cfg"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	inDir := func(args ...string) (string, int) {
+		cmd := exec.Command(l.Bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG=")
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := inDir("shell", "all", "--", "id", "-un"); code != 0 || !strings.Contains(out, "h1, h2 | CHANGED | rc=0 >>\nnobody\n") {
+		t.Errorf("become_user from ansible.cfg: exit %d\n%s", code, out)
+	}
+	if out, code := inDir("shell", "h1", "--become-user", "daemon", "--", "id", "-un"); code != 0 || !strings.Contains(out, "h1 | CHANGED | rc=0 >>\ndaemon\n") {
+		t.Errorf("--become-user over ansible.cfg: exit %d\n%s", code, out)
+	}
+	if out, code := inDir("shell", "h1", "-e", "ansible_become_user=bin", "--", "id", "-un"); code != 0 || !strings.Contains(out, "h1 | CHANGED | rc=0 >>\nbin\n") {
+		t.Errorf("ansible_become_user: exit %d\n%s", code, out)
 	}
 }
