@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -59,7 +60,7 @@ func (inv *Inventory) ListJSON() ([]byte, error) {
 	if err := enc.Encode(out); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return unplaceholder(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
 // HostJSON renders one host's variables as `ansible-inventory --host`.
@@ -75,25 +76,18 @@ func (inv *Inventory) HostJSON(name string) ([]byte, error) {
 	if err := enc.Encode(inv.jsonSafe(h.Vars)); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return unplaceholder(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
-// jsonSafe replaces values encoding/json refuses (NaN, ±Inf from YAML's
-// .nan/.inf) with the strings Python would print, and decrypted vault
-// values with what ansible-inventory shows (or a mask).
+// jsonSafe makes floats print as Python prints them (3.0, 1e+20, and the
+// bare Infinity/NaN tokens of json.dumps that encoding/json refuses) and
+// decrypted vault values as ansible-inventory shows them (or masked).
 func (inv *Inventory) jsonSafe(v any) any {
 	switch v := v.(type) {
 	case string:
 		return inv.vault.listValue(v)
 	case float64:
-		switch {
-		case math.IsNaN(v):
-			return "NaN"
-		case math.IsInf(v, 1):
-			return "Infinity"
-		case math.IsInf(v, -1):
-			return "-Infinity"
-		}
+		return pyFloat(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, x := range v {
@@ -108,6 +102,59 @@ func (inv *Inventory) jsonSafe(v any) any {
 		return out
 	}
 	return v
+}
+
+// pyFloat is a float that encodes as Python's repr() writes it.
+type pyFloat float64
+
+// Placeholders for the tokens JSON has no syntax for; unplaceholder turns
+// them into what Python's json.dumps prints.
+const (
+	phInf    = "\x00+Infinity\x00"
+	phNegInf = "\x00-Infinity\x00"
+	phNaN    = "\x00NaN\x00"
+)
+
+func (f pyFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return json.Marshal(phNaN)
+	case math.IsInf(v, 1):
+		return json.Marshal(phInf)
+	case math.IsInf(v, -1):
+		return json.Marshal(phNegInf)
+	}
+	return []byte(pyRepr(v)), nil
+}
+
+// pyRepr formats like Python's float repr: the shortest round-tripping
+// digits, fixed notation with at least one decimal for exponents -4..15,
+// else d.ddde+XX.
+func pyRepr(v float64) string {
+	e := strconv.FormatFloat(v, 'e', -1, 64)
+	mant, exp, _ := strings.Cut(e, "e")
+	n, _ := strconv.Atoi(exp)
+	if n >= -4 && n < 16 {
+		s := strconv.FormatFloat(v, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	sign := "+"
+	if n < 0 {
+		sign, n = "-", -n
+	}
+	return fmt.Sprintf("%se%s%02d", mant, sign, n)
+}
+
+func unplaceholder(b []byte) []byte {
+	r := strings.NewReplacer(
+		`"\u0000+Infinity\u0000"`, "Infinity",
+		`"\u0000-Infinity\u0000"`, "-Infinity",
+		`"\u0000NaN\u0000"`, "NaN")
+	return []byte(r.Replace(string(b)))
 }
 
 // Graph renders the group tree like `ansible-inventory --graph`.

@@ -158,8 +158,18 @@ func applyAnsibleCfg(c *cli.Context) error {
 		return err
 	}
 	for _, e := range eff {
-		if e.fromCfgOrEnv && hasFlag(c, e.setting.flag) {
-			if err := c.Set(e.setting.flag, e.value); err != nil {
+		if !e.fromCfgOrEnv || !hasFlag(c, e.setting.flag) {
+			continue
+		}
+		values := []string{e.value}
+		if e.setting.key == "inventory" { // a list of paths in Ansible
+			values = strings.Split(e.value, ",")
+		}
+		for _, v := range values {
+			if v = strings.TrimSpace(v); v == "" {
+				continue
+			}
+			if err := c.Set(e.setting.flag, v); err != nil {
 				return fmt.Errorf("%s (%s): %v", e.setting.key, e.from, err)
 			}
 		}

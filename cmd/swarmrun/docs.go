@@ -56,14 +56,19 @@ func inventoryCommand() *cli.Command {
 		Name:  "inventory",
 		Usage: "show the inventory as Ansible does (--list JSON or --graph)",
 		Flags: append([]cli.Flag{
-			inventoryFlag, extraVarsFlag,
+			inventoryFlag(), extraVarsFlag,
+			&cli.StringFlag{Name: "playbook-dir", Usage: "read group_vars/ and host_vars/ of this `DIR` (default: the working directory)"},
 			&cli.BoolFlag{Name: "list", Usage: "JSON in the shape of ansible-inventory --list"},
 			&cli.BoolFlag{Name: "graph", Usage: "the group tree"},
 			&cli.StringFlag{Name: "host", Usage: "one host's merged variables as JSON"},
 		}, vaultFlags()...),
 		Before: applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
-			inv, _, err := loadInventory(c)
+			pbDir := c.String("playbook-dir")
+			if pbDir == "" {
+				pbDir, _ = os.Getwd()
+			}
+			inv, _, err := loadInventory(c, pbDir)
 			if err != nil {
 				return cli.Exit(err.Error(), 1)
 			}

@@ -21,7 +21,11 @@ import (
 	"golang.org/x/term"
 )
 
-var inventoryFlag = &cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "Ansible INI or YAML inventory `FILE`", Value: "hosts", EnvVars: []string{"SWARMRUN_INVENTORY"}}
+// inventoryFlag is repeatable, as in Ansible: files (INI, YAML, TOML),
+// directories of them, or "h1,h2," host lists, read in order.
+func inventoryFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "Ansible inventory `FILE`, directory or \"h1,h2,\" list (repeatable)", Value: cli.NewStringSlice("hosts"), EnvVars: []string{"SWARMRUN_INVENTORY"}}
+}
 var extraVarsFlag = &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "set variables: `k=v`, JSON, or @file.json|yml (repeatable)"}
 
 func playCommand() *cli.Command {
@@ -57,7 +61,7 @@ func factsCommand() *cli.Command {
 
 func playFlags() []cli.Flag {
 	flags := []cli.Flag{
-		inventoryFlag,
+		inventoryFlag(),
 		&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "dry run: report what would change, change nothing"},
 		&cli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the differences of changed files and settings"},
 		&cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this host `PATTERN`"},
@@ -108,7 +112,7 @@ func run(c *cli.Context, filename string, src []byte) error {
 	default:
 		return cli.Exit("--host-key-checking must be strict, accept-new or off", runtime.ExitError)
 	}
-	inv, extra, err := loadInventory(c)
+	inv, extra, err := loadInventory(c, filepath.Dir(filename))
 	if err != nil {
 		return cli.Exit(err.Error(), runtime.ExitError)
 	}
@@ -246,14 +250,20 @@ func playError(err error, r *runtime.Redactor) error {
 	return cli.Exit(r.Redact(msg), runtime.ExitError)
 }
 
-func loadInventory(c *cli.Context) (*inventory.Inventory, map[string]any, error) {
+// loadInventory reads the -i sources; playbookDir's group_vars/host_vars
+// override the inventories' (the playbook's directory, else the working
+// directory, as Ansible's tools do).
+func loadInventory(c *cli.Context, playbookDir string) (*inventory.Inventory, map[string]any, error) {
 	vlt, err := loadVault(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	inv, err := inventory.LoadWith(c.String("inventory"), inventory.Options{Vault: vlt})
+	inv, err := inventory.LoadSources(c.StringSlice("inventory"), inventory.Options{Vault: vlt, PlaybookDir: playbookDir})
 	if err != nil {
 		return nil, nil, fmt.Errorf("inventory: %v", err)
+	}
+	for _, w := range inv.Warnings() {
+		fmt.Fprintln(os.Stderr, "swarmrun: warning: inventory:", w)
 	}
 	extra, err := inventory.ParseExtraVarsWith(c.StringSlice("extra-vars"), vlt)
 	if err != nil {
