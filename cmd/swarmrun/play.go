@@ -26,6 +26,7 @@ import (
 func inventoryFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "Ansible inventory `FILE`, directory or \"h1,h2,\" list (repeatable)", Value: cli.NewStringSlice("hosts"), EnvVars: []string{"SWARMRUN_INVENTORY"}}
 }
+
 var extraVarsFlag = &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "set variables: `k=v`, JSON, or @file.json|yml (repeatable)"}
 
 func playCommand() *cli.Command {
