@@ -384,7 +384,8 @@ func (e *Engine) runStep(task string, m *modules.Module, com common, targets []*
 			active = append(active, h)
 		}
 	}
-	info := StepInfo{Task: task, Module: m.Name, Hosts: len(active)}
+	// A title may be built from a secret (a name with env() in it).
+	info := StepInfo{Task: e.redact.Redact(task), Module: m.Name, Hosts: len(active)}
 	e.opts.Reporter.StepStart(info)
 	results := make([]*HostResult, len(active))
 	var wg sync.WaitGroup

@@ -57,6 +57,16 @@ func TestAdhoc(t *testing.T) {
 		t.Errorf("bad argument: exit %d\n%s", code, out)
 	}
 	testCfgBecomeUser(t, l)
+
+	// env values reach the command, are masked in output, and are in no
+	// process's arguments on the host while it runs.
+	out, code = sw("run", "h1", "-i", l.Inventory, "-m", "shell", "-a", `cmd="echo got=$TOKEN; ps -eo args > /tmp/ps.txt" env={"TOKEN":"adhoc-secret-77"}`)
+	if code != 0 || !strings.Contains(out, "got=********") || strings.Contains(out, "adhoc-secret-77") {
+		t.Errorf("shell with env: exit %d\n%s", code, out)
+	}
+	if got := l.MustSSH(t, "h1", "grep -c adhoc-secret-77 /tmp/ps.txt || true"); got != "0\n" {
+		t.Errorf("the env value was in the process list %s times", got)
+	}
 }
 
 // testCfgBecomeUser: ./ansible.cfg gives the inventory and become_user
