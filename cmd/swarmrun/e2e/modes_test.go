@@ -81,4 +81,32 @@ shell(hosts("h1"), name = "echo secret", cmd = "echo token=" + env("E2E_MODES_SE
 	if !strings.Contains(out, "stdout: token=********") || strings.Contains(out, "<h1> EXEC") {
 		t.Errorf("-vv shows output but not commands:\n%s", out)
 	}
+	testInventoryMerge(t, l)
+}
+
+// testInventoryMerge: two -i sources and the playbook directory's
+// group_vars feed one run, with Ansible's precedence (a host variable of
+// the second inventory beats the playbook's group_vars/all).
+func testInventoryMerge(t *testing.T, l *Lab) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "pb", "group_vars"), 0o755)
+	files := map[string]string{
+		"pb/merge.star":         "copy(hosts(\"all\"), dest = \"/etc/swarmrun-merge.conf\", content = lambda h: h.vars[\"merge_value\"] + \"\\n\")\n",
+		"pb/group_vars/all.yml": "merge_value: playbook-dir\n",
+		"second.yml":            "all:\n  hosts:\n    h2: {merge_value: second-inventory}\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := l.Swarmrun("play", filepath.Join(dir, "pb", "merge.star"), "-i", l.Inventory, "-i", filepath.Join(dir, "second.yml"))
+	if err != nil {
+		t.Fatalf("two -i: %v\n%s", err, out)
+	}
+	for host, want := range map[string]string{"h1": "playbook-dir\n", "h2": "second-inventory\n"} {
+		if got := l.MustSSH(t, host, "cat /etc/swarmrun-merge.conf"); got != want {
+			t.Errorf("%s: %q, want %q", host, got, want)
+		}
+	}
 }
