@@ -169,9 +169,29 @@ func envExports(env map[string]any) (string, error) {
 	return b.String(), nil
 }
 
-// runCmd is the shared body of command and shell: script is what `sh -c`
-// runs on the host.
-func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, error) {
+// guardScript is the creates/removes check and the token it prints when
+// the command is not to run ("" and "" without creates and removes).
+func guardScript(creates, removes string) (string, string, error) {
+	if creates == "" && removes == "" {
+		return "", "", nil
+	}
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	token := "swarmrun-guard-" + hex.EncodeToString(b[:])
+	var guard strings.Builder
+	if creates != "" {
+		fmt.Fprintf(&guard, "if [ -e %s ] || [ -L %s ]; then echo %s creates; exit 0; fi\n", Quote(creates), Quote(creates), token)
+	}
+	if removes != "" {
+		fmt.Fprintf(&guard, "if ! [ -e %s ] && ! [ -L %s ]; then echo %s removes; exit 0; fi\n", Quote(removes), Quote(removes), token)
+	}
+	return guard.String(), token, nil
+}
+
+// okCodes reads ok_rc (default: 0).
+func okCodes(p Params) (map[int]bool, error) {
 	okRC := map[int]bool{}
 	for _, v := range p.List("ok_rc") {
 		n, ok := v.(int64)
@@ -182,6 +202,20 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	}
 	if len(okRC) == 0 {
 		okRC[0] = true
+	}
+	return okRC, nil
+}
+
+// runCmd is the shared body of command and shell: script is what `sh -c`
+// runs on the host.
+func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, error) {
+	okRC, err := okCodes(p)
+	if err != nil {
+		return nil, err
+	}
+	exports, err := envExports(p.Dict("env"))
+	if err != nil {
+		return nil, err
 	}
 	changed := true
 	if p.Has("changed_when") {
@@ -194,20 +228,9 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	// own output cannot contain by chance) and exits before the command.
 	// In check mode the guards alone run, as they only read.
 	c, rm := p.String("creates"), p.String("removes")
-	var guard strings.Builder
-	token := ""
-	if c != "" || rm != "" {
-		var b [12]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, err
-		}
-		token = "swarmrun-guard-" + hex.EncodeToString(b[:])
-		if c != "" {
-			fmt.Fprintf(&guard, "if [ -e %s ] || [ -L %s ]; then echo %s creates; exit 0; fi\n", Quote(c), Quote(c), token)
-		}
-		if rm != "" {
-			fmt.Fprintf(&guard, "if ! [ -e %s ] && ! [ -L %s ]; then echo %s removes; exit 0; fi\n", Quote(rm), Quote(rm), token)
-		}
+	guard, token, err := guardScript(c, rm)
+	if err != nil {
+		return nil, err
 	}
 	guarded := func(stdout []byte) bool {
 		switch strings.TrimSpace(string(stdout)) {
@@ -227,7 +250,7 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	}
 	if t.Check && !p.Bool("check_safe") {
 		if token != "" {
-			out, err := Sh(ctx, t, guard.String())
+			out, err := Sh(ctx, t, guard)
 			if err != nil {
 				return nil, err
 			}
@@ -243,11 +266,7 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	if p.Has("stdin") {
 		o.Stdin = []byte(p.String("stdin"))
 	}
-	exports, err := envExports(p.Dict("env"))
-	if err != nil {
-		return nil, err
-	}
-	r, err := t.Conn.Run(ctx, guard.String()+exports+script, o)
+	r, err := t.Conn.Run(ctx, guard+exports+script, o)
 	if err != nil {
 		return nil, err
 	}

@@ -106,79 +106,33 @@ func play(c *cli.Context) error {
 }
 
 // run plays src (named filename) with the flags of c: the play command's
-// work, shared by the facts command.
+// work, shared by facts and the ad-hoc commands.
 func run(c *cli.Context, filename string, src []byte) error {
-	switch c.String("host-key-checking") {
-	case "strict", "accept-new", "off":
-	default:
-		return cli.Exit("--host-key-checking must be strict, accept-new or off", runtime.ExitError)
-	}
 	inv, extra, err := loadInventory(c, filepath.Dir(filename))
 	if err != nil {
 		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	vlt := inv.Vault()
-	var limit map[string]bool
-	if p := c.String("limit"); p != "" {
-		hs, err := inv.Match(p)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("--limit: %v", err), runtime.ExitError)
-		}
-		limit = map[string]bool{}
-		for _, h := range hs {
-			limit[h.Name] = true
-		}
+	limit, err := limitHosts(c, inv)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	base := connection.Config{
-		User:            c.String("user"),
-		HostKeyChecking: c.String("host-key-checking"),
-		KnownHostsFile:  c.String("known-hosts"),
+	base, err := connConfig(c)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	if k := c.String("private-key"); k != "" {
-		base.KeyFiles = []string{k}
+	rep, err := reporter(c)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	if m := c.String("become-method"); m != "sudo" {
-		return cli.Exit(fmt.Sprintf("become method %q is not supported: only sudo", m), runtime.ExitError)
-	}
-	base.BecomeUser = c.String("become-user")
-	if n := c.Int("timeout"); n > 0 {
-		base.ConnectTimeout = time.Duration(n) * time.Second
-	}
-	base.ApplySSHArgs(c.String("ssh-common-args"))
-	if pw, ok := os.LookupEnv("SWARMRUN_BECOME_PASSWORD"); ok {
-		base.BecomePassword = pw
-	} else if c.Bool("ask-become-pass") {
-		fmt.Fprint(os.Stderr, "BECOME password: ")
-		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
-		fmt.Fprintln(os.Stderr)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("reading the sudo password: %v", err), runtime.ExitError)
-		}
-		base.BecomePassword = string(pw)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var rep runtime.Reporter
-	switch c.String("output") {
-	case "json":
-		rep = runtime.NewJSONReporter(os.Stdout)
-	case "human":
-		hr := runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), verbosity > 0)
-		hr.Verbosity = verbosity
-		rep = hr
-	default:
-		return cli.Exit("--output must be human or json", runtime.ExitError)
-	}
-	globals := inv.GroupVars("all")
-	var eng *runtime.Engine
 	debug := &debugLog{w: os.Stderr}
 	var plan *planner
 	if c.Bool("list-hosts") || c.Bool("syntax-check") {
 		plan = &planner{}
 	}
-	eng = runtime.New(ctx, runtime.Options{
+	eng := runtime.New(ctx, runtime.Options{
 		Check:          c.Bool("check"),
 		Diff:           c.Bool("diff"),
 		Forks:          c.Int("forks"),
@@ -188,8 +142,8 @@ func run(c *cli.Context, filename string, src []byte) error {
 		Become:         c.Bool("become"),
 		MaxFailPercent: c.Int("max-fail-percentage"),
 		ExtraVars:      extra,
-		GlobalVars:     globals,
-		Vault:          vlt.Secrets(),
+		GlobalVars:     inv.GroupVars("all"),
+		Vault:          inv.Vault().Secrets(),
 		Match:          runtime.MatchInventory(inv),
 		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
 			if plan != nil {
@@ -197,28 +151,26 @@ func run(c *cli.Context, filename string, src []byte) error {
 			}
 			return dialVerbose(ctx, connection.FromVars(name, vars, base), debug)
 		},
-		Docker: func(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
-			if lc, ok := c.(*loggedConn); ok {
-				c = lc.Conn // the Docker tunnel needs the connection itself
-			}
-			return connection.DockerClient(ctx, c, become)
-		},
+		Docker:   dockerClient,
 		Reporter: rep,
 		Plan:     plan.record(),
 	})
+	defer eng.Close()
 	debug.redact = eng.Redactor()
-	if base.BecomePassword != "" {
-		eng.Redactor().Add(base.BecomePassword)
-	}
+	eng.Redactor().Add(base.BecomePassword)
 	for _, s := range inv.Secrets() {
 		eng.Redactor().Add(s)
 	}
-	defer eng.Close()
 	start := time.Now()
 	err = eng.PlaySource(filename, src)
 	if plan != nil {
 		return plan.finish(c, filename, err, eng.Redactor())
 	}
+	return finishRun(c, eng, rep, err, start)
+}
+
+// finishRun prints the recap and maps the outcome to the exit code.
+func finishRun(c *cli.Context, eng *runtime.Engine, rep runtime.Reporter, err error, start time.Time) error {
 	recap := eng.Recap()
 	if len(recap) > 0 || err == nil {
 		rep.Recap(recap, time.Since(start))
@@ -239,6 +191,81 @@ func run(c *cli.Context, filename string, src []byte) error {
 		return cli.Exit("", code)
 	}
 	return nil
+}
+
+// dockerClient tunnels the Docker API over a host's connection.
+func dockerClient(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
+	if lc, ok := c.(*loggedConn); ok {
+		c = lc.Conn // the tunnel needs the connection itself
+	}
+	return connection.DockerClient(ctx, c, become)
+}
+
+// limitHosts resolves --limit to a set of host names (nil: no limit).
+func limitHosts(c *cli.Context, inv *inventory.Inventory) (map[string]bool, error) {
+	p := c.String("limit")
+	if p == "" {
+		return nil, nil
+	}
+	hs, err := inv.Match(p)
+	if err != nil {
+		return nil, fmt.Errorf("--limit: %v", err)
+	}
+	limit := map[string]bool{}
+	for _, h := range hs {
+		limit[h.Name] = true
+	}
+	return limit, nil
+}
+
+// connConfig is the SSH settings every host starts from.
+func connConfig(c *cli.Context) (connection.Config, error) {
+	base := connection.Config{
+		User:            c.String("user"),
+		HostKeyChecking: c.String("host-key-checking"),
+		KnownHostsFile:  c.String("known-hosts"),
+		BecomeUser:      c.String("become-user"),
+	}
+	switch base.HostKeyChecking {
+	case "strict", "accept-new", "off":
+	default:
+		return base, errors.New("--host-key-checking must be strict, accept-new or off")
+	}
+	if m := c.String("become-method"); m != "sudo" {
+		return base, fmt.Errorf("become method %q is not supported: only sudo", m)
+	}
+	if k := c.String("private-key"); k != "" {
+		base.KeyFiles = []string{k}
+	}
+	if n := c.Int("timeout"); n > 0 {
+		base.ConnectTimeout = time.Duration(n) * time.Second
+	}
+	base.ApplySSHArgs(c.String("ssh-common-args"))
+	if pw, ok := os.LookupEnv("SWARMRUN_BECOME_PASSWORD"); ok {
+		base.BecomePassword = pw
+	} else if c.Bool("ask-become-pass") {
+		fmt.Fprint(os.Stderr, "BECOME password: ")
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return base, fmt.Errorf("reading the sudo password: %v", err)
+		}
+		base.BecomePassword = string(pw)
+	}
+	return base, nil
+}
+
+// reporter is the output format --output asks for.
+func reporter(c *cli.Context) (runtime.Reporter, error) {
+	switch c.String("output") {
+	case "json":
+		return runtime.NewJSONReporter(os.Stdout), nil
+	case "human":
+		hr := runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), verbosity > 0)
+		hr.Verbosity = verbosity
+		return hr, nil
+	}
+	return nil, errors.New("--output must be human or json")
 }
 
 // playError is a playbook error with its Starlark backtrace, masked.

@@ -229,17 +229,26 @@ func vaultView(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	for _, name := range c.Args().Slice() {
-		data, err := os.ReadFile(name)
+		pt, _, err := openVaultFile(name, secrets)
 		if err != nil {
 			return cli.Exit(err.Error(), 1)
-		}
-		pt, _, err := vault.Decrypt(data, secrets)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
 		}
 		os.Stdout.Write(pt)
 	}
 	return nil
+}
+
+// openVaultFile decrypts a vault file; errors name the file.
+func openVaultFile(name string, secrets []vault.Secret) ([]byte, string, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, "", err
+	}
+	pt, id, err := vault.Decrypt(data, secrets)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %v", name, err)
+	}
+	return pt, id, nil
 }
 
 // vaultEncryptString prints STRING (or stdin) as a YAML "!vault |" value.
@@ -319,13 +328,9 @@ func vaultEdit(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	data, err := os.ReadFile(name)
+	pt, id, err := openVaultFile(name, secrets)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
-	}
-	pt, id, err := vault.Decrypt(data, secrets)
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
 	}
 	var s vault.Secret
 	for _, x := range secrets {
