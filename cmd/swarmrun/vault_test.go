@@ -79,3 +79,28 @@ func TestOracleVaultCLI(t *testing.T) {
 		t.Fatalf("inventory with ansible's encrypt_string: %d\n%s", code, swarmrunInv)
 	}
 }
+
+// TestVaultPrompt: --ask-vault-pass and LABEL@prompt read the password
+// from the terminal, or from standard input when there is none.
+func TestVaultPrompt(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"pw": "typed pw\n", "s.yml": "s: 1\n"})
+	if out, code := swarmrun(t, dir, "vault", "encrypt", "--vault-id", "dev@pw", "s.yml"); code != 0 {
+		t.Fatalf("encrypt: %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"--ask-vault-pass"}, {"--vault-id", "dev@prompt"}, {"-J"}} {
+		cmd := exec.Command(bin, append(append([]string{"vault", "view"}, args...), "s.yml")...)
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader("typed pw\n")
+		out, err := cmd.Output()
+		if err != nil || string(out) != "s: 1\n" {
+			t.Errorf("view %v: %q %v", args, out, err)
+		}
+	}
+	cmd := exec.Command(bin, "vault", "view", "--ask-vault-pass", "s.yml")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader("wrong\n")
+	if out, err := cmd.CombinedOutput(); err == nil || strings.Contains(string(out), "s: 1") {
+		t.Errorf("a wrong password opened it: %s", out)
+	}
+}
