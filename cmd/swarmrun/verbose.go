@@ -21,7 +21,7 @@ var verbosity int
 func expandVerbose(args []string) []string {
 	out := make([]string, 0, len(args))
 	for i, a := range args {
-		if a == "--" {
+		if a == "--" || (i == 1 && a == "lab") { // lab ssh HOST CMD...: CMD's flags are its own
 			return append(out, args[i:]...)
 		}
 		if len(a) > 2 && strings.Trim(a, "v") == "-" {
