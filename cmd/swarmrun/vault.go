@@ -129,6 +129,15 @@ func encryptSecret(c *cli.Context, secrets []vault.Secret) (vault.Secret, error)
 	return vault.Secret{}, fmt.Errorf("the vault ids %s are available to encrypt: choose one with --encrypt-vault-id", strings.Join(ids, ","))
 }
 
+// newSecret reads the given passwords and picks the one to encrypt with.
+func newSecret(c *cli.Context) (vault.Secret, error) {
+	secrets, err := vaultSecrets(c)
+	if err != nil {
+		return vault.Secret{}, err
+	}
+	return encryptSecret(c, secrets)
+}
+
 // transform applies f to each file in place (or to --output), or to
 // stdin when there are no files.
 func transform(c *cli.Context, f func(name string, data []byte) ([]byte, error)) error {
@@ -193,11 +202,7 @@ func writeOut(dest string, data []byte) error {
 }
 
 func vaultEncrypt(c *cli.Context) error {
-	secrets, err := vaultSecrets(c)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
-	s, err := encryptSecret(c, secrets)
+	s, err := newSecret(c)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
@@ -253,11 +258,7 @@ func openVaultFile(name string, secrets []vault.Secret) ([]byte, string, error) 
 
 // vaultEncryptString prints STRING (or stdin) as a YAML "!vault |" value.
 func vaultEncryptString(c *cli.Context) error {
-	secrets, err := vaultSecrets(c)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
-	s, err := encryptSecret(c, secrets)
+	s, err := newSecret(c)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
