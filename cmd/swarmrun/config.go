@@ -20,7 +20,7 @@ type cfgSetting struct {
 }
 
 var cfgSettings = []cfgSetting{
-	{"defaults", "inventory", "ANSIBLE_INVENTORY", "inventory", nil},
+	{"defaults", "inventory", "ANSIBLE_INVENTORY", "inventory", nil}, // paths: see cfgPaths
 	{"defaults", "remote_user", "ANSIBLE_REMOTE_USER", "user", nil},
 	{"defaults", "private_key_file", "ANSIBLE_PRIVATE_KEY_FILE", "private-key", expandTilde},
 	{"defaults", "forks", "ANSIBLE_FORKS", "forks", cfgInt},
@@ -32,6 +32,24 @@ var cfgSettings = []cfgSetting{
 	{"privilege_escalation", "become_user", "ANSIBLE_BECOME_USER", "become-user", nil},
 	{"privilege_escalation", "become_method", "ANSIBLE_BECOME_METHOD", "become-method", nil},
 	{"ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS", "ssh-common-args", nil},
+}
+
+// cfgPaths are the settings holding paths, which Ansible resolves
+// relative to the directory of the ansible.cfg that sets them.
+var cfgPaths = map[string]bool{"inventory": true, "private_key_file": true, "vault_password_file": true}
+
+// relativeTo resolves the relative paths of a comma-separated list
+// against dir (~ paths stay as they are).
+func relativeTo(dir, list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p != "" && !filepath.IsAbs(p) && !strings.HasPrefix(p, "~") {
+			p = filepath.Join(dir, p)
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
 }
 
 // ansibleCfg is the ansible.cfg in effect: its path ("" if none) and values.
@@ -118,6 +136,9 @@ func (cfg *ansibleCfg) resolve(c *cli.Context) ([]effective, error) {
 			raw, from = v, "$"+s.env
 		} else if v, ok := cfg.values[s.section+"."+s.key]; ok {
 			raw, from = v, fmt.Sprintf("%s [%s]", cfg.path, s.section)
+			if cfgPaths[s.key] {
+				raw = relativeTo(filepath.Dir(cfg.path), v)
+			}
 		}
 		switch {
 		case flagGiven(c, s.flag):

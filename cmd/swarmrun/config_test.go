@@ -28,7 +28,7 @@ func TestAnsibleCfg(t *testing.T) {
 	cfg := filepath.Join(dir, "ansible.cfg")
 	for _, want := range []string{
 		"config file: " + cfg,
-		`inventory\s+inv.ini\s+` + regexp.QuoteMeta(cfg) + ` \[defaults\]`,
+		`inventory\s+` + regexp.QuoteMeta(filepath.Join(dir, "inv.ini")) + `\s+` + regexp.QuoteMeta(cfg) + ` \[defaults\]`,
 		`remote_user\s+flaguser\s+--user`,
 		`forks\s+7\s+` + regexp.QuoteMeta(cfg),
 		`host_key_checking\s+off\s+`,
@@ -53,6 +53,15 @@ func TestAnsibleCfg(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"from_vault": "********"`) {
 		t.Errorf("inventory from ansible.cfg: exit %d\n%s", code, out)
 	}
+	// Paths in ansible.cfg are relative to its directory, not the working one.
+	t.Setenv("ANSIBLE_FORKS", "")
+	os.Unsetenv("ANSIBLE_FORKS")
+	t.Setenv("ANSIBLE_CONFIG", cfg)
+	out, code = swarmrun(t, filepath.Join(dir, "other"), "inventory", "--host", "h1")
+	if code != 0 || !strings.Contains(out, `"from_vault": "********"`) {
+		t.Errorf("inventory from ANSIBLE_CONFIG in another directory: exit %d\n%s", code, out)
+	}
+	t.Setenv("ANSIBLE_FORKS", "9")
 	// ANSIBLE_CONFIG wins over ./ansible.cfg.
 	t.Setenv("ANSIBLE_CONFIG", filepath.Join(dir, "other", "ansible.cfg"))
 	if out, _ := swarmrun(t, dir, "config"); !regexp.MustCompile(`forks\s+9\s+\$ANSIBLE_FORKS`).MatchString(out) || !strings.Contains(out, "other/ansible.cfg") {
