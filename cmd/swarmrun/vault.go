@@ -85,6 +85,7 @@ func vaultCommand() *cli.Command {
 			sub("decrypt", "decrypt files in place (stdin to stdout without files)", "[FILE...]", vaultDecrypt, out),
 			sub("view", "print the plaintext of vault files", "FILE...", vaultView),
 			sub("edit", "decrypt into $EDITOR, encrypt again when saved", "FILE", vaultEdit, enc),
+			sub("create", "write a new vault file with $EDITOR", "FILE", vaultCreate, enc),
 			sub("encrypt_string", "print a !vault value for YAML vars files", "[STRING]", vaultEncryptString, enc,
 				&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "print it as the variable `NAME`"}),
 			sub("rekey", "encrypt vault files again with a new password", "FILE...", vaultRekey, enc,
@@ -352,6 +353,30 @@ func vaultEdit(c *cli.Context) error {
 		return nil
 	}
 	env, err := vault.Encrypt(edited, s)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	return writeOut(name, env)
+}
+
+// vaultCreate edits a new, empty file in $EDITOR and writes it encrypted.
+func vaultCreate(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("usage: swarmrun vault create FILE", 1)
+	}
+	name := c.Args().First()
+	if _, err := os.Stat(name); err == nil {
+		return cli.Exit(fmt.Sprintf("%s exists: use swarmrun vault edit", name), 1)
+	}
+	s, err := newSecret(c)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	pt, err := runEditor(filepath.Base(name), nil)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	env, err := vault.Encrypt(pt, s)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}

@@ -55,6 +55,10 @@ func TestOracleVaultCLI(t *testing.T) {
 	if got := ansible("view", "--vault-password-file", "pw2", "a.yml"); got != "a: 1\nadded: 3\n" {
 		t.Fatalf("after edit and rekey, ansible-vault view: %q", got)
 	}
+	ours("create", "--vault-password-file", "pw", "new.yml")
+	if got := ansible("view", "--vault-password-file", "pw", "new.yml"); got != "added: 3\n" {
+		t.Fatalf("ansible-vault view of a file made by swarmrun vault create: %q", got)
+	}
 	// encrypt (ansible) -> our view, decrypt.
 	ansible("encrypt", "--vault-password-file", "pw", "b.yml")
 	if got := ours("view", "--vault-password-file", "pw", "b.yml"); got != "b: 2\n" {
