@@ -76,7 +76,7 @@ func playFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "become", Aliases: []string{"b"}, Usage: "run every step through sudo"},
 		&cli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "prompt for the sudo password (or set SWARMRUN_BECOME_PASSWORD)"},
 		&cli.StringFlag{Name: "become-user", Usage: "the `USER` steps run as with become (default root; ansible_become_user per host)"},
-		&cli.StringFlag{Name: "become-method", Value: "sudo", Usage: "only sudo is supported"},
+		&cli.StringFlag{Name: "become-method", Value: "sudo", Usage: "sudo, or su (only from a root login: su then asks no password)"},
 		&cli.IntFlag{Name: "timeout", Aliases: []string{"T"}, Usage: "SSH connect timeout in `SECONDS` (default 10)"},
 		&cli.StringFlag{Name: "ssh-common-args", Usage: "OpenSSH `-o Key=Value` options applied to every host (as ansible_ssh_common_args)"},
 		&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
@@ -231,8 +231,10 @@ func connConfig(c *cli.Context) (connection.Config, error) {
 	default:
 		return base, errors.New("--host-key-checking must be strict, accept-new or off")
 	}
-	if m := c.String("become-method"); m != "sudo" {
-		return base, fmt.Errorf("become method %q is not supported: only sudo", m)
+	switch base.BecomeMethod = c.String("become-method"); base.BecomeMethod {
+	case "sudo", "su":
+	default:
+		return base, fmt.Errorf("become method %q is not supported: sudo or su (su only from a root login)", base.BecomeMethod)
 	}
 	if k := c.String("private-key"); k != "" {
 		base.KeyFiles = []string{k}

@@ -27,6 +27,7 @@ type Config struct {
 	ProxyJump       string        // [user@]host[:port][,more]
 	BecomePassword  string        // sudo password (sensitive, never logged or echoed)
 	BecomeUser      string        // the user become runs as when a command names none; default root
+	BecomeMethod    string        // "sudo" (default) or "su" (from a root login only)
 	Local           bool          // ansible_connection=local
 	ConnectTimeout  time.Duration // default 10s
 	KeepAlive       time.Duration // default 15s; negative disables
@@ -114,6 +115,9 @@ func FromVars(name string, vars map[string]any, base Config) Config {
 	}
 	if s := varString(vars, "ansible_become_user"); s != "" {
 		c.BecomeUser = s
+	}
+	if s := varString(vars, "ansible_become_method"); s != "" {
+		c.BecomeMethod = s
 	}
 	if s := varString(vars, "swarmrun_known_hosts_file"); s != "" {
 		c.KnownHostsFile = expandHome(s)

@@ -94,4 +94,16 @@ func testCfgBecomeUser(t *testing.T, l *Lab) {
 	if out, code := inDir("shell", "h1", "-e", "ansible_become_user=bin", "--", "id", "-un"); code != 0 || !strings.Contains(out, "h1 | CHANGED | rc=0 >>\nbin\n") {
 		t.Errorf("ansible_become_user: exit %d\n%s", code, out)
 	}
+	// become_method su works without sudo (from the root login of the lab).
+	l.MustSSH(t, "h2", "chmod 0 /usr/bin/sudo")
+	defer l.MustSSH(t, "h2", "chmod 4755 /usr/bin/sudo")
+	if out, code := inDir("shell", "h2", "--", "id", "-un"); code != 2 {
+		t.Errorf("sudo made unusable, yet become through sudo: exit %d\n%s", code, out)
+	}
+	if out, code := inDir("shell", "h2", "-e", "ansible_become_method=su", "--", "id", "-un"); code != 0 || !strings.Contains(out, "h2 | CHANGED | rc=0 >>\nnobody\n") {
+		t.Errorf("ansible_become_method=su: exit %d\n%s", code, out)
+	}
+	if out, code := inDir("shell", "h2", "--become-method", "su", "--become-user", "daemon", "--", "id", "-un"); code != 0 || !strings.Contains(out, "h2 | CHANGED | rc=0 >>\ndaemon\n") {
+		t.Errorf("--become-method su: exit %d\n%s", code, out)
+	}
 }
