@@ -19,9 +19,9 @@ install:
 test:
 	$(GO) test -short ./...
 
-# The inventory against Ansible's own ansible-inventory (tens of seconds).
+# The inventory, vault and ansible.cfg against Ansible's own tools (ansible-inventory, ansible-vault, ansible-config): tens of seconds.
 oracle:
-	$(GO) test -count=1 -run Oracle ./inventory/
+	$(GO) test -count=1 -run Oracle ./inventory/ ./vault/ ./cmd/swarmrun/
 
 # End-to-end tests: real binary against real sshd/dockerd lab hosts (root).
 e2e: build

@@ -3,6 +3,7 @@ module github.com/swarmrun/swarmrun
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.5.0
 	github.com/containerd/errdefs v1.0.0
 	github.com/distribution/reference v0.5.0
 	github.com/docker/cli v28.5.2+incompatible

@@ -3,7 +3,6 @@ package inventory
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -13,6 +12,12 @@ import (
 // values are strings (quotes around a value are removed). Later
 // arguments override earlier ones.
 func ParseExtraVars(args []string) (map[string]any, error) {
+	return ParseExtraVarsWith(args, nil)
+}
+
+// ParseExtraVarsWith is ParseExtraVars with vault passwords: an @file may
+// be vault-encrypted or hold !vault values.
+func ParseExtraVarsWith(args []string, v *Vault) (map[string]any, error) {
 	out := map[string]any{}
 	for _, arg := range args {
 		if arg == "" {
@@ -22,18 +27,15 @@ func ParseExtraVars(args []string) (map[string]any, error) {
 		switch {
 		case arg[0] == '@':
 			file := arg[1:]
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return nil, fmt.Errorf("extra vars: %v", err)
-			}
-			if data, err = decodeYAMLValue(file, b); err != nil {
+			var err error
+			if data, err = readVarsFile(file, v); err != nil {
 				return nil, fmt.Errorf("extra vars: %v", err)
 			}
 		case arg[0] == '/' || arg[0] == '.':
 			return nil, fmt.Errorf("extra vars: prepend the file name %q with '@'", arg)
 		case arg[0] == '{' || arg[0] == '[':
 			var err error
-			if data, err = decodeYAMLValue("extra vars", []byte(arg)); err != nil {
+			if data, err = decodeYAMLValue("extra vars", []byte(arg), v); err != nil {
 				return nil, err
 			}
 		default:
@@ -53,6 +55,10 @@ func ParseExtraVars(args []string) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// ParseKV parses `k=v k2="a b"` words as Ansible's parse_kv does (values
+// are strings); ad-hoc module arguments use it.
+func ParseKV(s string) (map[string]any, error) { return parseKV(s) }
 
 // parseKV is Ansible's parse_kv for -e: words split on blanks outside
 // quotes, each "key=value" with the value unquoted. Ansible files words

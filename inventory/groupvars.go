@@ -12,8 +12,10 @@ func (inv *Inventory) GroupVars(name string) map[string]any {
 	for k, v := range g.vars {
 		out[k] = v
 	}
-	for k, v := range inv.fileVars["group:"+name] {
-		out[k] = v
+	for _, layer := range []string{"group:", "pbgroup:"} {
+		for k, v := range inv.fileVars[layer+name] {
+			out[k] = v
+		}
 	}
 	for k, v := range inv.extra {
 		out[k] = v

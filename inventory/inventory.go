@@ -29,9 +29,12 @@ type Inventory struct {
 
 	fileVars map[string]map[string]any // "group:NAME" / "host:NAME" -> group_vars/host_vars content
 	extra    map[string]any
+	vault    *Vault
 
 	merged  map[string]*Host
 	ordered []*Host
+
+	warnings []string // files of inventory directories that were skipped
 }
 
 // Host is a host with its variables merged by Ansible's precedence.
@@ -73,29 +76,54 @@ func newInventory(path string) *Inventory {
 // directories beside it. Files ending in .yml, .yaml or .json are YAML;
 // a file without extension is YAML if it parses as a YAML mapping (as
 // Ansible tries its yaml plugin before the ini one); anything else is INI.
-func Load(path string) (*Inventory, error) {
+func Load(path string) (*Inventory, error) { return LoadWith(path, Options{}) }
+
+// Options are the optional inputs of LoadWith.
+type Options struct {
+	Vault *Vault // passwords for vault-encrypted files and !vault values
+	// PlaybookDir's group_vars/ and host_vars/ override the inventory's
+	// (ansible-playbook: the playbook's directory; ansible-inventory: the
+	// working directory).
+	PlaybookDir string
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, o Options) (*Inventory, error) {
+	return LoadSources([]string{path}, o)
+}
+
+// parseFile reads one inventory file into inv.
+func (inv *Inventory) parseFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	inv := newInventory(path)
+	data, encrypted, err := inv.vault.open(path, data)
+	if err != nil {
+		return err
+	}
+	inv.path = path
 	switch ext := strings.ToLower(filepath.Ext(path)); {
 	case ext == ".yml" || ext == ".yaml" || ext == ".json":
 		err = inv.parseYAML(data)
+	case ext == ".toml":
+		// Ansible tries its ini plugin first; it fails on TOML but keeps
+		// the groups of the sections it read ([all.vars] makes a group
+		// "all.vars"), so do the same to read such files as Ansible does.
+		_ = inv.parseINI(data)
+		err = inv.parseTOML(data)
 	case ext == "" && looksLikeYAML(data):
 		err = inv.parseYAML(data)
 	default:
 		err = inv.parseINI(data)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	inv.reconcile()
-	if err := inv.loadVarsFiles(filepath.Dir(path)); err != nil {
-		return nil, err
+	if encrypted {
+		inv.markAllVarsSecret()
 	}
-	inv.merge()
-	return inv, nil
+	return nil
 }
 
 func looksLikeYAML(data []byte) bool {
@@ -330,31 +358,40 @@ func (g *group) descendantHosts() []*host {
 	return out
 }
 
-// loadVarsFiles reads group_vars/ and host_vars/ beside the inventory.
-func (inv *Inventory) loadVarsFiles(dir string) error {
-	inv.fileVars = map[string]map[string]any{}
+// loadVarsFiles reads group_vars/ and host_vars/ in dir, over what
+// earlier directories gave; layer is "" for an inventory's directory and
+// "pb" for the playbook's.
+func (inv *Inventory) loadVarsFiles(dir, layer string) error {
+	put := func(key string, m map[string]any) {
+		if inv.fileVars[key] == nil {
+			inv.fileVars[key] = map[string]any{}
+		}
+		for k, v := range m {
+			inv.fileVars[key][k] = v
+		}
+	}
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
 	for _, g := range inv.groupOrder {
-		m, err := loadVarsFor(filepath.Join(dir, "group_vars"), g.name)
+		m, err := loadVarsFor(filepath.Join(dir, "group_vars"), g.name, inv.vault)
 		if err != nil {
 			return err
 		}
 		if m != nil {
-			inv.fileVars["group:"+g.name] = m
+			put(layer+"group:"+g.name, m)
 		}
 	}
 	for _, h := range inv.hostOrder {
 		if strings.HasPrefix(h.name, string(filepath.Separator)) {
 			continue // Ansible skips chroot-style names
 		}
-		m, err := loadVarsFor(filepath.Join(dir, "host_vars"), h.name)
+		m, err := loadVarsFor(filepath.Join(dir, "host_vars"), h.name, inv.vault)
 		if err != nil {
 			return err
 		}
 		if m != nil {
-			inv.fileVars["host:"+h.name] = m
+			put(layer+"host:"+h.name, m)
 		}
 	}
 	return nil
@@ -365,7 +402,7 @@ var varsExts = []string{"", ".yml", ".yaml", ".json"}
 // loadVarsFor finds NAME, NAME.yml, NAME.yaml or NAME.json in dir (the
 // first that exists wins; a directory is read recursively in sorted order,
 // skipping hidden and backup files) and merges their mappings.
-func loadVarsFor(dir, name string) (map[string]any, error) {
+func loadVarsFor(dir, name string, vlt *Vault) (map[string]any, error) {
 	var files []string
 	for _, ext := range varsExts {
 		p := filepath.Join(dir, name+ext)
@@ -385,11 +422,7 @@ func loadVarsFor(dir, name string) (map[string]any, error) {
 	}
 	var out map[string]any
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		v, err := decodeYAMLValue(f, data)
+		v, err := readVarsFile(f, vlt)
 		if err != nil {
 			return nil, err
 		}
@@ -443,9 +476,10 @@ func varsDirFiles(dir string) ([]string, error) {
 
 // merge computes every host's variables, following the default
 // VARIABLE_PRECEDENCE of Ansible: all's inventory vars, the host's groups'
-// inventory vars (sorted by depth, priority, name), group_vars/all,
-// group_vars/<group> in the same order, the host's inventory vars,
-// host_vars/<host>, then extra vars. Values replace, never deep-merge
+// inventory vars (sorted by depth, priority, name), group_vars/all (the
+// inventory's, then the playbook's), group_vars/<group> in the same order
+// (the inventory's, then the playbook's), the host's inventory vars,
+// host_vars/<host> (inventory's, playbook's), then extra vars. Values replace, never deep-merge
 // (hash_behaviour=replace).
 func (inv *Inventory) merge() {
 	all := inv.groups["all"]
@@ -474,11 +508,16 @@ func (inv *Inventory) merge() {
 			put(g.vars)
 		}
 		put(inv.fileVars["group:all"])
+		put(inv.fileVars["pbgroup:all"])
 		for _, g := range groups {
 			put(inv.fileVars["group:"+g.name])
 		}
+		for _, g := range groups {
+			put(inv.fileVars["pbgroup:"+g.name])
+		}
 		put(h.vars)
 		put(inv.fileVars["host:"+h.name])
+		put(inv.fileVars["pbhost:"+h.name])
 		put(inv.extra)
 
 		hh := &Host{Name: h.name, Vars: vars, Groups: names}

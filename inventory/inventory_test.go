@@ -446,7 +446,7 @@ p: [1, two, {q: null}]
 r: &anchor {s: 1, t: 2}
 u: {<<: *anchor, t: 3}
 `
-	v, err := decodeYAMLValue("x.yml", []byte(src))
+	v, err := decodeYAMLValue("x.yml", []byte(src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

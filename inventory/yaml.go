@@ -24,7 +24,7 @@ func (inv *Inventory) parseYAML(data []byte) error {
 	if root.Kind != yaml.MappingNode {
 		return fmt.Errorf("%s:%d: YAML inventory must be a mapping of groups", inv.path, root.Line)
 	}
-	d := yamlDecoder{file: inv.path}
+	d := yamlDecoder{file: inv.path, vault: inv.vault}
 	top, err := d.pairs(root)
 	if err != nil {
 		return err
@@ -176,7 +176,7 @@ func yamlErr(err error) string {
 }
 
 // decodeYAMLValue decodes a whole vars file (YAML or JSON).
-func decodeYAMLValue(file string, data []byte) (any, error) {
+func decodeYAMLValue(file string, data []byte, v *Vault) (any, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(trimBOM(data), &doc); err != nil {
 		return nil, fmt.Errorf("%s:%s", file, yamlErr(err))
@@ -184,11 +184,14 @@ func decodeYAMLValue(file string, data []byte) (any, error) {
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
-	d := yamlDecoder{file: file}
+	d := yamlDecoder{file: file, vault: v}
 	return d.value(doc.Content[0])
 }
 
-type yamlDecoder struct{ file string }
+type yamlDecoder struct {
+	file  string
+	vault *Vault // opens !vault scalars
+}
 
 func (d *yamlDecoder) errf(n *yaml.Node, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", d.file, n.Line, fmt.Sprintf(format, args...))
@@ -238,6 +241,9 @@ func (d *yamlDecoder) value(n *yaml.Node) (any, error) {
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if n.Tag == "!vault" {
+			return d.vault.inlineValue(d.file, n)
+		}
 		v, err := scalar(n)
 		if err != nil {
 			return nil, d.errf(n, "%v", err)

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/swarmrun/swarmrun/runtime/connection"
@@ -17,6 +19,7 @@ var cmdCommonParams = []Param{
 	{Name: "creates", Type: String, Doc: "A path on the host; if it exists the command is not run (reported ok, not changed)."},
 	{Name: "removes", Type: String, Doc: "A path on the host; if it does not exist the command is not run (reported ok, not changed)."},
 	{Name: "stdin", Type: String, Doc: "Data fed to the command's standard input, as is (no newline is added)."},
+	{Name: "env", Type: Dict, Sensitive: true, Doc: "Environment variables for the command (Ansible's environment:). Values are treated as secrets: masked in all output. They reach the host inside the script the host's shell reads, not as arguments; with stdin also given, the command runs as sh -c SCRIPT and other users of the host may see them in the process list while it runs."},
 	{Name: "ok_rc", Type: List, Default: []any{int64(0)}, Doc: "Exit codes that count as success; any other fails the step."},
 	{Name: "changed_when", Type: Bool, Default: true, Doc: "Whether running the command counts as a change. Set False for read-only commands."},
 	{Name: "check_safe", Type: Bool, Default: false, Doc: "The command only reads: run it in check mode too (otherwise check mode only reports that it would run)."},
@@ -142,9 +145,53 @@ func splitCommandLine(s string) ([]string, error) {
 	return words, nil
 }
 
-// runCmd is the shared body of command and shell: script is what `sh -c`
-// runs on the host.
-func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, error) {
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// envExports renders env as export lines, in name order.
+func envExports(env map[string]any) (string, error) {
+	names := make([]string, 0, len(env))
+	for k := range env {
+		if !envName.MatchString(k) {
+			return "", fmt.Errorf("env: %q is not a valid environment variable name", k)
+		}
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		switch v := env[k].(type) {
+		case string, int64, bool, float64:
+			fmt.Fprintf(&b, "export %s=%s\n", k, Quote(fmt.Sprint(v)))
+		default:
+			return "", fmt.Errorf("env: %s must be a string or number, got %T", k, v)
+		}
+	}
+	return b.String(), nil
+}
+
+// guardScript is the creates/removes check and the token it prints when
+// the command is not to run ("" and "" without creates and removes).
+func guardScript(creates, removes string) (string, string, error) {
+	if creates == "" && removes == "" {
+		return "", "", nil
+	}
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	token := "swarmrun-guard-" + hex.EncodeToString(b[:])
+	var guard strings.Builder
+	if creates != "" {
+		fmt.Fprintf(&guard, "if [ -e %s ] || [ -L %s ]; then echo %s creates; exit 0; fi\n", Quote(creates), Quote(creates), token)
+	}
+	if removes != "" {
+		fmt.Fprintf(&guard, "if ! [ -e %s ] && ! [ -L %s ]; then echo %s removes; exit 0; fi\n", Quote(removes), Quote(removes), token)
+	}
+	return guard.String(), token, nil
+}
+
+// okCodes reads ok_rc (default: 0).
+func okCodes(p Params) (map[int]bool, error) {
 	okRC := map[int]bool{}
 	for _, v := range p.List("ok_rc") {
 		n, ok := v.(int64)
@@ -155,6 +202,20 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	}
 	if len(okRC) == 0 {
 		okRC[0] = true
+	}
+	return okRC, nil
+}
+
+// runCmd is the shared body of command and shell: script is what `sh -c`
+// runs on the host.
+func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, error) {
+	okRC, err := okCodes(p)
+	if err != nil {
+		return nil, err
+	}
+	exports, err := envExports(p.Dict("env"))
+	if err != nil {
+		return nil, err
 	}
 	changed := true
 	if p.Has("changed_when") {
@@ -167,20 +228,9 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	// own output cannot contain by chance) and exits before the command.
 	// In check mode the guards alone run, as they only read.
 	c, rm := p.String("creates"), p.String("removes")
-	var guard strings.Builder
-	token := ""
-	if c != "" || rm != "" {
-		var b [12]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, err
-		}
-		token = "swarmrun-guard-" + hex.EncodeToString(b[:])
-		if c != "" {
-			fmt.Fprintf(&guard, "if [ -e %s ] || [ -L %s ]; then echo %s creates; exit 0; fi\n", Quote(c), Quote(c), token)
-		}
-		if rm != "" {
-			fmt.Fprintf(&guard, "if ! [ -e %s ] && ! [ -L %s ]; then echo %s removes; exit 0; fi\n", Quote(rm), Quote(rm), token)
-		}
+	guard, token, err := guardScript(c, rm)
+	if err != nil {
+		return nil, err
 	}
 	guarded := func(stdout []byte) bool {
 		switch strings.TrimSpace(string(stdout)) {
@@ -200,7 +250,7 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	}
 	if t.Check && !p.Bool("check_safe") {
 		if token != "" {
-			out, err := Sh(ctx, t, guard.String())
+			out, err := Sh(ctx, t, guard)
 			if err != nil {
 				return nil, err
 			}
@@ -216,7 +266,7 @@ func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, e
 	if p.Has("stdin") {
 		o.Stdin = []byte(p.String("stdin"))
 	}
-	r, err := t.Conn.Run(ctx, guard.String()+script, o)
+	r, err := t.Conn.Run(ctx, guard+exports+script, o)
 	if err != nil {
 		return nil, err
 	}

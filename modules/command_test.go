@@ -109,3 +109,23 @@ func TestShellLocal(t *testing.T) {
 		t.Error("false: want an error")
 	}
 }
+
+func TestCommandEnv(t *testing.T) {
+	tg := genTarget(t)
+	env := map[string]any{"GREETING": "it's a \"quoted\" $value\nline2", "N": int64(3)}
+	r, err := genRun(t, tg, false, "shell", map[string]any{"cmd": `printf '%s|%s' "$GREETING" "$N"`, "env": env})
+	if err != nil || r.Outputs["stdout"] != "it's a \"quoted\" $value\nline2|3" {
+		t.Errorf("shell env: %+v %v", r, err)
+	}
+	r, err = genRun(t, tg, false, "command", map[string]any{"argv": []any{"sh", "-c", "echo \"$GREETING\""}, "env": env, "stdin": "x"})
+	if err != nil || r.Outputs["stdout"] != "it's a \"quoted\" $value\nline2" {
+		t.Errorf("command env with stdin: %+v %v", r, err)
+	}
+	if _, err := genRun(t, tg, false, "shell", map[string]any{"cmd": "true", "env": map[string]any{"BAD-NAME": "x"}}); err == nil || !strings.Contains(err.Error(), "BAD-NAME") {
+		t.Errorf("bad name: %v", err)
+	}
+	r, err = genRun(t, tg, false, "shell", map[string]any{"cmd": "exit 4", "env": map[string]any{"TOKEN": "very-secret-token"}})
+	if err == nil || strings.Contains(err.Error(), "very-secret-token") {
+		t.Errorf("a failing command's error shows its env: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/swarmrun/swarmrun/modules"
+	"github.com/swarmrun/swarmrun/vault"
 	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 )
@@ -103,7 +104,8 @@ func (e *Engine) builtinEnv(_ *starlark.Thread, b *starlark.Builtin, args starla
 	return nil, fmt.Errorf("environment variable %s is not set", name)
 }
 
-// file(path) returns the content of a file. Like modules' src arguments, a
+// file(path) returns the content of a file (decrypted, and then a secret,
+// if it is vault-encrypted). Like modules' src arguments, a
 // relative path starts at the playbook's directory, also when a library
 // file calls it, so a path means the same wherever it is passed.
 func (e *Engine) builtinFile(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -117,6 +119,15 @@ func (e *Engine) builtinFile(_ *starlark.Thread, b *starlark.Builtin, args starl
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if vault.IsEncrypted(data) {
+		if data, _, err = vault.Decrypt(data, e.opts.Vault); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		e.redact.Add(string(data))
+		for _, line := range strings.Split(string(data), "\n") {
+			e.redact.Add(line)
+		}
 	}
 	return starlark.String(data), nil
 }

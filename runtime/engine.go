@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/modules"
 	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/swarmrun/swarmrun/vault"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -41,6 +42,10 @@ type Options struct {
 	ExtraVars  map[string]any // -e: highest precedence
 	GlobalVars map[string]any // the inventory's group "all"
 
+	// Vault opens vault-encrypted files read with file(); their content
+	// is then a secret.
+	Vault []vault.Secret
+
 	// Match resolves an Ansible host pattern against the inventory.
 	Match func(pattern string) ([]HostSpec, error)
 	// Dial opens a host's connection (called once per host, lazily).
@@ -49,6 +54,11 @@ type Options struct {
 	Docker func(ctx context.Context, c connection.Conn, become bool) (*client.Client, error)
 
 	Reporter Reporter
+
+	// Plan, when set, makes steps evaluate and validate their arguments
+	// without running and without connecting (--list-hosts,
+	// --syntax-check): Plan is told each step's title, module and hosts.
+	Plan func(task, module string, hosts []string)
 }
 
 // ErrInterrupted is returned by Play when its context was cancelled.
@@ -331,7 +341,26 @@ const (
 	ExitFailed      = 2 // a host failed
 	ExitUnreachable = 3 // a host was unreachable and none failed
 	ExitInterrupted = 130
+	// ExitChanges: with --detailed-exitcode, every host ok and at least
+	// one change made (or, with --check, predicted). Not 4 or 5: those are
+	// ansible-playbook's parser and option errors.
+	ExitChanges = 6
 )
+
+// DetailedExitCode is ExitCode, except that a run whose hosts are all
+// ok but changed something (in check mode: would change) gives ExitChanges.
+func DetailedExitCode(recap map[string]Counts) int {
+	code := ExitCode(recap)
+	if code != ExitOK {
+		return code
+	}
+	for _, c := range recap {
+		if c.Changed > 0 {
+			return ExitChanges
+		}
+	}
+	return ExitOK
+}
 
 // ExitCode derives the process exit code from the recap.
 func ExitCode(recap map[string]Counts) int {
@@ -361,6 +390,9 @@ func sortedHostNames(m map[string]Counts) []string {
 
 // facts gathers a host's facts once, with the facts module.
 func (e *Engine) facts(h *Host) (starlark.Value, error) {
+	if e.opts.Plan != nil {
+		return &Unknown{why: "facts are not gathered by --list-hosts or --syntax-check"}, nil
+	}
 	e.mu.Lock()
 	v, ok := e.facts_[h.name]
 	e.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/swarmrun/swarmrun/modules"
 	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/swarmrun/swarmrun/vault"
 	"go.starlark.net/starlark"
 )
 
@@ -472,5 +473,32 @@ func TestInventoryPasswordsMasked(t *testing.T) {
 		}}, nil)
 	if r.err != nil || len(r.events) == 0 || !strings.Contains(fmt.Sprint(r.events[0]["msg"]), Mask) {
 		t.Errorf("err %v, events %v", r.err, r.events)
+	}
+}
+
+func TestFileOpensVault(t *testing.T) {
+	secret := vault.Secret{ID: "default", Password: []byte("pw")}
+	env, err := vault.Encrypt([]byte("vaulted-value-123\nsecond-line-456\n"), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `
+v = file("data/v.txt")
+if not v.startswith("vaulted-value-123"):
+    fail("not decrypted")
+print("got", v)
+`
+	files := map[string]string{"data/v.txt": string(env)}
+	r := play(t, context.Background(), src, Options{Vault: []vault.Secret{secret}}, files)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	for _, ev := range r.events {
+		if ev["event"] == "print" && (strings.Contains(fmt.Sprint(ev["msg"]), "vaulted-value") || strings.Contains(fmt.Sprint(ev["msg"]), "second-line")) {
+			t.Errorf("vault content printed: %v", ev)
+		}
+	}
+	if r := play(t, context.Background(), src, Options{}, files); r.err == nil || !strings.Contains(r.err.Error(), "no vault password") {
+		t.Errorf("without a password: %v", r.err)
 	}
 }

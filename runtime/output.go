@@ -82,6 +82,12 @@ type HumanReporter struct {
 	done     int
 	total    int
 	progress bool
+	// Verbosity >= 2 shows modules' stdout/stderr under each host line.
+	Verbosity int
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
 
 // NewHumanReporter reports to w; tty enables colours and progress.
@@ -167,6 +173,9 @@ func (h *HumanReporter) HostDone(s StepInfo, r *HostResult) {
 	}
 	if h.showDiff && r.Diff != "" {
 		fmt.Fprintln(h.w, h.colorDiff(r.Diff))
+	}
+	if h.Verbosity >= 2 && r.Detail != "" {
+		fmt.Fprint(h.w, h.paint(cGray, indent(r.Detail)))
 	}
 	h.drawProgress(s)
 }

@@ -75,6 +75,9 @@ func (e *Engine) moduleBuiltin(m *modules.Module) func(*starlark.Thread, *starla
 			}
 			perHost[h] = p
 		}
+		if e.opts.Plan != nil {
+			return e.plannedResult(task, m, targets, perHost), nil
+		}
 		res := e.runStep(task, m, com, targets, perHost)
 		if e.ctx.Err() != nil {
 			return nil, ErrInterrupted
@@ -355,6 +358,22 @@ func (e *Engine) skippedResult(task string, m *modules.Module, targets []*Host) 
 	return r
 }
 
+// plannedResult reports a step to opts.Plan instead of running it; its
+// outputs are unknown and it changed nothing.
+func (e *Engine) plannedResult(task string, m *modules.Module, targets []*Host, perHost map[*Host]modules.Params) *Result {
+	r := &Result{task: task, module: m.Name}
+	var names []string
+	for _, h := range targets {
+		if _, ok := perHost[h]; ok {
+			names = append(names, h.name)
+			r.order = append(r.order, &HostResult{host: h, Status: StatusSkipped, Msg: "not run",
+				unknown: fmt.Sprintf("step %q is not run by --list-hosts or --syntax-check", task)})
+		}
+	}
+	e.opts.Plan(task, m.Name, names)
+	return r
+}
+
 // runStep runs a module on every host of a step in parallel, bounded by
 // --forks, and records the results.
 func (e *Engine) runStep(task string, m *modules.Module, com common, targets []*Host, perHost map[*Host]modules.Params) *Result {
@@ -365,7 +384,8 @@ func (e *Engine) runStep(task string, m *modules.Module, com common, targets []*
 			active = append(active, h)
 		}
 	}
-	info := StepInfo{Task: task, Module: m.Name, Hosts: len(active)}
+	// A title may be built from a secret (a name with env() in it).
+	info := StepInfo{Task: e.redact.Redact(task), Module: m.Name, Hosts: len(active)}
 	e.opts.Reporter.StepStart(info)
 	results := make([]*HostResult, len(active))
 	var wg sync.WaitGroup
@@ -395,6 +415,11 @@ func (e *Engine) runStep(task string, m *modules.Module, com common, targets []*
 func (e *Engine) record(info StepInfo, hr *HostResult, com common) {
 	hr.Msg = e.redact.Redact(hr.Msg)
 	hr.Diff = e.redact.Redact(hr.Diff)
+	for _, k := range []string{"stdout", "stderr"} {
+		if s, ok := hr.Outputs[k].(string); ok && s != "" {
+			hr.Detail += k + ": " + e.redact.Redact(strings.TrimRight(s, "\n")) + "\n"
+		}
+	}
 	e.mu.Lock()
 	c := e.recap[hr.host.name]
 	if c == nil {

@@ -176,7 +176,8 @@ type HostResult struct {
 	Msg     string
 	Diff    string
 	Outputs map[string]any
-	Ignored bool // failed, but the step had ignore_errors
+	Ignored bool   // failed, but the step had ignore_errors
+	Detail  string // the module's stdout/stderr outputs, masked (shown with -vv)
 	unknown string
 }
 

@@ -160,6 +160,19 @@ func TestInterspersedFlags(t *testing.T) {
 	}
 }
 
+func TestExpandVerbose(t *testing.T) {
+	for in, want := range map[string]string{
+		"swarmrun play x.star -vvv -i h":      "swarmrun play x.star -v -v -v -i h",
+		"swarmrun shell all -vv -- echo -vv":  "swarmrun shell all -v -v -- echo -vv",
+		"swarmrun lab ssh h1 ls -vv":          "swarmrun lab ssh h1 ls -vv",
+		"swarmrun play x.star -v -verbose -V": "swarmrun play x.star -v -verbose -V",
+	} {
+		if got := strings.Join(expandVerbose(strings.Fields(in)), " "); got != want {
+			t.Errorf("%s: got %s", in, got)
+		}
+	}
+}
+
 // Ctrl-C cancels the running step (the remote command is killed), prints
 // the recap and exits 130.
 func TestInterruptPrintsRecap(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -56,26 +55,32 @@ func inventoryCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "inventory",
 		Usage: "show the inventory as Ansible does (--list JSON or --graph)",
-		Flags: []cli.Flag{
-			inventoryFlag, extraVarsFlag,
+		Flags: append([]cli.Flag{
+			inventoryFlag(), extraVarsFlag,
+			&cli.StringFlag{Name: "playbook-dir", Usage: "read group_vars/ and host_vars/ of this `DIR` (default: the working directory)"},
 			&cli.BoolFlag{Name: "list", Usage: "JSON in the shape of ansible-inventory --list"},
 			&cli.BoolFlag{Name: "graph", Usage: "the group tree"},
 			&cli.StringFlag{Name: "host", Usage: "one host's merged variables as JSON"},
-		},
+		}, vaultFlags()...),
+		Before: applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
-			inv, _, err := loadInventory(c)
+			pbDir := c.String("playbook-dir")
+			if pbDir == "" {
+				pbDir, _ = os.Getwd()
+			}
+			inv, _, err := loadInventory(c, pbDir)
 			if err != nil {
 				return cli.Exit(err.Error(), 1)
 			}
 			switch {
 			case c.String("host") != "":
-				h := inv.Host(c.String("host"))
-				if h == nil {
-					return cli.Exit(fmt.Sprintf("no host %q in the inventory", c.String("host")), 1)
+				out, err := inv.HostJSON(c.String("host"))
+				if err != nil {
+					return cli.Exit(err.Error(), 1)
 				}
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "    ")
-				return enc.Encode(h.Vars)
+				os.Stdout.Write(out)
+				fmt.Println()
+				return nil
 			case c.Bool("graph"):
 				fmt.Print(inv.Graph())
 				return nil

@@ -24,12 +24,16 @@ func main() {
 			modulesCommand(),
 			docCommand(),
 			labCommand(),
+			vaultCommand(),
+			runCommand(),
+			configCommand(),
+			shellCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 		// -e takes JSON; commas are not separators (tags split themselves).
 		DisableSliceFlagSeparator: true,
 	}
-	if err := app.Run(interspersed(app, os.Args)); err != nil {
+	if err := app.Run(interspersed(app, expandVerbose(os.Args))); err != nil {
 		if msg := err.Error(); msg != "" {
 			fmt.Fprintln(os.Stderr, "swarmrun:", msg)
 		}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/inventory"
 	"github.com/swarmrun/swarmrun/runtime"
 	"github.com/swarmrun/swarmrun/runtime/connection"
@@ -20,7 +21,12 @@ import (
 	"golang.org/x/term"
 )
 
-var inventoryFlag = &cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "Ansible INI or YAML inventory `FILE`", Value: "hosts", EnvVars: []string{"SWARMRUN_INVENTORY"}}
+// inventoryFlag is repeatable, as in Ansible: files (INI, YAML, TOML),
+// directories of them, or "h1,h2," host lists, read in order.
+func inventoryFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "Ansible inventory `FILE`, directory or \"h1,h2,\" list (repeatable)", Value: cli.NewStringSlice("hosts"), EnvVars: []string{"SWARMRUN_INVENTORY"}}
+}
+
 var extraVarsFlag = &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "set variables: `k=v`, JSON, or @file.json|yml (repeatable)"}
 
 func playCommand() *cli.Command {
@@ -29,6 +35,7 @@ func playCommand() *cli.Command {
 		Usage:     "run a Starlark playbook against the inventory",
 		ArgsUsage: "PLAYBOOK",
 		Flags:     playFlags(),
+		Before:    applyAnsibleCfg,
 		Action:    play,
 	}
 }
@@ -40,6 +47,7 @@ func factsCommand() *cli.Command {
 		Usage:     "gather and print hosts' facts (os, distro, arch, kernel, addresses...) as JSON",
 		ArgsUsage: "[PATTERN]",
 		Flags:     playFlags(),
+		Before:    applyAnsibleCfg,
 		Action: func(c *cli.Context) error {
 			pattern := "all"
 			if c.NArg() > 0 {
@@ -53,8 +61,8 @@ func factsCommand() *cli.Command {
 }
 
 func playFlags() []cli.Flag {
-	return []cli.Flag{
-		inventoryFlag,
+	flags := []cli.Flag{
+		inventoryFlag(),
 		&cli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "dry run: report what would change, change nothing"},
 		&cli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the differences of changed files and settings"},
 		&cli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this host `PATTERN`"},
@@ -67,11 +75,19 @@ func playFlags() []cli.Flag {
 		&cli.StringFlag{Name: "private-key", Aliases: []string{"key-file"}, Usage: "SSH private key `FILE`"},
 		&cli.BoolFlag{Name: "become", Aliases: []string{"b"}, Usage: "run every step through sudo"},
 		&cli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "prompt for the sudo password (or set SWARMRUN_BECOME_PASSWORD)"},
+		&cli.StringFlag{Name: "become-user", Usage: "the `USER` steps run as with become (default root; ansible_become_user per host)"},
+		&cli.StringFlag{Name: "become-method", Value: "sudo", Usage: "sudo, or su (only from a root login: su then asks no password)"},
+		&cli.IntFlag{Name: "timeout", Aliases: []string{"T"}, Usage: "SSH connect timeout in `SECONDS` (default 10)"},
+		&cli.StringFlag{Name: "ssh-common-args", Usage: "OpenSSH `-o Key=Value` options applied to every host (as ansible_ssh_common_args)"},
 		&cli.StringFlag{Name: "host-key-checking", Value: "strict", Usage: "strict | accept-new | off"},
 		&cli.StringFlag{Name: "known-hosts", Usage: "known_hosts `FILE` (default ~/.ssh/known_hosts)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "human", Usage: "human | json"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print messages of unchanged steps too"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: &verbosity, Usage: "-v messages of unchanged steps, -vv modules' stdout/stderr, -vvv commands sent, -vvvv SSH details"},
+		&cli.BoolFlag{Name: "list-hosts", Usage: "list each step's hosts without connecting, then stop"},
+		&cli.BoolFlag{Name: "syntax-check", Usage: "parse, resolve load()s and validate module arguments without connecting, then stop"},
+		&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 6 when every host is ok and something changed (with --check: would change)"},
 	}
+	return append(flags, vaultFlags()...)
 }
 
 func play(c *cli.Context) error {
@@ -90,61 +106,32 @@ func play(c *cli.Context) error {
 }
 
 // run plays src (named filename) with the flags of c: the play command's
-// work, shared by the facts command.
+// work, shared by facts and the ad-hoc commands.
 func run(c *cli.Context, filename string, src []byte) error {
-	switch c.String("host-key-checking") {
-	case "strict", "accept-new", "off":
-	default:
-		return cli.Exit("--host-key-checking must be strict, accept-new or off", runtime.ExitError)
-	}
-	inv, extra, err := loadInventory(c)
+	inv, extra, err := loadInventory(c, filepath.Dir(filename))
 	if err != nil {
 		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	var limit map[string]bool
-	if p := c.String("limit"); p != "" {
-		hs, err := inv.Match(p)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("--limit: %v", err), runtime.ExitError)
-		}
-		limit = map[string]bool{}
-		for _, h := range hs {
-			limit[h.Name] = true
-		}
+	limit, err := limitHosts(c, inv)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	base := connection.Config{
-		User:            c.String("user"),
-		HostKeyChecking: c.String("host-key-checking"),
-		KnownHostsFile:  c.String("known-hosts"),
+	base, err := connConfig(c)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	if k := c.String("private-key"); k != "" {
-		base.KeyFiles = []string{k}
+	rep, err := reporter(c)
+	if err != nil {
+		return cli.Exit(err.Error(), runtime.ExitError)
 	}
-	if pw, ok := os.LookupEnv("SWARMRUN_BECOME_PASSWORD"); ok {
-		base.BecomePassword = pw
-	} else if c.Bool("ask-become-pass") {
-		fmt.Fprint(os.Stderr, "BECOME password: ")
-		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
-		fmt.Fprintln(os.Stderr)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("reading the sudo password: %v", err), runtime.ExitError)
-		}
-		base.BecomePassword = string(pw)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var rep runtime.Reporter
-	switch c.String("output") {
-	case "json":
-		rep = runtime.NewJSONReporter(os.Stdout)
-	case "human":
-		rep = runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), c.Bool("verbose"))
-	default:
-		return cli.Exit("--output must be human or json", runtime.ExitError)
+	debug := &debugLog{w: os.Stderr}
+	var plan *planner
+	if c.Bool("list-hosts") || c.Bool("syntax-check") {
+		plan = &planner{}
 	}
-	globals := inv.GroupVars("all")
 	eng := runtime.New(ctx, runtime.Options{
 		Check:          c.Bool("check"),
 		Diff:           c.Bool("diff"),
@@ -155,20 +142,35 @@ func run(c *cli.Context, filename string, src []byte) error {
 		Become:         c.Bool("become"),
 		MaxFailPercent: c.Int("max-fail-percentage"),
 		ExtraVars:      extra,
-		GlobalVars:     globals,
+		GlobalVars:     inv.GroupVars("all"),
+		Vault:          inv.Vault().Secrets(),
 		Match:          runtime.MatchInventory(inv),
 		Dial: func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
-			return connection.Dial(ctx, connection.FromVars(name, vars, base))
+			if plan != nil {
+				return nil, errors.New("not connecting in --list-hosts/--syntax-check")
+			}
+			return dialVerbose(ctx, connection.FromVars(name, vars, base), debug)
 		},
-		Docker:   connection.DockerClient,
+		Docker:   dockerClient,
 		Reporter: rep,
+		Plan:     plan.record(),
 	})
-	if base.BecomePassword != "" {
-		eng.Redactor().Add(base.BecomePassword)
-	}
 	defer eng.Close()
+	debug.redact = eng.Redactor()
+	eng.Redactor().Add(base.BecomePassword)
+	for _, s := range inv.Secrets() {
+		eng.Redactor().Add(s)
+	}
 	start := time.Now()
 	err = eng.PlaySource(filename, src)
+	if plan != nil {
+		return plan.finish(c, filename, err, eng.Redactor())
+	}
+	return finishRun(c, eng, rep, err, start)
+}
+
+// finishRun prints the recap and maps the outcome to the exit code.
+func finishRun(c *cli.Context, eng *runtime.Engine, rep runtime.Reporter, err error, start time.Time) error {
 	recap := eng.Recap()
 	if len(recap) > 0 || err == nil {
 		rep.Recap(recap, time.Since(start))
@@ -179,25 +181,121 @@ func run(c *cli.Context, filename string, src []byte) error {
 	case errors.Is(err, runtime.ErrMaxFail):
 		return cli.Exit(eng.Redactor().Redact(err.Error()), runtime.ExitFailed)
 	case err != nil:
-		var ee *starlark.EvalError
-		msg := err.Error()
-		if errors.As(err, &ee) {
-			msg = ee.Backtrace()
-		}
-		return cli.Exit(eng.Redactor().Redact(msg), runtime.ExitError)
+		return playError(err, eng.Redactor())
 	}
-	if code := runtime.ExitCode(recap); code != 0 {
+	code := runtime.ExitCode(recap)
+	if c.Bool("detailed-exitcode") {
+		code = runtime.DetailedExitCode(recap)
+	}
+	if code != 0 {
 		return cli.Exit("", code)
 	}
 	return nil
 }
 
-func loadInventory(c *cli.Context) (*inventory.Inventory, map[string]any, error) {
-	inv, err := inventory.Load(c.String("inventory"))
+// dockerClient tunnels the Docker API over a host's connection.
+func dockerClient(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
+	if lc, ok := c.(*loggedConn); ok {
+		c = lc.Conn // the tunnel needs the connection itself
+	}
+	return connection.DockerClient(ctx, c, become)
+}
+
+// limitHosts resolves --limit to a set of host names (nil: no limit).
+func limitHosts(c *cli.Context, inv *inventory.Inventory) (map[string]bool, error) {
+	p := c.String("limit")
+	if p == "" {
+		return nil, nil
+	}
+	hs, err := inv.Match(p)
+	if err != nil {
+		return nil, fmt.Errorf("--limit: %v", err)
+	}
+	limit := map[string]bool{}
+	for _, h := range hs {
+		limit[h.Name] = true
+	}
+	return limit, nil
+}
+
+// connConfig is the SSH settings every host starts from.
+func connConfig(c *cli.Context) (connection.Config, error) {
+	base := connection.Config{
+		User:            c.String("user"),
+		HostKeyChecking: c.String("host-key-checking"),
+		KnownHostsFile:  c.String("known-hosts"),
+		BecomeUser:      c.String("become-user"),
+	}
+	switch base.HostKeyChecking {
+	case "strict", "accept-new", "off":
+	default:
+		return base, errors.New("--host-key-checking must be strict, accept-new or off")
+	}
+	switch base.BecomeMethod = c.String("become-method"); base.BecomeMethod {
+	case "sudo", "su":
+	default:
+		return base, fmt.Errorf("become method %q is not supported: sudo or su (su only from a root login)", base.BecomeMethod)
+	}
+	if k := c.String("private-key"); k != "" {
+		base.KeyFiles = []string{k}
+	}
+	if n := c.Int("timeout"); n > 0 {
+		base.ConnectTimeout = time.Duration(n) * time.Second
+	}
+	base.ApplySSHArgs(c.String("ssh-common-args"))
+	if pw, ok := os.LookupEnv("SWARMRUN_BECOME_PASSWORD"); ok {
+		base.BecomePassword = pw
+	} else if c.Bool("ask-become-pass") {
+		fmt.Fprint(os.Stderr, "BECOME password: ")
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return base, fmt.Errorf("reading the sudo password: %v", err)
+		}
+		base.BecomePassword = string(pw)
+	}
+	return base, nil
+}
+
+// reporter is the output format --output asks for.
+func reporter(c *cli.Context) (runtime.Reporter, error) {
+	switch c.String("output") {
+	case "json":
+		return runtime.NewJSONReporter(os.Stdout), nil
+	case "human":
+		hr := runtime.NewHumanReporter(os.Stdout, term.IsTerminal(int(os.Stdout.Fd())), c.Bool("diff"), verbosity > 0)
+		hr.Verbosity = verbosity
+		return hr, nil
+	}
+	return nil, errors.New("--output must be human or json")
+}
+
+// playError is a playbook error with its Starlark backtrace, masked.
+func playError(err error, r *runtime.Redactor) error {
+	var ee *starlark.EvalError
+	msg := err.Error()
+	if errors.As(err, &ee) {
+		msg = ee.Backtrace()
+	}
+	return cli.Exit(r.Redact(msg), runtime.ExitError)
+}
+
+// loadInventory reads the -i sources; playbookDir's group_vars/host_vars
+// override the inventories' (the playbook's directory, else the working
+// directory, as Ansible's tools do).
+func loadInventory(c *cli.Context, playbookDir string) (*inventory.Inventory, map[string]any, error) {
+	vlt, err := loadVault(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, err := inventory.LoadSources(c.StringSlice("inventory"), inventory.Options{Vault: vlt, PlaybookDir: playbookDir})
 	if err != nil {
 		return nil, nil, fmt.Errorf("inventory: %v", err)
 	}
-	extra, err := inventory.ParseExtraVars(c.StringSlice("extra-vars"))
+	for _, w := range inv.Warnings() {
+		fmt.Fprintln(os.Stderr, "swarmrun: warning: inventory:", w)
+	}
+	extra, err := inventory.ParseExtraVarsWith(c.StringSlice("extra-vars"), vlt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--extra-vars: %v", err)
 	}

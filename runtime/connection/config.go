@@ -26,6 +26,8 @@ type Config struct {
 	HostKeyChecking string        // "strict" (default) | "accept-new" | "off"
 	ProxyJump       string        // [user@]host[:port][,more]
 	BecomePassword  string        // sudo password (sensitive, never logged or echoed)
+	BecomeUser      string        // the user become runs as when a command names none; default root
+	BecomeMethod    string        // "sudo" (default) or "su" (from a root login only)
 	Local           bool          // ansible_connection=local
 	ConnectTimeout  time.Duration // default 10s
 	KeepAlive       time.Duration // default 15s; negative disables
@@ -111,12 +113,26 @@ func FromVars(name string, vars map[string]any, base Config) Config {
 			applySSHArgs(&c, splitArgs(s))
 		}
 	}
+	if s := varString(vars, "ansible_become_user"); s != "" {
+		c.BecomeUser = s
+	}
+	if s := varString(vars, "ansible_become_method"); s != "" {
+		c.BecomeMethod = s
+	}
 	if s := varString(vars, "swarmrun_known_hosts_file"); s != "" {
 		c.KnownHostsFile = expandHome(s)
 	}
 	applySSHConfig(&c)
 	applyDefaults(&c)
 	return c
+}
+
+// ApplySSHArgs applies OpenSSH "-o Key=Value" options (ansible.cfg's
+// ssh_args, --ssh-common-args) the way ansible_ssh_common_args is applied.
+func (c *Config) ApplySSHArgs(s string) {
+	if s != "" {
+		applySSHArgs(c, splitArgs(s))
+	}
 }
 
 // varString reads an inventory variable of any scalar type as a string.

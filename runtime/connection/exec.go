@@ -35,11 +35,41 @@ type process interface {
 // when sudo is done reading stdin.
 type wrap struct {
 	marker string
-	sudo   bool
+	sudo   bool // become: through sudo, or su when su is set
+	su     bool // become_method su (only from a root login: su asks no password then)
 	user   string
 	pass   string
 	prompt string
 }
+
+// wrapFor is newWrap with the become method of c.
+func (c Config) wrapFor(sudo bool, user string) *wrap {
+	w := newWrap(sudo, user, c.BecomePassword)
+	w.su = c.BecomeMethod == "su"
+	return w
+}
+
+// becomeError says why a command that needs become (needed) cannot run
+// with c's become method; root is whether the login is root.
+func (c Config) becomeError(root, needed bool) error {
+	if !needed {
+		return nil
+	}
+	switch c.BecomeMethod {
+	case "", "sudo":
+		return nil
+	case "su":
+		if root {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", c.Name, ErrSuNeedsRoot)
+	}
+	return fmt.Errorf("%s: become method %q is not supported (sudo or su)", c.Name, c.BecomeMethod)
+}
+
+// ErrSuNeedsRoot: su asks for the target user's password on a terminal,
+// which swarmrun does not drive, so su is only used from a root login.
+var ErrSuNeedsRoot = errors.New("become_method su works only when logging in as root (su then asks no password); use sudo")
 
 func newWrap(sudo bool, user, password string) *wrap {
 	if user == "" {
@@ -66,6 +96,9 @@ func (w *wrap) line(cmd string) string {
 	script := w.prelude() + cmd
 	if !w.sudo {
 		return "exec sh -c " + shellQuote(script)
+	}
+	if w.su {
+		return "exec su -s /bin/sh -c " + shellQuote(script) + " " + shellQuote(w.user)
 	}
 	return "sudo -H -S -p " + shellQuote(w.prompt) + " -u " + shellQuote(w.user) +
 		" -- sh -c " + shellQuote(script)
@@ -173,7 +206,11 @@ func awaitStart(ctx context.Context, host string, p process, out *outFilter, err
 			if !w.sudo {
 				return nil, true, fmt.Errorf("%s: the command did not start: %s", host, msg)
 			}
-			return nil, true, fmt.Errorf("%s: become (sudo -u %s) failed: %s", host, w.user, w.redact(msg))
+			how := "sudo -u"
+			if w.su {
+				how = "su"
+			}
+			return nil, true, fmt.Errorf("%s: become (%s %s) failed: %s", host, how, w.user, w.redact(msg))
 		case <-ctx.Done():
 			// The marker may be on its way: without it the command could
 			// outlive the session.

@@ -46,12 +46,19 @@ func (l *localConn) needSudo(become bool, user string) bool {
 }
 
 func (l *localConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
-	w := newWrap(l.needSudo(o.Become, o.BecomeUser), o.BecomeUser, l.cfg.BecomePassword)
+	if o.Become && o.BecomeUser == "" {
+		o.BecomeUser = l.cfg.BecomeUser // ansible_become_user, --become-user
+	}
+	sudo := l.needSudo(o.Become, o.BecomeUser)
+	if err := l.cfg.becomeError(l.user == "root", sudo); err != nil {
+		return nil, err
+	}
+	w := l.cfg.wrapFor(sudo, o.BecomeUser)
 	return run(ctx, l.cfg.Name, newLocalProc(), w.line(cmd), o.Stdin, w)
 }
 
 func (l *localConn) dialStdio(ctx context.Context, cmd string, become bool) (net.Conn, error) {
-	w := newWrap(l.needSudo(become, ""), "", l.cfg.BecomePassword)
+	w := l.cfg.wrapFor(l.needSudo(become, ""), "")
 	return stream(ctx, l.cfg.Name, newLocalProc(), w.line("exec "+cmd), w)
 }
 

@@ -76,7 +76,7 @@ func (c *sshConn) shellFor(ctx context.Context, sudo bool, user string) (*shell,
 }
 
 func (c *sshConn) startShell(ctx context.Context, sudo bool, user string) (*shell, error) {
-	w := newWrap(sudo, user, c.cfg.BecomePassword)
+	w := c.cfg.wrapFor(sudo, user)
 	p, err := c.session(ctx) // held while the shell lives
 	if err != nil {
 		return nil, err

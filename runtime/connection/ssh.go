@@ -230,6 +230,12 @@ func (c *sshConn) needSudo(become bool, user string) bool {
 }
 
 func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
+	if o.Become && o.BecomeUser == "" {
+		o.BecomeUser = c.cfg.BecomeUser // ansible_become_user, --become-user
+	}
+	if err := c.cfg.becomeError(c.root, c.needSudo(o.Become, o.BecomeUser)); err != nil {
+		return nil, err
+	}
 	if len(o.Stdin) == 0 {
 		sh, err := c.shellFor(ctx, c.needSudo(o.Become, o.BecomeUser), o.BecomeUser)
 		if err != nil {
@@ -254,7 +260,7 @@ func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, e
 
 // runSession runs cmd in a session of its own.
 func (c *sshConn) runSession(ctx context.Context, cmd string, o RunOpts) (*RunResult, error) {
-	w := newWrap(c.needSudo(o.Become, o.BecomeUser), o.BecomeUser, c.cfg.BecomePassword)
+	w := c.cfg.wrapFor(c.needSudo(o.Become, o.BecomeUser), o.BecomeUser)
 	p, err := c.session(ctx)
 	if err != nil {
 		return nil, err
@@ -316,7 +322,7 @@ func (c *sshConn) lost(err error) error {
 
 // dialStdio runs cmd (with sudo if become) and returns its stdio as a conn.
 func (c *sshConn) dialStdio(ctx context.Context, cmd string, become bool) (net.Conn, error) {
-	w := newWrap(c.needSudo(become, ""), "", c.cfg.BecomePassword)
+	w := c.cfg.wrapFor(c.needSudo(become, ""), "")
 	p, err := c.session(ctx) // held until the stream is closed
 	if err != nil {
 		return nil, err

@@ -22,6 +22,9 @@
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo
+//	40       vault_test.go
+//	41       modes_test.go (and the inventory merge)
+//	42       adhoc_test.go (and ansible.cfg, become_user, env)
 //
 // A net held by a running lab of another directory is refused (never torn
 // down) by both `lab up` and `lab down --net`.
