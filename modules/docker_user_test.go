@@ -2,7 +2,6 @@ package modules
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,19 +53,7 @@ func TestDockerUserRules(t *testing.T) {
 // network namespace: what the kernel prints back is exactly the lines the
 // module compares with, so a second look finds nothing to change.
 func TestDockerUserLoadsLive(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	for _, c := range []string{"iptables-restore", "nsenter", "ip"} {
-		if _, err := exec.LookPath(c); err != nil {
-			t.Skip(c + " not installed")
-		}
-	}
-	ns := fmt.Sprintf("srdu-unit-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ns := testNetns(t, "srdu-unit", "iptables-restore")
 	file := filepath.Join(t.TempDir(), "after.rules")
 	os.WriteFile(file, []byte("*filter\nCOMMIT\n"), 0o640)
 	rules := []any{map[string]any{"port": "8081", "from": []any{"192.0.2.0/28"}}}

@@ -21,24 +21,31 @@ func (c nsConn) Run(ctx context.Context, cmd string, o connection.RunOpts) (*con
 	return c.shConn.Run(ctx, "exec nsenter --net=/run/netns/"+c.ns+" sh -c "+Quote(cmd), o)
 }
 
-// TestPreflightProbesLocal runs the real listener and prober in a private
-// network namespace: every check passes against the listener, and a port
-// dropped by iptables is reported with the pair and the port.
-func TestPreflightProbesLocal(t *testing.T) {
+// testNetns makes a network namespace with lo up for the test (root only;
+// skipped without the commands named) and returns its name.
+func testNetns(t *testing.T, prefix string, commands ...string) string {
 	if os.Geteuid() != 0 {
-		t.Skip("raw sockets and namespaces need root")
+		t.Skip("network namespaces need root")
 	}
-	for _, c := range []string{"perl", "nsenter", "ip", "iptables"} {
+	for _, c := range append(commands, "nsenter", "ip") {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Skip(c + " not installed")
 		}
 	}
-	ns := fmt.Sprintf("srpf-unit-%d", os.Getpid())
+	ns := fmt.Sprintf("%s-%d", prefix, os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	exec.Command("ip", "-n", ns, "link", "set", "lo", "up").Run()
+	return ns
+}
+
+// TestPreflightProbesLocal runs the real listener and prober in a private
+// network namespace: every check passes against the listener, and a port
+// dropped by iptables is reported with the pair and the port.
+func TestPreflightProbesLocal(t *testing.T) {
+	ns := testNetns(t, "srpf-unit", "perl", "iptables")
 	tg := &Target{Name: "a", Conn: nsConn{shConn{t}, ns}, Check: true}
 	m, _ := Get("preflight")
 	run := func(p Params) (*Result, error) {
