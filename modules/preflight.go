@@ -276,9 +276,21 @@ func preflightResources(host string, sec map[string]string, p Params) []string {
 	return warns
 }
 
-// preflightParse reads the prober's R lines into check dicts and failures.
+// preflightOrder orders a peer's checks the way the matrix shows them.
+var preflightOrder = map[string]int{"2377/tcp": 1, "7946/tcp": 2, "7946/udp": 3, "4789/udp": 4, "mtu": 5, "esp": 6}
+
+// preflightParse reads the prober's R lines (peers are probed in parallel:
+// any order) into check dicts and failures, sorted by peer and check.
 func preflightParse(from, out string) (checks []any, failures []string) {
-	for _, l := range strings.Split(out, "\n") {
+	lines := strings.Split(out, "\n")
+	sort.SliceStable(lines, func(i, j int) bool {
+		a, b := strings.Split(lines[i], "\t"), strings.Split(lines[j], "\t")
+		if len(a) < 3 || len(b) < 3 || a[1] != b[1] {
+			return len(a) >= 3 && len(b) >= 3 && a[1] < b[1]
+		}
+		return preflightOrder[a[2]] < preflightOrder[b[2]]
+	})
+	for _, l := range lines {
 		f := strings.SplitN(l, "\t", 5)
 		if len(f) != 5 || f[0] != "R" {
 			continue
@@ -450,15 +462,15 @@ sub udp {
   }
   return "no answer within ${to}s (2 tries)";
 }
-socket(my $u, PF_INET, SOCK_DGRAM, 0) or die "udp socket: $!\n";
-bind($u, sockaddr_in(0, INADDR_ANY)) or die "bind: $!\n";
-socket(my $m, PF_INET, SOCK_DGRAM, 0) or die "udp socket: $!\n";
-setsockopt($m, 0, 10, pack('i', 2)) or die "IP_MTU_DISCOVER: $!\n"; # IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO: never fragment
-my $re;
-if ($esp) { socket($re, PF_INET, SOCK_RAW, 50) or die "raw esp socket (needs root): $!\n" }
-for my $peer (@peers) {
-  my ($name, $addr, $tcp, $udp) = split /,/, $peer, 4;
-  unless (inet_aton($addr)) { res($name, "address", "fail", "cannot resolve $addr"); next }
+sub probe {
+  my ($name, $addr, $tcp, $udp) = split /,/, shift, 4;
+  unless (inet_aton($addr)) { res($name, "address", "fail", "cannot resolve $addr"); return }
+  socket(my $u, PF_INET, SOCK_DGRAM, 0) or die "udp socket: $!\n";
+  bind($u, sockaddr_in(0, INADDR_ANY)) or die "bind: $!\n";
+  socket(my $m, PF_INET, SOCK_DGRAM, 0) or die "udp socket: $!\n";
+  setsockopt($m, 0, 10, pack('i', 2)) or die "IP_MTU_DISCOVER: $!\n"; # IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO: never fragment
+  my $re;
+  if ($esp) { socket($re, PF_INET, SOCK_RAW, 50) or die "raw esp socket (needs root): $!\n" }
   for my $p (grep { length } split /\+/, $tcp) {
     my $c = IO::Socket::INET->new(PeerAddr => $addr, PeerPort => $p, Proto => 'tcp', Timeout => $to);
     if ($c) { close $c; res($name, "$p/tcp", "ok", "connected") }
@@ -482,4 +494,14 @@ for my $peer (@peers) {
     res($name, "esp", $ok ? "ok" : "fail", $ok ? "answered" : "no answer within ${to}s (2 tries)");
   }
 }
+# Peers in parallel (at most 32 at a time), each in its own process with its
+# own sockets: a blocked port costs its timeout once, not once per peer.
+my %kids;
+for my $peer (@peers) {
+  if (keys %kids >= 32) { delete $kids{waitpid(-1, 0)} }
+  my $pid = fork() // die "fork: $!\n";
+  if (!$pid) { eval { probe($peer); 1 } or res((split /,/, $peer)[0], "probe", "fail", $@ =~ s/\s+$//r); exit 0 }
+  $kids{$pid} = 1;
+}
+1 while waitpid(-1, 0) > 0;
 `

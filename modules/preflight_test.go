@@ -60,7 +60,8 @@ func TestPreflightProbesLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { run(Params{"action": "stop"}) })
-	peers := []any{map[string]any{"name": "a", "address": "127.0.0.1"}, map[string]any{"name": "b", "address": "127.0.0.1", "manager": true}}
+	peers := []any{map[string]any{"name": "a", "address": "127.0.0.1"}, map[string]any{"name": "b", "address": "127.0.0.1", "manager": true},
+		map[string]any{"name": "c", "address": "127.0.0.2"}}
 	r, err := run(Params{"peers": peers})
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +70,12 @@ func TestPreflightProbesLocal(t *testing.T) {
 	var names []string
 	for _, c := range checks {
 		d := c.(map[string]any)
-		names = append(names, d["check"].(string))
-		if d["from"] != "a" || d["to"] != "b" || d["ok"] != true {
+		names = append(names, d["to"].(string)+":"+d["check"].(string))
+		if d["from"] != "a" || d["ok"] != true {
 			t.Errorf("check %v", d)
 		}
 	}
-	if got := strings.Join(names, " "); got != "2377/tcp 7946/tcp 7946/udp 4789/udp mtu esp" {
+	if got := strings.Join(names, " "); got != "b:2377/tcp b:7946/tcp b:7946/udp b:4789/udp b:mtu b:esp c:7946/tcp c:7946/udp c:4789/udp c:mtu c:esp" {
 		t.Errorf("checks %q", got)
 	}
 	if f := r.Outputs["failures"].([]any); len(f) != 0 {
@@ -85,7 +86,7 @@ func TestPreflightProbesLocal(t *testing.T) {
 		t.Fatalf("iptables: %v %s", err, out)
 	}
 	_, err = run(Params{"peers": peers, "strict": true})
-	if err == nil || !strings.Contains(err.Error(), "a -> b 4789/udp: no answer") {
+	if err == nil || !strings.Contains(err.Error(), "a -> b 4789/udp: no answer") || !strings.Contains(err.Error(), "a -> c 4789/udp: no answer") {
 		t.Fatalf("dropped 4789/udp: %v", err)
 	}
 	if strings.Contains(err.Error(), "7946/udp") {
@@ -94,9 +95,16 @@ func TestPreflightProbesLocal(t *testing.T) {
 }
 
 func TestPreflightParseAndArgs(t *testing.T) {
-	checks, fails := preflightParse("h1", "noise\nR\th2\t7946/udp\tfail\tno answer within 2s (2 tries)\nR\th2\t2377/tcp\tok\tconnected\n")
-	if len(checks) != 2 || len(fails) != 1 || fails[0] != "h1 -> h2 7946/udp: no answer within 2s (2 tries)" {
+	checks, fails := preflightParse("h1", "noise\nR\th3\tmtu\tok\tx\nR\th2\t7946/udp\tfail\tno answer within 2s (2 tries)\nR\th3\t2377/tcp\tok\tconnected\nR\th2\t2377/tcp\tok\tconnected\n")
+	if len(checks) != 4 || len(fails) != 1 || fails[0] != "h1 -> h2 7946/udp: no answer within 2s (2 tries)" {
 		t.Errorf("checks %v fails %v", checks, fails)
+	}
+	var order []string
+	for _, c := range checks {
+		order = append(order, c.(map[string]any)["to"].(string)+" "+c.(map[string]any)["check"].(string))
+	}
+	if got := strings.Join(order, ", "); got != "h2 2377/tcp, h2 7946/udp, h3 2377/tcp, h3 mtu" {
+		t.Errorf("order: %s", got)
 	}
 	peers, err := preflightPeers([]any{map[string]any{"name": "h1", "address": "10.0.0.1", "manager": true}, map[string]any{"name": "h2", "address": "10.0.0.2"}})
 	if err != nil {
