@@ -460,7 +460,7 @@ sub udp {
     send($s, $msg, 0, sockaddr_in($port, inet_aton($addr))) or return "send: $!";
     return "" if ack($s, $nonce, 0);
   }
-  return "no answer within ${to}s (2 tries)";
+  return "no answer within ${to}s (2 tries; the probe or its answer was dropped)";
 }
 sub probe {
   my ($name, $addr, $tcp, $udp) = split /,/, shift, 4;
@@ -491,7 +491,7 @@ sub probe {
       send($re, pack('NN', 0x53525046, $seq) . "SRPF1 $nonce", 0, sockaddr_in(0, inet_aton($addr))) or last;
       if (ack($re, $nonce, 1)) { $ok = 1; last }
     }
-    res($name, "esp", $ok ? "ok" : "fail", $ok ? "answered" : "no answer within ${to}s (2 tries)");
+    res($name, "esp", $ok ? "ok" : "fail", $ok ? "answered" : "no answer within ${to}s (2 tries; the probe or its answer was dropped)");
   }
 }
 # Peers in parallel (at most 32 at a time), each in its own process with its
