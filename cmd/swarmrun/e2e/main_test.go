@@ -16,11 +16,11 @@
 //	37       become_test.go
 //	38       misc_test.go
 //	39       addnode_test.go
-//	50       network_test.go (TestPreflight)
-//	51       network_test.go (TestNetworkFirewall)
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo
+//	50       network_test.go (TestPreflight)
+//	51       network_test.go (TestNetworkFirewall)
 //
 // A net held by a running lab of another directory is refused (never torn
 // down) by both `lab up` and `lab down --net`.
