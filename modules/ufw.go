@@ -37,7 +37,7 @@ guard.
         {"port": "4789", "proto": "udp"},
     ])`,
 		Params: []Param{
-			{Name: "rules", Type: List, Doc: `list of dicts: {"rule": "allow"|"deny"|"limit"|"reject" (default allow), "port": "22" | "60000:61000" | "80,443" (default any), "proto": "tcp"|"udp"|"any" (default any), "from": "any" | address | CIDR (default any), "to": the same (default any), "direction": "in"|"out" (default in), "comment": text}`},
+			{Name: "rules", Type: List, Doc: `list of dicts: {"rule": "allow"|"deny"|"limit"|"reject" (default allow), "port": "22" | "60000:61000" | "80,443" (default any), "proto": "tcp"|"udp"|"esp"|"ah"|"gre"|"igmp"|"ipv6"|"vrrp"|"any" or an IP protocol number ("50" = esp; default any; ports only with tcp/udp), "from": "any" | address | CIDR (default any), "to": the same (default any), "direction": "in"|"out" (default in), "comment": text, "state": "present"|"absent" (default present: absent deletes the rule if it is there)}`},
 			{Name: "default_incoming", Type: String, Choices: []string{"allow", "deny", "reject"}, Doc: "default policy for incoming traffic (unset: leave as is)"},
 			{Name: "default_outgoing", Type: String, Choices: []string{"allow", "deny", "reject"}, Doc: "default policy for outgoing traffic (unset: leave as is)"},
 			{Name: "default_routed", Type: String, Choices: []string{"allow", "deny", "reject"}, Doc: "default policy for routed (forwarded) traffic (unset: leave as is)"},
@@ -63,6 +63,7 @@ type ufwRule struct {
 	Direction string // in, out
 	Comment   string // decoded
 	Foreign   bool   // app or interface or route rule: never deleted by exclusive
+	Absent    bool   // wanted absent: deleted when present
 }
 
 // key identifies a rule apart from its comment.
@@ -120,6 +121,25 @@ func (r ufwRule) args(withComment bool) []string {
 	return a
 }
 
+// ufwProtos are the protocols ufw knows by name, with their IP protocol
+// numbers (which ufw itself does not accept).
+var ufwProtos = map[string]string{"tcp": "6", "udp": "17", "esp": "50", "ah": "51", "gre": "47", "igmp": "2", "ipv6": "41", "vrrp": "112"}
+
+// ufwProto returns a protocol in ufw's spelling: a name or "any"; an IP
+// protocol number is turned into ufw's name for it.
+func ufwProto(s string) (string, error) {
+	s = strings.ToLower(s)
+	if _, ok := ufwProtos[s]; ok || s == "any" {
+		return s, nil
+	}
+	for name, num := range ufwProtos {
+		if s == num {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("proto %q: ufw knows any, tcp (6), udp (17), esp (50), ah (51), gre (47), igmp (2), ipv6 (41) and vrrp (112)", s)
+}
+
 var ufwPortRe = regexp.MustCompile(`^\d+(:\d+)?(,\d+(:\d+)?)*$`)
 
 // ufwAddr canonicalises an address or network the way ufw stores it.
@@ -174,9 +194,9 @@ func ufwDesired(raw []any) ([]ufwRule, error) {
 		}
 		for k := range d {
 			switch k {
-			case "rule", "port", "proto", "from", "to", "direction", "comment":
+			case "rule", "port", "proto", "from", "to", "direction", "comment", "state":
 			default:
-				return nil, fmt.Errorf("ufw: rules[%d]: unknown key %q (want rule, port, proto, from, to, direction, comment)", i, k)
+				return nil, fmt.Errorf("ufw: rules[%d]: unknown key %q (want rule, port, proto, from, to, direction, comment, state)", i, k)
 			}
 		}
 		get := func(k, def string) string {
@@ -186,18 +206,28 @@ func ufwDesired(raw []any) ([]ufwRule, error) {
 			return def
 		}
 		r := ufwRule{Action: get("rule", "allow"), Proto: get("proto", "any"), Direction: get("direction", "in"), SPort: "any", Comment: hpScalar(d["comment"])}
+		var err error
 		if !map[string]bool{"allow": true, "deny": true, "limit": true, "reject": true}[r.Action] {
 			return nil, fmt.Errorf("ufw: rules[%d]: rule %q must be allow, deny, limit or reject", i, r.Action)
 		}
-		if !map[string]bool{"tcp": true, "udp": true, "any": true}[r.Proto] {
-			return nil, fmt.Errorf("ufw: rules[%d]: proto %q must be tcp, udp or any", i, r.Proto)
+		if r.Proto, err = ufwProto(r.Proto); err != nil {
+			return nil, fmt.Errorf("ufw: rules[%d]: %w", i, err)
+		}
+		switch st := get("state", "present"); st {
+		case "present":
+		case "absent":
+			r.Absent = true
+		default:
+			return nil, fmt.Errorf("ufw: rules[%d]: state %q must be present or absent", i, st)
 		}
 		if r.Direction != "in" && r.Direction != "out" {
 			return nil, fmt.Errorf("ufw: rules[%d]: direction %q must be in or out", i, r.Direction)
 		}
-		var err error
 		if r.DPort, err = ufwPort(get("port", "any")); err != nil {
 			return nil, fmt.Errorf("ufw: rules[%d]: %w", i, err)
+		}
+		if r.DPort != "any" && r.Proto != "any" && r.Proto != "tcp" && r.Proto != "udp" {
+			return nil, fmt.Errorf("ufw: rules[%d]: proto %s has no ports: leave port out", i, r.Proto)
 		}
 		if r.Src, err = ufwAddr(get("from", "any")); err != nil {
 			return nil, fmt.Errorf("ufw: rules[%d]: from: %w", i, err)
@@ -369,12 +399,18 @@ func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
 			have[r.key()] = r
 		}
 	}
-	wanted := map[string]bool{}
+	wanted, absent := map[string]bool{}, map[string]bool{}
 	recomment := map[string]ufwRule{} // present with another comment: re-adding updates it
 	for _, r := range want {
-		if wanted[r.key()] {
+		if r.Absent {
+			absent[r.key()] = true
+		}
+	}
+	for _, r := range want {
+		if wanted[r.key()] || r.Absent {
 			continue
 		}
+		delete(absent, r.key()) // listed as wanted too: wanted wins
 		wanted[r.key()] = true
 		if h, ok := have[r.key()]; !ok || h.Comment != r.Comment {
 			plan.Add = append(plan.Add, r)
@@ -389,7 +425,7 @@ func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
 			continue
 		}
 		seen[r.key()] = true
-		if p.Bool("exclusive") && !r.Foreign && !wanted[r.key()] {
+		if !r.Foreign && (absent[r.key()] || p.Bool("exclusive") && !wanted[r.key()]) {
 			plan.Delete = append(plan.Delete, r)
 			continue
 		}

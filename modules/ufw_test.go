@@ -185,3 +185,44 @@ func TestUfwAllowsSSH(t *testing.T) {
 		}
 	}
 }
+
+// ESP and other non-port protocols, by name or number, and rules wanted
+// absent: parsed back from ufw's own tuple lines, planned once, then no-op.
+func TestUfwProtocolsAndAbsent(t *testing.T) {
+	want, err := ufwDesired([]any{
+		map[string]any{"proto": "50", "from": "198.18.0.12", "comment": "swarm encrypted overlay"},
+		map[string]any{"proto": "AH", "from": "198.18.0.12"},
+		map[string]any{"port": "2377", "proto": "tcp", "state": "absent"},
+		map[string]any{"port": "4789", "proto": "udp", "state": "absent"},
+		map[string]any{"port": "4789", "proto": "udp", "from": "198.18.0.12"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want[0].Proto != "esp" || want[1].Proto != "ah" {
+		t.Errorf("protos %q %q", want[0].Proto, want[1].Proto)
+	}
+	for _, bad := range []map[string]any{{"proto": "esp", "port": "50"}, {"proto": "99"}, {"proto": "icmp"}, {"port": "22", "state": "gone"}} {
+		if _, err := ufwDesired([]any{bad}); err == nil {
+			t.Errorf("ufwDesired(%v): want an error", bad)
+		}
+	}
+	// What ufw 0.36 writes for the old open-to-all rules and an esp rule.
+	rules := "### tuple ### allow tcp 2377 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 2377 -j ACCEPT\n" +
+		"### tuple ### allow esp any 0.0.0.0/0 any 198.18.0.12 in comment=737761726d20656e63727970746564206f7665726c6179\n" +
+		"### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n"
+	obs := ufwObserved{Rules: ufwParseRules(rules), Conf: ufwConf("ENABLED=yes\n"), Defaults: ufwConf("DEFAULT_INPUT_POLICY=\"DROP\"\n"), Live: true}
+	plan := ufwMakePlan(obs, want, Params{})
+	desc := strings.Join(ufwDescribe(plan, obs), "\n")
+	exp := "- allow in 2377/tcp\n+ allow in proto ah from 198.18.0.12\n+ allow in 4789/udp from 198.18.0.12"
+	if desc != exp {
+		t.Errorf("plan:\n%s\nwant\n%s", desc, exp)
+	}
+	if s := ufwScript(plan); !strings.Contains(s, "ufw allow in proto ah from 198.18.0.12 to any\n") || !strings.Contains(s, "ufw --force delete allow in proto tcp from any to any port 2377\n") {
+		t.Errorf("script:\n%s", s)
+	}
+	obs.Rules = plan.Final
+	if p2 := ufwMakePlan(obs, want, Params{}); !p2.empty() {
+		t.Errorf("second plan: %v", ufwDescribe(p2, obs))
+	}
+}

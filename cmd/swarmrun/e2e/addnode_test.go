@@ -27,6 +27,10 @@ func TestAddNode(t *testing.T) {
 	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("--check predicted %v\nthe run changed %v", want, got)
 	}
+	// The existing node lets the new one in (site.star --limit h1 knew no peer).
+	if n := trim(l.MustSSH(t, "h1", "ufw status | grep -c '^2377/tcp .*ALLOW .*198\\.18\\.39\\.12 ' || true")); n != "1" {
+		t.Errorf("h1's firewall does not allow h2 on 2377:\n%s", l.MustSSH(t, "h1", "ufw status"))
+	}
 	nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort")
 	if nodes != "h1 Ready Leader\nh2 Ready \n" {
 		t.Errorf("docker node ls = %q", nodes)

@@ -25,6 +25,8 @@
 //	40       vault_test.go
 //	41       modes_test.go (and the inventory merge)
 //	42       adhoc_test.go (and ansible.cfg, become_user, env)
+//	50       network_test.go (TestPreflight)
+//	51       network_test.go (TestNetworkFirewall)
 //
 // A net held by a running lab of another directory is refused (never torn
 // down) by both `lab up` and `lab down --net`.
