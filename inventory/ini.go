@@ -254,9 +254,13 @@ func expandHostPattern(pattern string) ([]string, int, error) {
 	if !strings.Contains(name, "[") {
 		return []string{name}, port, nil
 	}
-	names, err := expandRange(name)
+	names, err := expandRange(name, maxRangeHosts)
 	return names, port, err
 }
+
+// maxRangeHosts bounds what one host entry may expand to: "h[0:999999999]"
+// is a typo, not a fleet, and would otherwise loop and allocate for minutes.
+const maxRangeHosts = 100000
 
 // splitHostPort is Ansible's parse_address: it separates host and port
 // only if what remains is a valid hostname, IPv4 or IPv6 address.
@@ -293,8 +297,9 @@ func validAddress(s string) bool {
 const asciiLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // expandRange expands the first [beg:end(:step)] in s, recursively, like
-// Ansible's expand_hostname_range. Leading zeros fix the width.
-func expandRange(s string) ([]string, error) {
+// Ansible's expand_hostname_range. Leading zeros fix the width. It
+// refuses to make more than limit names.
+func expandRange(s string, limit int) ([]string, error) {
 	open := strings.IndexByte(s, '[')
 	rest := s[open+1:]
 	closeIdx := strings.IndexByte(rest, ']')
@@ -329,6 +334,9 @@ func expandRange(s string) ([]string, error) {
 		if bi > ei {
 			return nil, fmt.Errorf("bad host range [%s] in %q: begin must be <= end", spec, s)
 		}
+		if (ei-bi)/step >= limit {
+			return nil, tooManyHosts(s)
+		}
 		for i := bi; i <= ei; i += step {
 			seq = append(seq, asciiLetters[i:i+1])
 		}
@@ -348,6 +356,9 @@ func expandRange(s string) ([]string, error) {
 		if b > e {
 			return nil, fmt.Errorf("bad host range [%s] in %q: begin must be <= end", spec, s)
 		}
+		if (e-b)/step >= limit {
+			return nil, tooManyHosts(s)
+		}
 		for i := b; i <= e; i += step {
 			seq = append(seq, fmt.Sprintf("%0*d", width, i))
 		}
@@ -356,7 +367,7 @@ func expandRange(s string) ([]string, error) {
 	for _, x := range seq {
 		name := head + x + tail
 		if strings.Contains(name, "[") {
-			more, err := expandRange(name)
+			more, err := expandRange(name, limit/len(seq))
 			if err != nil {
 				return nil, err
 			}
@@ -366,4 +377,8 @@ func expandRange(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+func tooManyHosts(s string) error {
+	return fmt.Errorf("bad host range in %q: expands to more than %d hosts", s, maxRangeHosts)
 }

@@ -78,6 +78,20 @@ func Load(path string) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
+	inv, err := parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := inv.loadVarsFiles(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	inv.merge()
+	return inv, nil
+}
+
+// parse reads an inventory's own text, without the vars directories.
+func parse(path string, data []byte) (*Inventory, error) {
+	var err error
 	inv := newInventory(path)
 	switch ext := strings.ToLower(filepath.Ext(path)); {
 	case ext == ".yml" || ext == ".yaml" || ext == ".json":
@@ -91,10 +105,6 @@ func Load(path string) (*Inventory, error) {
 		return nil, err
 	}
 	inv.reconcile()
-	if err := inv.loadVarsFiles(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	inv.merge()
 	return inv, nil
 }
 
@@ -135,8 +145,10 @@ func (inv *Inventory) addHost(name string, g *group, port int) *host {
 }
 
 func (g *group) addHost(h *host) {
-	for _, x := range g.hosts {
-		if x == h {
+	// A host is in few groups, a group may hold thousands of hosts:
+	// search the short list so big inventories load in linear time.
+	for _, x := range h.groups {
+		if x == g {
 			return
 		}
 	}
@@ -273,22 +285,28 @@ func (h *host) allGroups() []*group {
 }
 
 // depth is the longest path from all, which is what Ansible's
-// incrementally maintained Group.depth amounts to.
-func (g *group) depth() int {
+// incrementally maintained Group.depth amounts to. memo holds the depths
+// already known: without it, a ladder of groups each with two parents
+// costs 2^n (the graph is acyclic, addChild refuses loops).
+func (g *group) depth(memo map[*group]int) int {
+	if d, ok := memo[g]; ok {
+		return d
+	}
 	d := 0
 	for _, p := range g.parents {
-		if pd := p.depth() + 1; pd > d {
+		if pd := p.depth(memo) + 1; pd > d {
 			d = pd
 		}
 	}
+	memo[g] = d
 	return d
 }
 
 // sortGroups orders groups for merging like Ansible's sort_groups.
-func sortGroups(gs []*group) {
+func sortGroups(gs []*group, memo map[*group]int) {
 	depth := map[*group]int{}
 	for _, g := range gs {
-		depth[g] = g.depth()
+		depth[g] = g.depth(memo)
 	}
 	sort.SliceStable(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
@@ -451,6 +469,7 @@ func (inv *Inventory) merge() {
 	all := inv.groups["all"]
 	inv.merged = map[string]*Host{}
 	inv.ordered = nil
+	depths := map[*group]int{}
 	for _, h := range all.descendantHosts() {
 		var groups []*group
 		names := []string{}
@@ -461,7 +480,7 @@ func (inv *Inventory) merge() {
 			}
 		}
 		sort.Strings(names)
-		sortGroups(groups)
+		sortGroups(groups, depths)
 
 		vars := map[string]any{}
 		put := func(m map[string]any) {
