@@ -88,3 +88,29 @@ func TestPyLiteralDeepNestingStaysAString(t *testing.T) {
 		t.Fatalf("deeply nested literal: got %T", v)
 	}
 }
+
+// Parse errors name the file, line and host, never the value: the
+// offending line is often a password with a blank or a stray quote.
+func TestParseErrorsDoNotEchoValues(t *testing.T) {
+	const pw = "Hunter2Secret"
+	for _, doc := range []string{
+		"[g]\nh1 ansible_password=" + pw + " " + pw + "x\n",
+		"[g]\nh1 ansible_password='" + pw + "\n",
+		"[g]\nh1\n[g:vars]\n" + pw + "\n",
+	} {
+		_, err := parse("p.ini", []byte(doc))
+		if err == nil || strings.Contains(err.Error(), pw[:6]) {
+			t.Errorf("%q: error %v", doc, err)
+		}
+	}
+	_, err := parse("p.yml", []byte("all:\n  vars:\n    ansible_password: !!int "+pw+"\n"))
+	if err == nil || strings.Contains(err.Error(), pw[:6]) {
+		t.Errorf("yaml: error %v", err)
+	}
+	for _, arg := range []string{"ansible_password=" + pw + " " + pw + "x", "pw='" + pw, "[\"" + pw + "\"]"} {
+		_, err := ParseExtraVars([]string{arg})
+		if err == nil || strings.Contains(err.Error(), pw[:6]) {
+			t.Errorf("-e %q: error %v", arg, err)
+		}
+	}
+}

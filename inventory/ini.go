@@ -88,7 +88,8 @@ func (inv *Inventory) parseINI(data []byte) error {
 		case "vars":
 			k, v, ok := strings.Cut(line, "=")
 			if !ok {
-				return errf(lineno, "expected key=value, got: %s", line)
+				// The line is not shown: it may be a mistyped password.
+				return errf(lineno, "expected key=value in [%s:vars]", groupname)
 			}
 			if err := inv.groups[groupname].setVar(strings.TrimSpace(k), pyLiteral(strings.TrimSpace(v))); err != nil {
 				return errf(lineno, "%v", err)
@@ -151,7 +152,8 @@ type keyValue struct {
 func parseHostLine(line string) (names []string, port int, vars []keyValue, err error) {
 	words, err := shlexSplit(line)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("error parsing host definition %q: %v", line, err)
+		// Only the host name is shown: the rest may hold a password.
+		return nil, 0, nil, fmt.Errorf("error parsing host definition of %s: %v", firstWord(line), err)
 	}
 	if len(words) == 0 {
 		return nil, 0, nil, nil
@@ -168,10 +170,12 @@ func parseHostLine(line string) (names []string, port int, vars []keyValue, err 
 			return nil, 0, nil, fmt.Errorf("invalid host pattern %q: '---' is normally a sign this is a YAML file", words[0])
 		}
 	}
-	for _, w := range words[1:] {
+	for i, w := range words[1:] {
 		k, v, ok := strings.Cut(w, "=")
 		if !ok {
-			return nil, 0, nil, fmt.Errorf("expected key=value host variable assignment, got: %s", w)
+			// Not shown: a stray word is usually the rest of an unquoted
+			// value with a blank, a password as likely as not.
+			return nil, 0, nil, fmt.Errorf("host %s: expected key=value host variable assignment (word %d after the name has no '='; quote values with blanks)", words[0], i+1)
 		}
 		vars = append(vars, keyValue{k, pyLiteral(v)})
 	}
@@ -381,4 +385,11 @@ func expandRange(s string, limit int) ([]string, error) {
 
 func tooManyHosts(s string) error {
 	return fmt.Errorf("bad host range in %q: expands to more than %d hosts", s, maxRangeHosts)
+}
+
+func firstWord(line string) string {
+	if f := strings.Fields(line); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }

@@ -295,7 +295,8 @@ func (d *yamlDecoder) value(n *yaml.Node) (any, error) {
 	case yaml.ScalarNode:
 		v, err := scalar(n)
 		if err != nil {
-			return nil, d.errf(n, "%v", err)
+			// yaml.v3 quotes the value in its message: name the tag only.
+			return nil, d.errf(n, "value is not a valid %s", n.Tag)
 		}
 		return v, nil
 	case yaml.SequenceNode:

@@ -65,10 +65,10 @@ func (w *wrap) prelude() string {
 func (w *wrap) line(cmd string) string {
 	script := w.prelude() + cmd
 	if !w.sudo {
-		return "exec sh -c " + shellQuote(script)
+		return "exec sh -c " + ShellQuote(script)
 	}
-	return "sudo -H -S -p " + shellQuote(w.prompt) + " -u " + shellQuote(w.user) +
-		" -- sh -c " + shellQuote(script)
+	return "sudo -H -S -p " + ShellQuote(w.prompt) + " -u " + ShellQuote(w.user) +
+		" -- sh -c " + ShellQuote(script)
 }
 
 // redact removes the password from text that may end up in an error.
@@ -358,8 +358,9 @@ type stdioAddr struct{}
 func (stdioAddr) Network() string { return "stdio" }
 func (stdioAddr) String() string  { return "stdio" }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell. It is the one quoting function
+// for shell text: modules use it through modules.Quote.
+func ShellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
 		return s
 	}

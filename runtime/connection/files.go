@@ -211,7 +211,7 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("write", p, err)
 	}
 	if !synced { // no fsync@openssh.com: ask the shell
-		res, err := c.Run(ctx, "sync -- "+shellQuote(tmp)+" 2>/dev/null || sync", RunOpts{})
+		res, err := c.Run(ctx, "sync -- "+ShellQuote(tmp)+" 2>/dev/null || sync", RunOpts{})
 		if err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ const exitMissing = 44
 const missingCheck = `[ -e "$p" ] || [ -L "$p" ] || exit 44` + "\n"
 
 func shellRead(ctx context.Context, r runner, host, p string, become bool) ([]byte, error) {
-	res, err := r.Run(ctx, "p="+shellQuote(p)+"\n"+missingCheck+`exec cat -- "$p"`, RunOpts{Become: become})
+	res, err := r.Run(ctx, "p="+ShellQuote(p)+"\n"+missingCheck+`exec cat -- "$p"`, RunOpts{Become: become})
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +340,7 @@ func shellErr(host, op, p string, res *RunResult) error {
 }
 
 func shellStat(ctx context.Context, r runner, host, p string, become bool) (*FileInfo, error) {
-	script := "p=" + shellQuote(p) + "\n" + missingCheck +
+	script := "p=" + ShellQuote(p) + "\n" + missingCheck +
 		`stat -c '%f %s %u %g %Y %U %G' -- "$p" && { [ ! -L "$p" ] || readlink -- "$p"; }`
 	res, err := r.Run(ctx, script, RunOpts{Become: become})
 	if err != nil {
@@ -433,8 +433,8 @@ func shellWrite(ctx context.Context, r runner, host, p string, data []byte, o Wr
 	if m := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky); m != 0 {
 		mode = fmt.Sprintf("%o", UnixMode(m))
 	}
-	script := "p=" + shellQuote(p) + " mode=" + shellQuote(mode) + " owner=" + shellQuote(o.Owner) +
-		" group=" + shellQuote(o.Group) + " size=" + strconv.Itoa(len(data)) + "\n" + writeScript
+	script := "p=" + ShellQuote(p) + " mode=" + ShellQuote(mode) + " owner=" + ShellQuote(o.Owner) +
+		" group=" + ShellQuote(o.Group) + " size=" + strconv.Itoa(len(data)) + "\n" + writeScript
 	res, err := r.Run(ctx, script, RunOpts{Become: o.Become, Stdin: data})
 	if err != nil {
 		return err
