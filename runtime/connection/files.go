@@ -139,6 +139,9 @@ func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteO
 func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data []byte, o WriteOpts) (err error) {
 	mode := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 	uid, gid := -1, -1
+	if p, err = sftpFollow(cl, p); err != nil {
+		return c.fileErr("write", p, err)
+	}
 	old, err := cl.Lstat(p)
 	switch {
 	case err == nil && old.Mode().IsRegular():
@@ -167,10 +170,25 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		}
 	}
 
-	tmp := tempName(p)
+	// SFTP cannot create a file with a mode: it gets the server's default
+	// (0644), and whoever opens it before the chmod below could read the
+	// data later. So the file is made inside a fresh directory that is
+	// private (0700) before anything is put in it, then renamed out.
+	tmpDir := tempName(p)
+	if err := cl.Mkdir(tmpDir); err != nil {
+		return c.fileErr("write", p, err)
+	}
+	defer cl.RemoveDirectory(tmpDir)
+	if err := cl.Chmod(tmpDir, 0o700); err != nil {
+		return c.fileErr("chmod", p, err)
+	}
+	tmp := tmpDir + "/" + path.Base(p)
 	f, err := cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return c.fileErr("write", p, err)
+	}
+	if testHookTempCreated != nil {
+		testHookTempCreated(tmp)
 	}
 	defer func() {
 		if err != nil {
@@ -223,6 +241,29 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("rename", p, err)
 	}
 	return nil
+}
+
+// testHookTempCreated lets a test look at the temporary file as created.
+var testHookTempCreated func(tmp string)
+
+// sftpFollow resolves p if it is a symlink (a chain of them, up to 40
+// like the kernel), so a write goes to the target and keeps the link.
+func sftpFollow(cl *sftp.Client, p string) (string, error) {
+	for range 40 {
+		fi, err := cl.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return p, nil
+		}
+		target, err := cl.ReadLink(p)
+		if err != nil {
+			return p, err
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(p), target)
+		}
+		p = target
+	}
+	return p, errors.New("too many levels of symbolic links")
 }
 
 func cmp(a, b int) int {
@@ -408,6 +449,9 @@ func unixMode(m uint32) fs.FileMode {
 // The size check stops a truncated upload (a dropped connection closes
 // stdin early) from replacing the file.
 const writeScript = `set -e
+# Through a symlink, write its target (as Ansible does), keeping the
+# target's mode and owner; the link stays.
+if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
 d=$(dirname -- "$p"); b=$(basename -- "$p")
 [ ! -d "$p" ] || { echo "$p is a directory" >&2; exit 1; }
 t=$(umask 077; mktemp "$d/.$b.swarmrun-XXXXXXXX")
