@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/swarmrun/swarmrun/modules"
+	"github.com/swarmrun/swarmrun/runtime/connection"
 	"go.starlark.net/starlark"
 )
 
@@ -427,6 +428,15 @@ func (e *Engine) record(info StepInfo, hr *HostResult, com common) {
 	e.opts.Reporter.HostDone(info, hr)
 }
 
+// connectionLost tells a dropped connection from a failed step.
+func connectionLost(c connection.Conn, err error) bool {
+	if errors.Is(err, connection.ErrConnectionLost) {
+		return true
+	}
+	l, ok := c.(interface{ Lost() bool })
+	return ok && l.Lost()
+}
+
 // DiffHidden replaces the diff of a step whose arguments hold a secret.
 const DiffHidden = "(diff hidden: the step's arguments hold a secret; it changed)"
 
@@ -473,6 +483,10 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 	}
 	if err != nil {
 		hr.Status = StatusFailed
+		if connectionLost(c, err) {
+			// Not the step's failure: the host is gone (Ansible: UNREACHABLE).
+			hr.Status = StatusUnreachable
+		}
 		hr.Msg = err.Error()
 		if e.ctx.Err() != nil {
 			hr.Msg = "interrupted: " + hr.Msg

@@ -79,6 +79,18 @@ func (w *wrap) redact(text string) string {
 	return strings.ReplaceAll(text, w.pass, "********")
 }
 
+// BecomeStartTimeout bounds how long sudo may take to start a command
+// (prompts included).
+var BecomeStartTimeout = 60 * time.Second
+
+func lastLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
 // ErrBecomePassword says sudo wants a password that was not given.
 var ErrBecomePassword = errors.New("sudo needs a password: give it with -K (--ask-become-pass), SWARMRUN_BECOME_PASSWORD or ansible_become_password")
 
@@ -140,8 +152,20 @@ func start(p process, line string, stdout io.Writer, w *wrap) (*outFilter, *errF
 func awaitStart(ctx context.Context, host string, p process, out *outFilter, errs *errFilter,
 	stdinW io.Writer, waitc <-chan error, w *wrap) (werr error, waited bool, err error) {
 	prompts := 0
+	var stuck <-chan time.Time // nil (never) without sudo
+	if w.sudo {
+		t := time.NewTimer(BecomeStartTimeout)
+		defer t.Stop()
+		stuck = t.C
+	}
 	for {
 		select {
+		case <-stuck:
+			// sudo sits at a prompt it was not told to use (PAM, Kerberos,
+			// a second factor): without a bound the run would hang.
+			p.Kill("")
+			return nil, false, fmt.Errorf("%s: become (sudo -u %s) did not start the command within %v; it may wait at a prompt swarmrun cannot answer: %q",
+				host, w.user, BecomeStartTimeout, w.redact(lastLine(errs.text())))
 		case <-out.found:
 			return nil, false, nil
 		case <-errs.prompted:

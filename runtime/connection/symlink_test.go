@@ -2,9 +2,12 @@ package connection
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Writing through a symlink writes its target and keeps the link, the
@@ -62,4 +65,47 @@ func TestSFTPTempFileIsPrivate(t *testing.T) {
 	}
 	checkFile(t, p, "top secret", 0o600, os.Getuid())
 	noTemp(t, s.dir)
+}
+
+// A sudo that waits at a prompt swarmrun does not know (PAM, Kerberos,
+// a second factor) ends in a clear error, not a hang.
+func TestBecomeUnexpectedPromptIsBounded(t *testing.T) {
+	s, cfg := setup(t)
+	bin := t.TempDir()
+	script := "#!/bin/sh\nprintf 'Verification code: ' >&2\nsleep 3600\n"
+	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.setEnv("PATH=" + bin + ":" + os.Getenv("PATH"))
+	cfg.User, cfg.BecomePassword = "alice", "pw"
+	c := dial(t, cfg)
+	old := BecomeStartTimeout
+	BecomeStartTimeout = 300 * time.Millisecond
+	defer func() { BecomeStartTimeout = old }()
+	_, err := c.Run(context.Background(), "true", RunOpts{Become: true})
+	if err == nil || !strings.Contains(err.Error(), "did not start the command") || !strings.Contains(err.Error(), "Verification code") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A connection that drops under a running command gives an error that
+// matches ErrConnectionLost (the runtime's UNREACHABLE), not a failure
+// of the command.
+func TestDroppedConnectionIsLost(t *testing.T) {
+	s, cfg := setup(t)
+	c := dial(t, cfg)
+	mustRun(t, c, "true", RunOpts{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Run(context.Background(), "echo started; sleep 30", RunOpts{Stdin: []byte("x")})
+		errc <- err
+	}()
+	for i := 0; s.execs.Load() < 2 && i < 1000; i++ {
+		time.Sleep(5 * time.Millisecond) // until the command was sent; not an assertion
+	}
+	s.dropAll()
+	err := <-errc
+	if !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("err = %v, want one matching ErrConnectionLost", err)
+	}
 }
