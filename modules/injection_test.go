@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
 // Values that reach remote shell text are allow-listed or quoted. These
@@ -53,5 +55,27 @@ func TestWaitForHostNeverScriptText(t *testing.T) {
 	out, _ := exec.Command("sh", "-c", "if "+probe+"; then echo up; else echo down; fi").Output()
 	if strings.TrimSpace(string(out)) != "down" {
 		t.Fatalf("probe of a closed port: %q", out)
+	}
+}
+
+type endpointConn struct{ connection.Conn }
+
+func (endpointConn) SSHEndpoint() (int, string) { return 2222, "198.18.0.1" }
+
+// ufw's lock-out guard protects the port the controller really uses: the
+// connection's (ansible_port, ssh_config Port, -p in
+// ansible_ssh_common_args resolved), not $SSH_CONNECTION, which sudo
+// removes; without SSH, ansible_port or ansible_ssh_port.
+func TestUfwGuardUsesControllersPort(t *testing.T) {
+	tg := &Target{Conn: endpointConn{}, Vars: map[string]any{"ansible_port": 22}}
+	if port, client := ufwSSHEndpoint(tg); port != 2222 || client != "198.18.0.1" {
+		t.Errorf("over SSH: %d %q", port, client)
+	}
+	tg = &Target{Vars: map[string]any{"ansible_ssh_port": "2200"}}
+	if port, _ := ufwSSHEndpoint(tg); port != 2200 {
+		t.Errorf("ansible_ssh_port: %d", port)
+	}
+	if port, _ := ufwSSHEndpoint(&Target{}); port != 22 {
+		t.Errorf("default: %d", port)
 	}
 }

@@ -332,6 +332,17 @@ func (c *sshConn) lost(err error) error {
 	return &lostError{fmt.Sprintf("%s: %v", c.cfg.Name, err), err}
 }
 
+// SSHEndpoint returns the port the connection reached sshd on (after
+// ansible_port, ssh_config and -p) and the controller's address as the
+// host sees it ("" behind a ProxyJump: the jump host's, not known here).
+func (c *sshConn) SSHEndpoint() (int, string) {
+	if len(c.jumps) > 0 {
+		return c.cfg.Port, ""
+	}
+	host, _, _ := net.SplitHostPort(c.client.LocalAddr().String())
+	return c.cfg.Port, host
+}
+
 // Lost reports whether the connection is gone (closed, or keepalives
 // unanswered): the runtime then reports the host UNREACHABLE.
 func (c *sshConn) Lost() bool { return c.closed() }

@@ -109,3 +109,17 @@ func TestDroppedConnectionIsLost(t *testing.T) {
 		t.Fatalf("err = %v, want one matching ErrConnectionLost", err)
 	}
 }
+
+// The controller knows the port it reached sshd on and its own address:
+// ufw's lock-out guard uses them.
+func TestSSHEndpoint(t *testing.T) {
+	s, cfg := setup(t)
+	c := dial(t, cfg)
+	ep, ok := c.(interface{ SSHEndpoint() (int, string) })
+	if !ok {
+		t.Fatal("no SSHEndpoint")
+	}
+	if port, client := ep.SSHEndpoint(); port != s.port() || client != "127.0.0.1" {
+		t.Fatalf("endpoint %d %q, want %d 127.0.0.1", port, client, s.port())
+	}
+}
