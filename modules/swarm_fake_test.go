@@ -42,11 +42,11 @@ type fakeEngine struct {
 	services map[string]*swarm.Service
 	// swarmNets are networks known in swarm scope by an ID of their own
 	// (the predefined bridge and host), absent from the network list.
-	swarmNets map[string]string // ID -> name
-	images   map[string]image.InspectResponse // by ID and by tag
-	loaded   [][]byte
-	calls    []string // mutating calls, in order
-	seq      int
+	swarmNets map[string]string                // ID -> name
+	images    map[string]image.InspectResponse // by ID and by tag
+	loaded    [][]byte
+	calls     []string // mutating calls, in order
+	seq       int
 }
 
 const fakeCA = "-----BEGIN CERTIFICATE-----\nfake root\n-----END CERTIFICATE-----\n"
