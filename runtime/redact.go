@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/swarmrun/swarmrun/runtime/connection"
 )
@@ -25,6 +26,7 @@ type Redactor struct {
 	mu    sync.RWMutex
 	forms map[string]bool // every form of every secret
 	list  []string        // forms, longest first
+	grams map[string]bool // every minPiece-byte piece of every form
 	rep   *strings.Replacer
 }
 
@@ -35,7 +37,7 @@ const Mask = "********"
 // everywhere would garble output without protecting anything.
 const minSecret = 4
 
-// minPiece is the shortest piece of a secret masked at a cut.
+// minPiece is the shortest piece of a secret masked wherever it appears.
 const minPiece = 6
 
 // NewRedactor returns an empty redactor.
@@ -51,12 +53,22 @@ func secretForms(secret string) []string {
 	if q := connection.ShellQuote(secret); len(q) > 2 && q[0] == '\'' {
 		forms = append(forms, q[1:len(q)-1])
 	}
+	if e := echoForm(secret); e != secret {
+		forms = append(forms, e)
+	}
 	if strings.ContainsAny(secret, "\r\n") {
 		for _, line := range strings.FieldsFunc(secret, func(r rune) bool { return r == '\n' || r == '\r' }) {
 			forms = append(forms, strings.TrimSpace(line))
 		}
 	}
 	return forms
+}
+
+// echoForm is s as dash's echo (and printf's format) prints it: with its
+// backslash escapes interpreted.
+func echoForm(s string) string {
+	return strings.NewReplacer(`\\`, `\`, `\a`, "\a", `\b`, "\b", `\e`, "\x1b", `\f`, "\f",
+		`\n`, "\n", `\r`, "\r", `\t`, "\t", `\v`, "\v").Replace(s)
 }
 
 // Add registers a secret and its transformed forms.
@@ -76,6 +88,7 @@ func (r *Redactor) Add(secret string) {
 			r.forms[f] = true
 			r.list = append(r.list, f)
 			added = true
+			r.addGrams(f)
 		}
 	}
 	if !added {
@@ -88,6 +101,23 @@ func (r *Redactor) Add(secret string) {
 		pairs = append(pairs, s, Mask)
 	}
 	r.rep = strings.NewReplacer(pairs...)
+}
+
+// addGrams records f's pieces; pieces without a letter or digit
+// ("------" of PEM armour) would mask ordinary punctuation everywhere.
+func (r *Redactor) addGrams(f string) {
+	// Copy on write: Redact reads the map without the lock.
+	grams := make(map[string]bool, len(r.grams)+len(f))
+	for g := range r.grams {
+		grams[g] = true
+	}
+	r.grams = grams
+	for i := 0; i+minPiece <= len(f); i++ {
+		g := f[i : i+minPiece]
+		if strings.IndexFunc(g, func(c rune) bool { return unicode.IsLetter(c) || unicode.IsDigit(c) }) >= 0 {
+			r.grams[g] = true
+		}
+	}
 }
 
 // AddValue registers every string inside a module value.
@@ -106,58 +136,51 @@ func (r *Redactor) AddValue(v any) {
 	}
 }
 
-// Redact masks every registered secret in s, and a piece of one (at
-// least minPiece bytes) where a line starts or ends, since text is cut
-// there (error tails, truncated output).
+// Redact masks every registered secret in s, and every piece of one of
+// at least minPiece bytes wherever it is: output cut at a limit, a line
+// split by a tool, or an escape interpreted (echo turns "\\b" into a
+// backspace) leave pieces that exact matching misses.
 func (r *Redactor) Redact(s string) string {
 	r.mu.RLock()
-	rep, list := r.rep, r.list
+	rep, grams := r.rep, r.grams
 	r.mu.RUnlock()
 	if rep == nil || s == "" {
 		return s
 	}
-	s = rep.Replace(s)
-	lines := strings.SplitAfter(s, "\n")
-	for i, line := range lines {
-		lines[i] = maskCuts(line, list)
-	}
-	return strings.Join(lines, "")
+	return maskPieces(rep.Replace(s), grams)
 }
 
-// maskCuts masks a line that ends with a secret's head or starts with a
-// secret's tail.
-func maskCuts(line string, secrets []string) string {
-	body := strings.TrimRight(line, "\r\n")
-	nl := line[len(body):]
-	for _, s := range secrets {
-		if n := headAtEnd(body, s); n > 0 {
-			body = body[:len(body)-n] + Mask
-		}
-		if n := headAtEnd(reverse(body), reverse(s)); n > 0 {
-			body = Mask + body[n:]
-		}
+// maskPieces replaces every run of bytes covered by a minPiece-byte window
+// found in grams with one Mask.
+func maskPieces(s string, grams map[string]bool) string {
+	if len(grams) == 0 || len(s) < minPiece {
+		return s
 	}
-	return body + nl
-}
-
-// headAtEnd returns the length of the longest proper prefix of s (at
-// least minPiece bytes) that text ends with, or 0.
-func headAtEnd(text, s string) int {
-	from := max(0, len(text)-len(s)+1)
-	for i := from; i <= len(text)-minPiece; i++ {
-		if text[i] == s[0] && strings.HasPrefix(s, text[i:]) {
-			return len(text) - i
+	covered := make([]bool, len(s))
+	hit := false
+	for i := 0; i+minPiece <= len(s); i++ {
+		if grams[s[i:i+minPiece]] {
+			for j := i; j < i+minPiece; j++ {
+				covered[j] = true
+			}
+			hit = true
 		}
 	}
-	return 0
-}
-
-func reverse(s string) string {
-	b := make([]byte, len(s))
-	for i := range len(s) {
-		b[len(s)-1-i] = s[i]
+	if !hit {
+		return s
 	}
-	return string(b)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if !covered[i] {
+			b.WriteByte(s[i])
+			continue
+		}
+		b.WriteString(Mask)
+		for i+1 < len(s) && covered[i+1] {
+			i++
+		}
+	}
+	return b.String()
 }
 
 // Holds reports whether a module value contains a registered secret:

@@ -103,3 +103,29 @@ t_diff(hosts("h1"), content = "plain = 1\n")
 		t.Fatalf("diffs %q", diffs)
 	}
 }
+
+// A piece of a secret in the middle of a line: echo turned "\b" into a
+// backspace, which split the canary; both halves long enough are masked.
+func TestRedactPiecesAnywhere(t *testing.T) {
+	r := NewRedactor()
+	r.Add(canaries[1])
+	got := r.Redact("command exited 3: " + strings.Replace(canaries[1], `\b`, "\b", 1) + " (stderr)")
+	if l := leaks(got, canaries); len(l) > 0 {
+		t.Fatalf("%q leaks %q", got, l)
+	}
+	if !strings.HasPrefix(got, "command exited 3: ") || !strings.HasSuffix(got, " (stderr)") {
+		t.Fatalf("ordinary text lost: %q", got)
+	}
+}
+
+// echo interprets backslash escapes: "\b" of the canary becomes a
+// backspace, and JSON output prints that backspace as "\b" again.
+func TestRedactEchoForm(t *testing.T) {
+	r := NewRedactor()
+	r.Add(canaries[1])
+	out := r.Redact("exited 3: " + echoForm(canaries[1]) + "1\n")
+	j, _ := json.Marshal(out)
+	if l := leaks(string(j), canaries); len(l) > 0 {
+		t.Fatalf("%s leaks %q", j, l)
+	}
+}
