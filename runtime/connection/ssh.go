@@ -206,12 +206,14 @@ func (c *sshConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.done)
+		// The SSH client first: the SFTP client's Close waits for its
+		// reader, which a dead link blocks until the client is closed.
+		err = c.client.Close()
 		c.sftpMu.Lock()
 		if c.sftp != nil {
 			c.sftp.Close()
 		}
 		c.sftpMu.Unlock()
-		err = c.client.Close()
 		for i := len(c.jumps) - 1; i >= 0; i-- {
 			c.jumps[i].Close()
 		}

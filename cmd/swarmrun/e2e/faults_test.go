@@ -1,0 +1,96 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const faultNet = 71
+
+// TestFaultLinkCut cuts one host's link (every packet dropped in its
+// namespace) while a step runs on three hosts: that host is reported
+// UNREACHABLE (exit code 3), the others finish the play, nothing is
+// half-written, and once the link is back the next run converges.
+func TestFaultLinkCut(t *testing.T) {
+	l := startLab(t, faultNet, 3, false)
+	inv, err := os.ReadFile(l.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keepalives every second, as a user would set for a flaky network.
+	fast := filepath.Join(t.TempDir(), "inventory")
+	os.WriteFile(fast, []byte(strings.Replace(string(inv), "ansible_ssh_common_args='", "ansible_ssh_common_args='-o ServerAliveInterval=1 ", 1)), 0o644)
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "linkcut.star")
+
+	cmd := exec.Command(l.Bin, "play", pb, "-i", fast, "--output", "json")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "slow step started on h2", func() error {
+		_, err := l.SSH("h2", "test -e /root/fault-started")
+		return err
+	})
+	ns := fmt.Sprintf("srlab%d-h2", faultNet)
+	cut := func(op string) {
+		for _, chain := range []string{"INPUT", "OUTPUT"} {
+			if b, err := exec.Command("ip", "netns", "exec", ns, "iptables", op, chain, "-j", "DROP").CombinedOutput(); err != nil {
+				t.Fatalf("iptables %s %s in %s: %v %s", op, chain, ns, err, b)
+			}
+		}
+	}
+	cut("-I")
+	restored := false
+	defer func() {
+		if !restored {
+			cut("-D")
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-done:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the run did not end with a host cut off:\n%s", out.String())
+	}
+	r := parsePlay(out.String(), werr)
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("exit %v, want 3 (a host unreachable, none failed)\n%s", werr, out.String())
+	}
+	if got := r.With("unreachable"); len(got) != 1 || !strings.HasSuffix(got[0], "@ h2") || !strings.HasPrefix(got[0], "slow") {
+		t.Errorf("unreachable: %v", got)
+	}
+	if got := r.With("failed"); len(got) != 0 {
+		t.Errorf("failed: %v", got)
+	}
+	for _, h := range []string{"h1", "h3"} {
+		if c := r.Recap[h]; c["changed"] != 3 || c["failed"] != 0 {
+			t.Errorf("recap %s: %v", h, c)
+		}
+	}
+	cut("-D")
+	restored = true
+	if got, _ := l.SSH("h2", "cat /root/fault-after 2>/dev/null; ls -a /root | grep -c swarmrun-; true"); trim(got) != "0" {
+		t.Errorf("h2 after the cut: %q (want no later file, no temporary file)", got)
+	}
+	again := l.MustPlay(t, pb)
+	if c := again.Recap["h2"]; c["failed"] != 0 || c["unreachable"] != 0 {
+		t.Errorf("next run on h2: %v", c)
+	}
+	if got := trim(l.MustSSH(t, "h2", "cat /root/fault-after")); got != "2" {
+		t.Errorf("next run did not converge on h2: %q", got)
+	}
+}
