@@ -26,7 +26,7 @@ type Redactor struct {
 	mu    sync.RWMutex
 	forms map[string]bool // every form of every secret
 	list  []string        // forms, longest first
-	grams map[string]bool // every minPiece-byte piece of every form
+	grams map[string]int  // minPiece-byte pieces of the forms -> run length that masks
 	rep   *strings.Replacer
 }
 
@@ -103,21 +103,26 @@ func (r *Redactor) Add(secret string) {
 	r.rep = strings.NewReplacer(pairs...)
 }
 
-// addGrams records f's pieces; pieces without a letter or digit
-// ("------" of PEM armour) would mask ordinary punctuation everywhere.
+// addGrams records f's pieces with the run length that masks them: half
+// of f, at least minPiece. Pieces without a letter or digit ("------"
+// of PEM armour) are left out.
 func (r *Redactor) addGrams(f string) {
 	// Copy on write: Redact reads the map without the lock.
-	grams := make(map[string]bool, len(r.grams)+len(f))
-	for g := range r.grams {
-		grams[g] = true
+	grams := make(map[string]int, len(r.grams)+len(f))
+	for g, n := range r.grams {
+		grams[g] = n
 	}
-	r.grams = grams
+	need := max(minPiece, len(f)/2)
 	for i := 0; i+minPiece <= len(f); i++ {
 		g := f[i : i+minPiece]
-		if strings.IndexFunc(g, func(c rune) bool { return unicode.IsLetter(c) || unicode.IsDigit(c) }) >= 0 {
-			r.grams[g] = true
+		if strings.IndexFunc(g, func(c rune) bool { return unicode.IsLetter(c) || unicode.IsDigit(c) }) < 0 {
+			continue
+		}
+		if n, ok := grams[g]; !ok || need < n {
+			grams[g] = need
 		}
 	}
+	r.grams = grams
 }
 
 // AddValue registers every string inside a module value.
@@ -136,51 +141,97 @@ func (r *Redactor) AddValue(v any) {
 	}
 }
 
-// Redact masks every registered secret in s, and every piece of one of
-// at least minPiece bytes wherever it is: output cut at a limit, a line
-// split by a tool, or an escape interpreted (echo turns "\\b" into a
-// backspace) leave pieces that exact matching misses.
+// Redact masks every registered secret in s, and pieces of one: a line
+// that ends with a secret's head or starts with its tail (at least
+// minPiece bytes: output cut at a limit), and, anywhere, a run of the
+// secret's bytes at least half its length (a line split by a tool, an
+// escape interpreted). Shorter pieces inside a line stay: a password
+// holding "Password" must not mask that word in every message.
 func (r *Redactor) Redact(s string) string {
 	r.mu.RLock()
-	rep, grams := r.rep, r.grams
+	rep, list, grams := r.rep, r.list, r.grams
 	r.mu.RUnlock()
 	if rep == nil || s == "" {
 		return s
 	}
-	return maskPieces(rep.Replace(s), grams)
+	lines := strings.SplitAfter(rep.Replace(s), "\n")
+	for i, line := range lines {
+		lines[i] = maskCuts(maskRuns(line, grams), list)
+	}
+	return strings.Join(lines, "")
 }
 
-// maskPieces replaces every run of bytes covered by a minPiece-byte window
-// found in grams with one Mask.
-func maskPieces(s string, grams map[string]bool) string {
+// maskRuns replaces each run of bytes covered by pieces of one secret
+// (minPiece-byte windows in grams) with Mask when the run is at least
+// as long as that secret needs.
+func maskRuns(s string, grams map[string]int) string {
 	if len(grams) == 0 || len(s) < minPiece {
 		return s
 	}
-	covered := make([]bool, len(s))
-	hit := false
-	for i := 0; i+minPiece <= len(s); i++ {
-		if grams[s[i:i+minPiece]] {
-			for j := i; j < i+minPiece; j++ {
-				covered[j] = true
-			}
-			hit = true
-		}
-	}
-	if !hit {
-		return s
-	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if !covered[i] {
-			b.WriteByte(s[i])
+	last := 0 // s[:last] is in b
+	for i := 0; i+minPiece <= len(s); {
+		need, ok := grams[s[i:i+minPiece]]
+		if !ok {
+			i++
 			continue
 		}
-		b.WriteString(Mask)
-		for i+1 < len(s) && covered[i+1] {
-			i++
+		end := i + minPiece
+		for end < len(s) {
+			n, ok := grams[s[end-minPiece+1:end+1]]
+			if !ok {
+				break
+			}
+			need = min(need, n)
+			end++
+		}
+		if end-i >= need {
+			b.WriteString(s[last:i])
+			b.WriteString(Mask)
+			last = end
+		}
+		i = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// maskCuts masks a line that ends with a secret's head or starts with a
+// secret's tail.
+func maskCuts(line string, secrets []string) string {
+	body := strings.TrimRight(line, "\r\n")
+	nl := line[len(body):]
+	for _, s := range secrets {
+		if n := headAtEnd(body, s); n > 0 {
+			body = body[:len(body)-n] + Mask
+		}
+		if n := headAtEnd(reverse(body), reverse(s)); n > 0 {
+			body = Mask + body[n:]
 		}
 	}
-	return b.String()
+	return body + nl
+}
+
+// headAtEnd returns the length of the longest proper prefix of s (at
+// least minPiece bytes) that text ends with, or 0.
+func headAtEnd(text, s string) int {
+	for i := max(0, len(text)-len(s)+1); i <= len(text)-minPiece; i++ {
+		if text[i] == s[0] && strings.HasPrefix(s, text[i:]) {
+			return len(text) - i
+		}
+	}
+	return 0
+}
+
+func reverse(s string) string {
+	b := make([]byte, len(s))
+	for i := range len(s) {
+		b[len(s)-1-i] = s[i]
+	}
+	return string(b)
 }
 
 // Holds reports whether a module value contains a registered secret:

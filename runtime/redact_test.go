@@ -129,3 +129,16 @@ func TestRedactEchoForm(t *testing.T) {
 		t.Fatalf("%s leaks %q", j, l)
 	}
 }
+
+// A password holding a word does not mask that word in other text.
+func TestRedactKeepsWordsOfSecrets(t *testing.T) {
+	r := NewRedactor()
+	r.Add("notThePassword-1234")
+	msg := "sudo refused the become password (check ansible_become_password)"
+	if got := r.Redact(msg); got != msg {
+		t.Fatalf("got %q", got)
+	}
+	if got := r.Redact("failed: notThePassword-12"); strings.Contains(got, "ThePass") {
+		t.Fatalf("cut tail not masked: %q", got)
+	}
+}

@@ -94,3 +94,47 @@ func TestFaultLinkCut(t *testing.T) {
 		t.Errorf("next run did not converge on h2: %q", got)
 	}
 }
+
+// TestFaultSIGINT interrupts a run while a long command runs on 20
+// hosts: swarmrun exits 130 (documented) without waiting for the
+// commands, the remote commands end on every host, and no later step ran.
+func TestFaultSIGINT(t *testing.T) {
+	const hosts = 20
+	l := startLab(t, faultNet+1, hosts, false)
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "sigint.star")
+	cmd := exec.Command(l.Bin, "play", pb, "-i", l.Inventory, "--output", "json")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range l.Hosts {
+		eventually(t, 2*time.Minute, "long step started on "+h.Name, func() error {
+			_, err := l.SSH(h.Name, "test -e /root/sigint-started")
+			return err
+		})
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("swarmrun did not stop within a minute of SIGINT:\n%s", out.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(werr, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130\n%s", werr, out.String())
+	}
+	for _, h := range l.Hosts {
+		eventually(t, 30*time.Second, "remote command ended on "+h.Name, func() error {
+			got, _ := l.SSH(h.Name, "pgrep -f 'sleep [3]01' || true; test -e /root/sigint-after && echo after-step-ran; true")
+			if trim(got) != "" {
+				return fmt.Errorf("%s", got)
+			}
+			return nil
+		})
+	}
+}
