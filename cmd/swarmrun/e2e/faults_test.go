@@ -138,3 +138,39 @@ func TestFaultSIGINT(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultDockerdKilledDuringRestart kills the new dockerd right after
+// daemon_json restarted it: the step fails naming the cause, the previous
+// daemon.json is back and Docker answers again, and the next run (nothing
+// killed) converges.
+func TestFaultDockerdKilledDuringRestart(t *testing.T) {
+	l := startLab(t, faultNet+2, 1, true)
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "dockerd.star")
+	l.MustPlay(t, pb, "-e", "size=10m")
+	before := l.MustSSH(t, "h1", "md5sum /etc/docker/daemon.json")
+	// On the host: wait for dockerd to be replaced, then kill the new one
+	// once (its restart command succeeded; the engine then dies).
+	l.MustSSH(t, "h1", `old=$(pgrep -xo dockerd); nohup sh -c '
+i=0; while [ $i -lt 600 ]; do n=$(pgrep -xo dockerd); if [ -n "$n" ] && [ "$n" != "`+"$0"+`" ]; then sleep 0.5; kill -9 $n; exit 0; fi; sleep 0.1; i=$((i+1)); done' "$old" >/dev/null 2>&1 &`)
+	r := l.Play(t, pb, "-e", "size=20m")
+	if r.Err == nil || len(r.With("failed")) != 1 {
+		t.Fatalf("want the step to fail:\n%s", r.Out)
+	}
+	if msg := r.Results[0].Msg; !strings.Contains(msg, "did not come back") || !strings.Contains(msg, "previous file was restored") {
+		t.Errorf("message: %s", msg)
+	}
+	if after := l.MustSSH(t, "h1", "md5sum /etc/docker/daemon.json"); after != before {
+		t.Errorf("daemon.json not restored: %s, was %s", after, before)
+	}
+	eventually(t, time.Minute, "docker answers", func() error {
+		_, err := l.SSH("h1", "docker info >/dev/null")
+		return err
+	})
+	again := l.MustPlay(t, pb, "-e", "size=20m")
+	if got := again.With("changed"); len(got) != 1 {
+		t.Errorf("next run: changed %v", got)
+	}
+	if got := l.MustSSH(t, "h1", "grep -c 20m /etc/docker/daemon.json"); trim(got) != "1" {
+		t.Errorf("next run did not converge: %s", got)
+	}
+}
