@@ -215,7 +215,7 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("chmod", p, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		return c.fileErr("write", p, err)
+		return c.fileErr("write", p, c.noSpace(ctx, p, len(data), err))
 	}
 	synced := true
 	if err := f.Sync(); err != nil {
@@ -241,6 +241,20 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("rename", p, err)
 	}
 	return nil
+}
+
+// noSpace explains a failed SFTP write when the file system is full:
+// SFTP v3 reports only "Failure" (it has no code for ENOSPC).
+func (c *sshConn) noSpace(ctx context.Context, p string, need int, err error) error {
+	res, rerr := c.Run(ctx, "df -Pk -- "+ShellQuote(path.Dir(p))+" | awk 'NR==2 {print $4}'", RunOpts{})
+	if rerr != nil || res.ExitCode != 0 {
+		return err
+	}
+	kb, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	if perr != nil || kb*1024 >= need {
+		return err
+	}
+	return fmt.Errorf("no space left on device: %d KiB free in %s, %d bytes to write (%w)", kb, path.Dir(p), need, err)
 }
 
 // testHookTempCreated lets a test look at the temporary file as created.

@@ -174,3 +174,25 @@ i=0; while [ $i -lt 600 ]; do n=$(pgrep -xo dockerd); if [ -n "$n" ] && [ "$n" !
 		t.Errorf("next run did not converge: %s", got)
 	}
 }
+
+// TestFaultDiskFull copies a file bigger than the free space (a 64 KiB
+// tmpfs) over an existing one: the step fails naming the cause, the old
+// file is intact, no temporary file is left, and a copy that fits then
+// converges.
+func TestFaultDiskFull(t *testing.T) {
+	l := startLab(t, faultNet, 1, false) // tests run one after the other
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "diskfull.star")
+	l.MustSSH(t, "h1", "mkdir -p /mnt/small && mount -t tmpfs -o size=64k tmpfs /mnt/small")
+	l.MustPlay(t, pb, "-e", "bytes=1000")
+	r := l.Play(t, pb, "-e", "bytes=200000")
+	if r.Err == nil || len(r.With("failed")) != 1 || !strings.Contains(strings.ToLower(r.Results[0].Msg), "no space left") {
+		t.Fatalf("want a failure naming the full disk:\n%s", r.Out)
+	}
+	if got := trim(l.MustSSH(t, "h1", "wc -c < /mnt/small/data; ls -A /mnt/small")); got != "1001\ndata" {
+		t.Errorf("after the failed copy: %q (want the old file, nothing else)", got)
+	}
+	l.MustPlay(t, pb, "-e", "bytes=2000")
+	if got := trim(l.MustSSH(t, "h1", "wc -c < /mnt/small/data")); got != "2001" {
+		t.Errorf("next run did not converge: %q", got)
+	}
+}
