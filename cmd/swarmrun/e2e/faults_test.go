@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -195,4 +196,88 @@ func TestFaultDiskFull(t *testing.T) {
 	if got := trim(l.MustSSH(t, "h1", "wc -c < /mnt/small/data")); got != "2001" {
 		t.Errorf("next run did not converge: %q", got)
 	}
+}
+
+// TestFaultPacketLoss drops 10 % of the packets of 100 hosts (in each
+// host's namespace, both ways) from the second step on: the run finishes,
+// the recap accounts for every step on every host exactly, and with the
+// loss gone the next run converges.
+func TestFaultPacketLoss(t *testing.T) {
+	const hosts, steps = 100, 5
+	l := startLab(t, faultNet+1, hosts, false) // tests run one after the other
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "loss.star")
+	loss := func(op string) {
+		for i := 1; i <= hosts; i++ {
+			ns := fmt.Sprintf("srlab%d-h%d", faultNet+1, i)
+			for _, chain := range []string{"INPUT", "OUTPUT"} {
+				args := []string{"netns", "exec", ns, "iptables", op, chain, "-m", "statistic", "--mode", "random", "--probability", "0.1", "-j", "DROP"}
+				if b, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+					t.Fatalf("%v: %v %s", args, err, b)
+				}
+			}
+		}
+	}
+	cmd := exec.Command(l.Bin, "play", pb, "-i", l.Inventory, "--output", "json", "-e", "v=1")
+	var out syncBuffer // read while the run writes
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "first step done", func() error {
+		if strings.Count(out.String(), `"task":"pause"`) == 0 {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	loss("-I")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-done:
+	case <-time.After(10 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the run did not finish under 10 %% packet loss:\n%s", out.String())
+	}
+	loss("-D")
+	r := parsePlay(out.String(), werr)
+	t.Logf("run under loss: %s, exit %v, unreachable %d, failed %d", time.Since(t0).Round(time.Millisecond), werr, len(r.With("unreachable")), len(r.With("failed")))
+	if len(r.Recap) != hosts {
+		t.Fatalf("recap has %d hosts, want %d", len(r.Recap), hosts)
+	}
+	perHost := map[string]int{}
+	for _, x := range r.Results {
+		perHost[x.Host]++
+	}
+	for h, c := range r.Recap {
+		total := c["ok"] + c["failed"] + c["unreachable"] + c["skipped"]
+		if total != perHost[h] || (c["failed"]+c["unreachable"] == 0 && total != steps) {
+			t.Errorf("%s: recap %v, %d results", h, c, perHost[h])
+		}
+	}
+	again := l.MustPlay(t, pb, "-e", "v=1")
+	for h, c := range again.Recap {
+		if c["failed"]+c["unreachable"] != 0 {
+			t.Errorf("next run on %s: %v", h, c)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
