@@ -80,15 +80,29 @@ func (c *sshConn) ReadFile(ctx context.Context, p string, become bool) ([]byte, 
 	f, err := cl.Open(p)
 	if err != nil {
 		c.sftpFailed(cl, err)
-		return nil, c.fileErr("read", p, err)
+		return nil, c.sftpLost(ctx, c.fileErr("read", p, err))
 	}
 	defer f.Close()
 	var buf bytes.Buffer
 	if _, err := f.WriteTo(&buf); err != nil {
 		c.sftpFailed(cl, err)
-		return nil, c.fileErr("read", p, err)
+		return nil, c.sftpLost(ctx, c.fileErr("read", p, err))
 	}
 	return buf.Bytes(), nil
+}
+
+// sftpLost marks an SFTP error as a lost connection when it is one: the
+// server did not answer (no SFTP status, no file error) and the
+// connection ends. The runtime then reports the host UNREACHABLE.
+func (c *sshConn) sftpLost(ctx context.Context, err error) error {
+	var se *sftp.StatusError
+	if err == nil || errors.As(err, &se) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, ErrConnectionLost) {
+		return err
+	}
+	if c.broken(ctx, err) {
+		return &lostError{err.Error(), err}
+	}
+	return err
 }
 
 func (c *sshConn) Stat(ctx context.Context, p string, become bool) (*FileInfo, error) {
@@ -128,7 +142,7 @@ func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteO
 	}
 	if err := c.sftpWrite(ctx, cl, p, data, o); err != nil {
 		c.sftpFailed(cl, err)
-		return err
+		return c.sftpLost(ctx, err)
 	}
 	return nil
 }
@@ -175,6 +189,9 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 	// data later. So the file is made inside a fresh directory that is
 	// private (0700) before anything is put in it, then renamed out.
 	tmpDir := tempName(p)
+	// A write cut off by a dead connection leaves its private directory:
+	// the next write of the same file removes it.
+	removeStale(cl, p)
 	if err := cl.Mkdir(tmpDir); err != nil {
 		return c.fileErr("write", p, err)
 	}
@@ -312,12 +329,28 @@ func (c *sshConn) Fetch(ctx context.Context, remote, local string, become bool) 
 }
 
 // tempName is the temporary file WriteFile uses for p.
-func tempName(p string) string {
+func tempName(p string) string { return tempPrefix(p) + randomHex(4) }
+
+func tempPrefix(p string) string {
 	dir, base := path.Split(p)
 	if len(base) > 200 {
 		base = base[:200]
 	}
-	return dir + "." + base + ".swarmrun-" + randomHex(4)
+	return dir + "." + base + ".swarmrun-"
+}
+
+// removeStale removes what earlier writes of p left (see sftpWrite).
+func removeStale(cl *sftp.Client, p string) {
+	prefix := tempPrefix(p)
+	entries, err := cl.ReadDir(path.Dir(p))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if full := path.Join(path.Dir(p), e.Name()); strings.HasPrefix(full, prefix) {
+			cl.RemoveAll(full)
+		}
+	}
 }
 
 // writeLocal replaces path atomically with r's content.

@@ -281,3 +281,27 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestFaultSSHDKilledDuringWrite kills the host's sshd session processes
+// while a 40 MB file is being written over an old one: the host is
+// UNREACHABLE, the old file is intact (never half-written), and the next
+// run writes the file and leaves no temporary file behind.
+func TestFaultSSHDKilledDuringWrite(t *testing.T) {
+	l := startLab(t, faultNet+2, 1, false) // tests run one after the other
+	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "sshdkill.star")
+	l.MustSSH(t, "h1", "printf old > /root/big")
+	// A watcher outside any session: when the temporary file appears, kill
+	// every sshd but the listener.
+	l.MustSSH(t, "h1", `setsid sh -c 'i=0; while [ $i -lt 3000 ]; do if ls -a /root | grep -q swarmrun-; then pkill -9 -P "$(pgrep -xo sshd)"; exit 0; fi; sleep 0.01; i=$((i+1)); done' >/dev/null 2>&1 < /dev/null &`)
+	r := l.Play(t, pb, "-e", "fill=a")
+	if got := r.With("unreachable"); len(got) != 1 {
+		t.Fatalf("want h1 unreachable:\n%s", r.Out)
+	}
+	if got := trim(l.MustSSH(t, "h1", "cat /root/big | head -c 10")); got != "old" {
+		t.Errorf("old file not intact: %q", got)
+	}
+	l.MustPlay(t, pb, "-e", "fill=b")
+	if got := trim(l.MustSSH(t, "h1", "head -c 3 /root/big; wc -c < /root/big; ls -a /root | grep -c swarmrun-; true")); got != "bbb40000001\n0" {
+		t.Errorf("next run: %q (want the new file and no temporary file)", got)
+	}
+}
