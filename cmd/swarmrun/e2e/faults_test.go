@@ -57,15 +57,7 @@ func TestFaultLinkCut(t *testing.T) {
 			cut("-D")
 		}
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-done:
-	case <-time.After(3 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("the run did not end with a host cut off:\n%s", out.String())
-	}
+	werr := waitOrKill(t, cmd, 3*time.Minute, "the run did not end with a host cut off", out.String)
 	r := parsePlay(out.String(), werr)
 	var ee *exec.ExitError
 	if !errors.As(werr, &ee) || ee.ExitCode() != 3 {
@@ -116,15 +108,7 @@ func TestFaultSIGINT(t *testing.T) {
 		})
 	}
 	cmd.Process.Signal(os.Interrupt)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("swarmrun did not stop within a minute of SIGINT:\n%s", out.String())
-	}
+	werr := waitOrKill(t, cmd, time.Minute, "swarmrun did not stop within a minute of SIGINT", out.String)
 	var ee *exec.ExitError
 	if !errors.As(werr, &ee) || ee.ExitCode() != 130 {
 		t.Errorf("exit %v, want 130\n%s", werr, out.String())
@@ -231,15 +215,7 @@ func TestFaultPacketLoss(t *testing.T) {
 		return nil
 	})
 	loss("-I")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var werr error
-	select {
-	case werr = <-done:
-	case <-time.After(10 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("the run did not finish under 10 %% packet loss:\n%s", out.String())
-	}
+	werr := waitOrKill(t, cmd, 10*time.Minute, "the run did not finish under 10 %% packet loss", out.String)
 	loss("-D")
 	r := parsePlay(out.String(), werr)
 	t.Logf("run under loss: %s, exit %v, unreachable %d, failed %d", time.Since(t0).Round(time.Millisecond), werr, len(r.With("unreachable")), len(r.With("failed")))
@@ -303,5 +279,21 @@ func TestFaultSSHDKilledDuringWrite(t *testing.T) {
 	l.MustPlay(t, pb, "-e", "fill=b")
 	if got := trim(l.MustSSH(t, "h1", "head -c 3 /root/big; wc -c < /root/big; ls -a /root | grep -c swarmrun-; true")); got != "bbb40000001\n0" {
 		t.Errorf("next run: %q (want the new file and no temporary file)", got)
+	}
+}
+
+// waitOrKill waits for cmd; after timeout it kills it and fails the test
+// with what (a Fatalf format) and the output so far.
+func waitOrKill(t *testing.T, cmd *exec.Cmd, timeout time.Duration, what string, out func() string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		t.Fatalf(what+":\n%s", out())
+		return nil
 	}
 }
