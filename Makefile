@@ -7,7 +7,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 LAB_DIR  ?= /var/lib/swarmrun-lab
 
-.PHONY: build install test oracle e2e check lint demo demo-down bench bench-quick docs clean
+.PHONY: build install test race fuzz oracle e2e check lint demo demo-down bench bench-quick docs clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/swarmrun
@@ -27,8 +27,20 @@ oracle:
 e2e: build
 	$(GO) test -tags e2e -count=1 -timeout 40m -v ./cmd/swarmrun/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
 
-# What CI runs (README's test command): lint, unit tests, end to end.
-check: lint test oracle e2e
+# What CI runs (README's test command): lint, unit tests (also under the
+# race detector), every fuzz target briefly, end to end.
+check: lint test race fuzz oracle e2e
+
+race:
+	$(GO) test -race -short ./...
+
+# Each fuzz target for FUZZTIME; the seed corpus is in */testdata/fuzz/.
+FUZZTIME ?= 10s
+FUZZ     := inventory:FuzzINI inventory:FuzzYAML inventory:FuzzPattern inventory:FuzzExtraVars \
+            inventory:FuzzPyLiteral modules:FuzzComposeLoad modules:FuzzDaemonJSONMerge
+fuzz:
+	@set -eo pipefail; for t in $(FUZZ); do echo "fuzz $$t"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ | tail -n 2; done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

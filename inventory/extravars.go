@@ -19,7 +19,7 @@ func ParseExtraVars(args []string) (map[string]any, error) {
 // be vault-encrypted or hold !vault values.
 func ParseExtraVarsWith(args []string, v *Vault) (map[string]any, error) {
 	out := map[string]any{}
-	for _, arg := range args {
+	for i, arg := range args {
 		if arg == "" {
 			continue
 		}
@@ -41,13 +41,14 @@ func ParseExtraVarsWith(args []string, v *Vault) (map[string]any, error) {
 		default:
 			kv, err := parseKV(arg)
 			if err != nil {
-				return nil, fmt.Errorf("extra vars %q: %v", arg, err)
+				// The argument is not echoed: it may hold a password.
+				return nil, fmt.Errorf("extra vars (-e number %d): %v", i+1, err)
 			}
 			data = kv
 		}
 		m, ok := data.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("extra vars %q: could not be made into a mapping (got %s)", arg, typeName(data))
+			return nil, fmt.Errorf("extra vars (-e number %d): could not be made into a mapping (got %s)", i+1, typeName(data))
 		}
 		for k, v := range m {
 			out[k] = v
@@ -79,7 +80,7 @@ func parseKV(s string) (map[string]any, error) {
 			}
 		}
 		if pos < 0 {
-			return nil, fmt.Errorf("expected key=value, got %q", w)
+			return nil, fmt.Errorf("expected key=value, got a word without '=' (quote values with blanks)")
 		}
 		k := strings.TrimSpace(w[:pos])
 		out[k] = unquote(strings.TrimSpace(w[pos+1:]))

@@ -88,7 +88,8 @@ func (inv *Inventory) parseINI(data []byte) error {
 		case "vars":
 			k, v, ok := strings.Cut(line, "=")
 			if !ok {
-				return errf(lineno, "expected key=value, got: %s", line)
+				// The line is not shown: it may be a mistyped password.
+				return errf(lineno, "expected key=value in [%s:vars]", groupname)
 			}
 			if err := inv.groups[groupname].setVar(strings.TrimSpace(k), pyLiteral(strings.TrimSpace(v))); err != nil {
 				return errf(lineno, "%v", err)
@@ -151,7 +152,8 @@ type keyValue struct {
 func parseHostLine(line string) (names []string, port int, vars []keyValue, err error) {
 	words, err := shlexSplit(line)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("error parsing host definition %q: %v", line, err)
+		// Only the host name is shown: the rest may hold a password.
+		return nil, 0, nil, fmt.Errorf("error parsing host definition of %s: %v", firstWord(line), err)
 	}
 	if len(words) == 0 {
 		return nil, 0, nil, nil
@@ -168,10 +170,12 @@ func parseHostLine(line string) (names []string, port int, vars []keyValue, err 
 			return nil, 0, nil, fmt.Errorf("invalid host pattern %q: '---' is normally a sign this is a YAML file", words[0])
 		}
 	}
-	for _, w := range words[1:] {
+	for i, w := range words[1:] {
 		k, v, ok := strings.Cut(w, "=")
 		if !ok {
-			return nil, 0, nil, fmt.Errorf("expected key=value host variable assignment, got: %s", w)
+			// Not shown: a stray word is usually the rest of an unquoted
+			// value with a blank, a password as likely as not.
+			return nil, 0, nil, fmt.Errorf("host %s: expected key=value host variable assignment (word %d after the name has no '='; quote values with blanks)", words[0], i+1)
 		}
 		vars = append(vars, keyValue{k, pyLiteral(v)})
 	}
@@ -254,9 +258,13 @@ func expandHostPattern(pattern string) ([]string, int, error) {
 	if !strings.Contains(name, "[") {
 		return []string{name}, port, nil
 	}
-	names, err := expandRange(name)
+	names, err := expandRange(name, maxRangeHosts)
 	return names, port, err
 }
+
+// maxRangeHosts bounds what one host entry may expand to: "h[0:999999999]"
+// is a typo, not a fleet, and would otherwise loop and allocate for minutes.
+const maxRangeHosts = 100000
 
 // splitHostPort is Ansible's parse_address: it separates host and port
 // only if what remains is a valid hostname, IPv4 or IPv6 address.
@@ -293,8 +301,9 @@ func validAddress(s string) bool {
 const asciiLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // expandRange expands the first [beg:end(:step)] in s, recursively, like
-// Ansible's expand_hostname_range. Leading zeros fix the width.
-func expandRange(s string) ([]string, error) {
+// Ansible's expand_hostname_range. Leading zeros fix the width. It
+// refuses to make more than limit names.
+func expandRange(s string, limit int) ([]string, error) {
 	open := strings.IndexByte(s, '[')
 	rest := s[open+1:]
 	closeIdx := strings.IndexByte(rest, ']')
@@ -329,6 +338,9 @@ func expandRange(s string) ([]string, error) {
 		if bi > ei {
 			return nil, fmt.Errorf("bad host range [%s] in %q: begin must be <= end", spec, s)
 		}
+		if (ei-bi)/step >= limit {
+			return nil, tooManyHosts(s)
+		}
 		for i := bi; i <= ei; i += step {
 			seq = append(seq, asciiLetters[i:i+1])
 		}
@@ -348,6 +360,9 @@ func expandRange(s string) ([]string, error) {
 		if b > e {
 			return nil, fmt.Errorf("bad host range [%s] in %q: begin must be <= end", spec, s)
 		}
+		if (e-b)/step >= limit {
+			return nil, tooManyHosts(s)
+		}
 		for i := b; i <= e; i += step {
 			seq = append(seq, fmt.Sprintf("%0*d", width, i))
 		}
@@ -356,7 +371,7 @@ func expandRange(s string) ([]string, error) {
 	for _, x := range seq {
 		name := head + x + tail
 		if strings.Contains(name, "[") {
-			more, err := expandRange(name)
+			more, err := expandRange(name, limit/len(seq))
 			if err != nil {
 				return nil, err
 			}
@@ -366,4 +381,15 @@ func expandRange(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+func tooManyHosts(s string) error {
+	return fmt.Errorf("bad host range in %q: expands to more than %d hosts", s, maxRangeHosts)
+}
+
+func firstWord(line string) string {
+	if f := strings.Fields(line); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }

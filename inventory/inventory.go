@@ -103,6 +103,29 @@ func (inv *Inventory) parseFile(path string) error {
 		return err
 	}
 	inv.path = path
+	if err := inv.parseData(path, data); err != nil {
+		return err
+	}
+	if encrypted {
+		inv.markAllVarsSecret()
+	}
+	return nil
+}
+
+// parse reads an inventory's own text, without the vars directories (the
+// fuzz targets' entry).
+func parse(path string, data []byte) (*Inventory, error) {
+	inv := newInventory(path)
+	if err := inv.parseData(path, data); err != nil {
+		return nil, err
+	}
+	inv.reconcile()
+	return inv, nil
+}
+
+// parseData reads an inventory file's (plain) text into inv by its format.
+func (inv *Inventory) parseData(path string, data []byte) error {
+	var err error
 	switch ext := strings.ToLower(filepath.Ext(path)); {
 	case ext == ".yml" || ext == ".yaml" || ext == ".json":
 		err = inv.parseYAML(data)
@@ -117,13 +140,7 @@ func (inv *Inventory) parseFile(path string) error {
 	default:
 		err = inv.parseINI(data)
 	}
-	if err != nil {
-		return err
-	}
-	if encrypted {
-		inv.markAllVarsSecret()
-	}
-	return nil
+	return err
 }
 
 func looksLikeYAML(data []byte) bool {
@@ -163,8 +180,10 @@ func (inv *Inventory) addHost(name string, g *group, port int) *host {
 }
 
 func (g *group) addHost(h *host) {
-	for _, x := range g.hosts {
-		if x == h {
+	// A host is in few groups, a group may hold thousands of hosts:
+	// search the short list so big inventories load in linear time.
+	for _, x := range h.groups {
+		if x == g {
 			return
 		}
 	}
@@ -301,22 +320,28 @@ func (h *host) allGroups() []*group {
 }
 
 // depth is the longest path from all, which is what Ansible's
-// incrementally maintained Group.depth amounts to.
-func (g *group) depth() int {
+// incrementally maintained Group.depth amounts to. memo holds the depths
+// already known: without it, a ladder of groups each with two parents
+// costs 2^n (the graph is acyclic, addChild refuses loops).
+func (g *group) depth(memo map[*group]int) int {
+	if d, ok := memo[g]; ok {
+		return d
+	}
 	d := 0
 	for _, p := range g.parents {
-		if pd := p.depth() + 1; pd > d {
+		if pd := p.depth(memo) + 1; pd > d {
 			d = pd
 		}
 	}
+	memo[g] = d
 	return d
 }
 
 // sortGroups orders groups for merging like Ansible's sort_groups.
-func sortGroups(gs []*group) {
+func sortGroups(gs []*group, memo map[*group]int) {
 	depth := map[*group]int{}
 	for _, g := range gs {
-		depth[g] = g.depth()
+		depth[g] = g.depth(memo)
 	}
 	sort.SliceStable(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
@@ -485,6 +510,7 @@ func (inv *Inventory) merge() {
 	all := inv.groups["all"]
 	inv.merged = map[string]*Host{}
 	inv.ordered = nil
+	depths := map[*group]int{}
 	for _, h := range all.descendantHosts() {
 		var groups []*group
 		names := []string{}
@@ -495,7 +521,7 @@ func (inv *Inventory) merge() {
 			}
 		}
 		sort.Strings(names)
-		sortGroups(groups)
+		sortGroups(groups, depths)
 
 		vars := map[string]any{}
 		put := func(m map[string]any) {

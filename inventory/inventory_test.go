@@ -169,7 +169,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"hosts", "h1\n\n[web:foo]\nh2\n", "hosts:3: section [web:foo] has unknown type: foo"},
 		{"hosts", "[web servers]\n", "hosts:1: invalid section entry"},
-		{"hosts", "# c\nh1 novalue\n", "hosts:2: expected key=value host variable assignment, got: novalue"},
+		{"hosts", "# c\nh1 novalue\n", "hosts:2: host h1: expected key=value host variable assignment (word 1 after the name has no '='; quote values with blanks)"},
 		{"hosts", "h1 k=\"open\n", "hosts:1: error parsing host definition"},
 		{"hosts", "[web]\nweb[01:1]\n", "hosts:2: bad host range [01:1]"},
 		{"hosts", "[web]\nweb[a:3]\n", "hosts:2: bad host range [a:3]"},
@@ -180,7 +180,7 @@ func TestLoadErrors(t *testing.T) {
 		{"hosts", "[web]\nweb1:\n", "hosts:2: invalid host pattern"},
 		{"hosts", "[a:children]\nb\n", "hosts:2: section [a:children] includes undefined group: b"},
 		{"hosts", "[a:vars]\nx=1\n", "hosts:1: section [a:vars] not valid for undefined group: a"},
-		{"hosts", "[a]\n[a:vars]\nnovalue\n", "hosts:3: expected key=value, got: novalue"},
+		{"hosts", "[a]\n[a:vars]\nnovalue\n", "hosts:3: expected key=value in [a:vars]"},
 		{"hosts", "[a]\n[b:children]\nx y\n", "hosts:3: expected group name"},
 		{"hosts", "[a:children]\nb\n[b:children]\na\n", "hosts:4: adding group \"a\" as child to \"b\" creates a recursive dependency loop"},
 		{"hosts", "[a]\n[a:vars]\nansible_group_priority=high\n", "hosts:3: ansible_group_priority"},

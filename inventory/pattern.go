@@ -175,7 +175,12 @@ func compileTerm(expr string) (*regexp.Regexp, error) {
 		}
 		return re, nil
 	}
-	return regexp.MustCompile(globToRegexp(expr)), nil
+	// A glob can still make an invalid regexp ("[z-a]"): an error, not a panic.
+	re, err := regexp.Compile(globToRegexp(expr))
+	if err != nil {
+		return nil, fmt.Errorf("invalid host pattern %q: %v", expr, err)
+	}
+	return re, nil
 }
 
 // globToRegexp is Python's fnmatch.translate: * ? [seq] [!seq].

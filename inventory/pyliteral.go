@@ -24,9 +24,12 @@ func pyLiteral(s string) any {
 var errNotLiteral = errors.New("not a python literal")
 
 type pyParser struct {
-	src string
-	pos int
+	src   string
+	pos   int
+	depth int // open brackets: bounded like CPython's parser (200)
 }
+
+const maxPyDepth = 200
 
 func (p *pyParser) parseTop() (any, error) {
 	p.skipSpace(false)
@@ -86,6 +89,10 @@ func (p *pyParser) skipSpace(nested bool) {
 }
 
 func (p *pyParser) parseExpr(nested bool) (any, error) {
+	if p.depth++; p.depth > maxPyDepth {
+		return nil, errNotLiteral
+	}
+	defer func() { p.depth-- }()
 	p.skipSpace(nested)
 	if p.eof() {
 		return nil, errNotLiteral

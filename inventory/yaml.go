@@ -43,6 +43,11 @@ func (inv *Inventory) parseYAML(data []byte) error {
 }
 
 func (inv *Inventory) yamlGroup(d *yamlDecoder, keyNode, body *yaml.Node) (*group, error) {
+	leave, err := d.enter(body)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	name, err := d.scalarKey(keyNode)
 	if err != nil {
 		return nil, err
@@ -188,9 +193,52 @@ func decodeYAMLValue(file string, data []byte, v *Vault) (any, error) {
 	return d.value(doc.Content[0])
 }
 
+// yamlDecoder turns yaml.v3 nodes into values. yaml.v3 hands back the
+// node graph as written, so an alias may point into its own anchor (a
+// cycle: endless recursion) or a few lines may alias each other into
+// billions of nodes (an alias bomb): the decoder refuses both.
 type yamlDecoder struct {
-	file  string
-	vault *Vault // opens !vault scalars
+	file    string
+	vault   *Vault              // opens !vault scalars
+	path    map[*yaml.Node]bool // nodes being decoded, from the root down
+	aliases int                 // alias nodes on that path
+	made    int                 // nodes decoded below an alias so far
+}
+
+const (
+	maxYAMLDepth    = 1000
+	maxYAMLExpanded = 100000
+)
+
+// enter is called on every node before it is decoded; the returned
+// function must be called when done with it.
+func (d *yamlDecoder) enter(n *yaml.Node) (func(), error) {
+	target := resolve(n)
+	if d.path == nil {
+		d.path = map[*yaml.Node]bool{}
+	}
+	if d.path[target] {
+		return nil, d.errf(n, "recursive YAML alias: an anchor contains an alias to itself")
+	}
+	if len(d.path) >= maxYAMLDepth {
+		return nil, d.errf(n, "YAML nested more than %d levels deep", maxYAMLDepth)
+	}
+	alias := n.Kind == yaml.AliasNode
+	if alias {
+		d.aliases++
+	}
+	if d.aliases > 0 {
+		if d.made++; d.made > maxYAMLExpanded {
+			return nil, d.errf(n, "YAML aliases expand to more than %d values", maxYAMLExpanded)
+		}
+	}
+	d.path[target] = true
+	return func() {
+		delete(d.path, target)
+		if alias {
+			d.aliases--
+		}
+	}, nil
 }
 
 func (d *yamlDecoder) errf(n *yaml.Node, format string, args ...any) error {
@@ -238,6 +286,11 @@ func (d *yamlDecoder) scalarKey(n *yaml.Node) (string, error) {
 // (yes/no/on/off are booleans, 0755 is octal, 1e3 is a string), because
 // that is what Ansible reads.
 func (d *yamlDecoder) value(n *yaml.Node) (any, error) {
+	leave, err := d.enter(n)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -246,7 +299,8 @@ func (d *yamlDecoder) value(n *yaml.Node) (any, error) {
 		}
 		v, err := scalar(n)
 		if err != nil {
-			return nil, d.errf(n, "%v", err)
+			// yaml.v3 quotes the value in its message: name the tag only.
+			return nil, d.errf(n, "value is not a valid %s", n.Tag)
 		}
 		return v, nil
 	case yaml.SequenceNode:
@@ -305,9 +359,18 @@ func (d *yamlDecoder) pairs(n *yaml.Node) ([]*yaml.Node, error) {
 			if src.Kind != yaml.MappingNode {
 				return nil, d.errf(src, "merge key << needs a mapping")
 			}
-			p, err := d.pairs(src)
+			leave, err := d.enter(srcs[j])
 			if err != nil {
 				return nil, err
+			}
+			p, err := d.pairs(src)
+			leave()
+			if err != nil {
+				return nil, err
+			}
+			// Merges copy pairs: nested merges multiply them.
+			if d.made += len(p) / 2; d.made > maxYAMLExpanded {
+				return nil, d.errf(src, "YAML aliases expand to more than %d values", maxYAMLExpanded)
 			}
 			merged = append(merged, p...)
 		}

@@ -55,7 +55,12 @@ func (p aptPkg) String() string {
 	return p.Name
 }
 
-var aptNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9\-]+)?$`)
+var (
+	aptNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9\-]+)?$`)
+	// A Debian version: [epoch:]upstream[-revision] (deb-version(7)).
+	// Allow-listed, since it reaches shell text (also under --check).
+	aptVersionRe = regexp.MustCompile(`^(?:[0-9]+:)?[0-9A-Za-z][0-9A-Za-z.+~-]*$`)
+)
 
 // aptParsePackages splits "name=version" entries and rejects names apt could
 // not mean (and that would need quoting).
@@ -66,8 +71,8 @@ func aptParsePackages(list []string) ([]aptPkg, error) {
 		if !aptNameRe.MatchString(n) {
 			return nil, fmt.Errorf("apt: invalid package name %q", s)
 		}
-		if strings.ContainsAny(v, " \t\n'\"$`\\;") {
-			return nil, fmt.Errorf("apt: invalid version in %q", s)
+		if v != "" && !aptVersionRe.MatchString(v) {
+			return nil, fmt.Errorf("apt: invalid version in %q: a Debian version has only letters, digits and . + ~ - :", s)
 		}
 		out = append(out, aptPkg{n, v})
 	}
@@ -205,7 +210,7 @@ func aptError(what string, err error, out string) error {
 func aptNames(ps []aptPkg) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = p.String()
+		out[i] = Quote(p.String()) // allow-listed already; quoted all the same
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/swarmrun/swarmrun/runtime/connection"
 )
@@ -248,7 +249,11 @@ true`, qp, hpSection("file"), hpCat(path), hpSection("init"))
 	}
 	{
 		// Docker did not come back: collect its log first (it holds the
-		// reason), then put the old file back and start it again.
+		// reason), then put the old file back and start it again. The
+		// step's context may be what ended the restart (its timeout, a
+		// Ctrl-C): the roll-back gets its own, or it would not run at all.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(timeout+30)*time.Second)
+		defer cancel()
 		logs, _ := Sh(ctx, t, daemonJSONLogCmd(systemd))
 		var rb error
 		if exists {

@@ -44,15 +44,9 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("command exited %d: %s", e.Code, msg)
 }
 
-// Quote returns s quoted for a POSIX shell.
-func Quote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// Quote returns s quoted for a POSIX shell (connection.ShellQuote: one
+// quoting function for every shell text the project writes).
+func Quote(s string) string { return connection.ShellQuote(s) }
 
 // FileDiff returns a unified diff of a file's old and new content, labelled
 // with its path; "" when they are equal.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -212,13 +213,20 @@ func modprobeMods(raw []any) ([]modprobeMod, error) {
 			return nil, fmt.Errorf("modprobe: modules[%d] must be a name or a dict", i)
 		}
 		m.Name = modprobeName(m.Name)
-		if m.Name == "" || strings.ContainsAny(m.Name, " \t\n/'\"$`\\;") {
+		if !modprobeNameRe.MatchString(m.Name) {
 			return nil, fmt.Errorf("modprobe: modules[%d]: invalid module name %q", i, m.Name)
 		}
 		mods = append(mods, m)
 	}
 	return mods, nil
 }
+
+// Names that reach shell text are allow-listed: kernel module names, and
+// the base name of the .conf files.
+var (
+	modprobeNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	modprobeFileRe = regexp.MustCompile(`^[A-Za-z0-9_@-][A-Za-z0-9_.@-]*$`)
+)
 
 func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 	mods, err := modprobeMods(p.List("modules"))
@@ -228,8 +236,8 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 	present := p.String("state") != "absent"
 	persist := p.Bool("persist")
 	base := p.String("file")
-	if base == "" || strings.ContainsAny(base, "/ \t\n") {
-		return nil, fmt.Errorf("modprobe: file %q must be a plain name", base)
+	if !modprobeFileRe.MatchString(base) {
+		return nil, fmt.Errorf("modprobe: file %q must be a plain name (letters, digits, . _ @ -)", base)
 	}
 	loadFile := "/etc/modules-load.d/" + base + ".conf"
 	optFile := "/etc/modprobe.d/" + base + ".conf"
@@ -267,7 +275,7 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 	sc.WriteString("[ -d /proc/sys/net/bridge ] && " + hpSection("bridge") + "\n")
 	if persist {
 		for name, f := range map[string]string{"load-file": loadFile, "opt-file": optFile} {
-			fmt.Fprintf(&sc, "[ -e %s ] && { %s; %s; }\n", f, hpSection(name), hpCat(f))
+			fmt.Fprintf(&sc, "[ -e %s ] && { %s; %s; }\n", Quote(f), hpSection(name), hpCat(f))
 		}
 	}
 	sc.WriteString("true\n")

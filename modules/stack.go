@@ -609,6 +609,7 @@ func planStack(ctx context.Context, api client.APIClient, name string, cfg *comp
 			continue
 		}
 		spec = carryOver(spec, cur, resolveImage)
+		nameSwarmNetworks(ctx, api, cur.Spec, netNames)
 		diffs := specDiff(normaliseSpec(cur.Spec, netNames), normaliseSpec(spec, netNames))
 		sp := servicePlan{Name: full, Spec: spec, Current: &cur, Changes: diffs}
 		if len(diffs) > 0 {
@@ -625,6 +626,22 @@ func planStack(ctx context.Context, api client.APIClient, name string, cfg *comp
 		}
 	}
 	return plan, nil
+}
+
+// nameSwarmNetworks adds to netNames the networks a service refers to by
+// an ID the network list does not show: a service on the predefined
+// "bridge" or "host" network stores the swarm's own ID of it, which only
+// an inspect in swarm scope maps back to the name. Without this such a
+// service differs from its file on every run and is updated each time.
+func nameSwarmNetworks(ctx context.Context, api client.APIClient, spec swarm.ServiceSpec, netNames map[string]string) {
+	for _, n := range spec.TaskTemplate.Networks {
+		if _, ok := netNames[n.Target]; ok {
+			continue
+		}
+		if nw, err := api.NetworkInspect(ctx, n.Target, network.InspectOptions{Scope: "swarm"}); err == nil && nw.Name != "" {
+			netNames[n.Target] = nw.Name
+		}
+	}
 }
 
 // withoutHash returns labels without hashLabel.

@@ -40,10 +40,13 @@ type fakeEngine struct {
 	secrets  map[string]*swarm.Secret
 	configs  map[string]*swarm.Config
 	services map[string]*swarm.Service
-	images   map[string]image.InspectResponse // by ID and by tag
-	loaded   [][]byte
-	calls    []string // mutating calls, in order
-	seq      int
+	// swarmNets are networks known in swarm scope by an ID of their own
+	// (the predefined bridge and host), absent from the network list.
+	swarmNets map[string]string                // ID -> name
+	images    map[string]image.InspectResponse // by ID and by tag
+	loaded    [][]byte
+	calls     []string // mutating calls, in order
+	seq       int
 }
 
 const fakeCA = "-----BEGIN CERTIFICATE-----\nfake root\n-----END CERTIFICATE-----\n"
@@ -193,7 +196,10 @@ func (f *fakeEngine) NetworkList(_ context.Context, o network.ListOptions) ([]ne
 	return out, nil
 }
 
-func (f *fakeEngine) NetworkInspect(_ context.Context, id string, _ network.InspectOptions) (network.Inspect, error) {
+func (f *fakeEngine) NetworkInspect(_ context.Context, id string, o network.InspectOptions) (network.Inspect, error) {
+	if name, ok := f.swarmNets[id]; ok && o.Scope == "swarm" {
+		return network.Inspect{ID: id, Name: name, Scope: "swarm"}, nil
+	}
 	for _, n := range f.networks {
 		if n.ID == id || n.Name == id {
 			return *n, nil
@@ -378,6 +384,16 @@ func (f *fakeEngine) engineSpec(in swarm.ServiceSpec) swarm.ServiceSpec {
 		s.EndpointSpec.Ports = nil
 	}
 	for i, n := range s.TaskTemplate.Networks {
+		swarmID := ""
+		for id, name := range f.swarmNets {
+			if name == n.Target {
+				swarmID = id
+			}
+		}
+		if swarmID != "" {
+			s.TaskTemplate.Networks[i].Target = swarmID
+			continue
+		}
 		for _, nw := range f.networks {
 			if nw.Name == n.Target {
 				s.TaskTemplate.Networks[i].Target = nw.ID

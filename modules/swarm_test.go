@@ -514,3 +514,39 @@ func TestImage(t *testing.T) {
 		t.Fatalf("moved tag: %+v", r)
 	}
 }
+
+// A service on the external "bridge" network: the engine stores the
+// swarm's own ID of it, which the network list does not show. A re-run
+// must still change nothing (it updated the service on every run).
+func TestStackBridgeNetworkIdempotent(t *testing.T) {
+	f := newFakeManager()
+	f.networks["localbridge"] = &network.Inspect{ID: "localbridge", Name: "bridge", Driver: "bridge", Scope: "local"}
+	f.swarmNets = map[string]string{"swarmbridge": "bridge"}
+	dir := t.TempDir()
+	compose := "version: '3.8'\nservices:\n  app:\n    image: nginx:alpine\n    networks: [outside]\nnetworks:\n  outside:\n    external: true\n    name: bridge\n"
+	if err := os.WriteFile(filepath.Join(dir, "b.yml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg := target(false)
+	tg.Dir = dir
+	p := Params{"name": "b", "compose": "b.yml"}
+	mustRun(t, "stack", tg, f, p)
+	var svc *swarm.Service
+	for _, s := range f.services {
+		svc = s
+	}
+	if svc == nil || svc.Spec.TaskTemplate.Networks[0].Target != "swarmbridge" {
+		t.Fatalf("service %+v", svc)
+	}
+	version := svc.Version.Index
+	f.calls = nil
+	for _, check := range []bool{true, false} {
+		tg.Check = check
+		if r := mustRun(t, "stack", tg, f, p); r.Changed || len(f.calls) != 0 {
+			t.Fatalf("re-run (check=%v): changed %v, calls %v, diff %q", check, r.Changed, f.calls, r.Diff)
+		}
+	}
+	if svc.Version.Index != version {
+		t.Fatal("service version bumped")
+	}
+}

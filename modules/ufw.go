@@ -26,8 +26,8 @@ left alone).
 
 Lock-out guard: enabling the firewall, or changing it while enabled, is refused
 unless the final rules (or default_incoming = "allow") let in the SSH
-connection in use: its port and client address come from $SSH_CONNECTION on the
-host, else the ansible_port variable, else 22. allow_lockout = True skips the
+connection in use: its port and client address are the controller's own (the
+port after ansible_port, ssh_config Port and -p in ansible_ssh_common_args). allow_lockout = True skips the
 guard.
 
     ufw(hosts("all"), default_incoming = "deny", state = "enabled", rules = [
@@ -554,7 +554,6 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 		"command -v ufw >/dev/null 2>&1 && " + hpSection("installed"),
 		hpSection("files") + "; " + hpReadFiles(ufwFiles[:]...),
 		"iptables -w -n -L ufw-user-input >/dev/null 2>&1 && " + hpSection("live"),
-		hpSection("ssh") + "; echo \"$SSH_CONNECTION\"",
 		"true",
 	}, "\n")
 	out, err := Sh(ctx, t, script)
@@ -591,15 +590,7 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 	// Lock-out guard: only when the firewall ends up enabled.
 	finalOn := plan.Enable || plan.Reload || (strings.ToLower(obs.Conf["ENABLED"]) == "yes" && !plan.Disable)
 	if finalOn && !p.Bool("allow_lockout") {
-		port, client := 22, ""
-		if f := strings.Fields(sec["ssh"]); len(f) == 4 {
-			client = f[0]
-			port, _ = strconv.Atoi(f[3])
-		} else if v, ok := t.Vars["ansible_port"]; ok {
-			if n, err := strconv.Atoi(hpScalar(v)); err == nil {
-				port = n
-			}
-		}
+		port, client := ufwSSHEndpoint(t)
 		if !ufwAllowsSSH(plan.Final, plan.FinalIn, port, client) {
 			from := "any address"
 			if client != "" {
@@ -647,4 +638,20 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 		return nil, fmt.Errorf("ufw: applying (%s): %w", res.Msg, err)
 	}
 	return res, nil
+}
+
+// ufwSSHEndpoint is the port and client address of the connection in
+// use, as the controller made it. $SSH_CONNECTION on the host is no
+// guide: sudo removes it. Without SSH (a local connection) the
+// inventory's port is the best guess.
+func ufwSSHEndpoint(t *Target) (int, string) {
+	if ep, ok := t.Conn.(interface{ SSHEndpoint() (int, string) }); ok {
+		return ep.SSHEndpoint()
+	}
+	for _, k := range []string{"ansible_port", "ansible_ssh_port"} {
+		if n, err := strconv.Atoi(hpScalar(t.Vars[k])); err == nil && n > 0 {
+			return n, ""
+		}
+	}
+	return 22, ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,8 @@ Example:
 
 // waitProbe returns a shell condition that is true when the resource exists
 // (the port answers, the path exists).
+var waitHostRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`)
+
 func waitProbe(p Params) (string, error) {
 	switch {
 	case p.Has("port") && p.Has("path"):
@@ -52,9 +55,12 @@ func waitProbe(p Params) (string, error) {
 		if host == "" {
 			host = "127.0.0.1"
 		}
+		if !waitHostRe.MatchString(host) {
+			return "", fmt.Errorf("host %q: want a host name or IP address", host)
+		}
+		// The host reaches bash as an argument, never as script text.
 		ps := strconv.FormatInt(port, 10)
-		inner := "exec 3<>/dev/tcp/" + host + "/" + ps
-		return "{ if command -v bash >/dev/null 2>&1; then timeout 2 bash -c " + Quote(inner) +
+		return "{ if command -v bash >/dev/null 2>&1; then timeout 2 bash -c 'exec 3<>\"/dev/tcp/$1/$2\"' _ " + Quote(host) + " " + ps +
 			" 2>/dev/null; else nc -z -w 2 " + Quote(host) + " " + ps + " 2>/dev/null; fi; }", nil
 	case p.Has("path"):
 		q := Quote(p.String("path"))

@@ -107,6 +107,7 @@ func init() {
 }
 
 type run struct {
+	raw    string // the JSON output as printed
 	events []map[string]any
 	err    error
 	recap  map[string]Counts
@@ -158,6 +159,7 @@ func play(t *testing.T, ctx context.Context, src string, o Options, files map[st
 	err := e.Play(path)
 	r := &run{err: err, recap: e.Recap()}
 	e.opts.Reporter.Recap(r.recap, 0)
+	r.raw = buf.String()
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var ev map[string]any
 		if line != "" {

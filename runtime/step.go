@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/swarmrun/swarmrun/modules"
+	"github.com/swarmrun/swarmrun/runtime/connection"
 	"go.starlark.net/starlark"
 )
 
@@ -377,6 +378,7 @@ func (e *Engine) plannedResult(task string, m *modules.Module, targets []*Host, 
 // runStep runs a module on every host of a step in parallel, bounded by
 // --forks, and records the results.
 func (e *Engine) runStep(task string, m *modules.Module, com common, targets []*Host, perHost map[*Host]modules.Params) *Result {
+	task = e.redact.Redact(task) // a title may be built from a secret
 	r := &Result{task: task, module: m.Name}
 	var active []*Host
 	for _, h := range targets {
@@ -451,6 +453,18 @@ func (e *Engine) record(info StepInfo, hr *HostResult, com common) {
 	e.opts.Reporter.HostDone(info, hr)
 }
 
+// connectionLost tells a dropped connection from a failed step.
+func connectionLost(c connection.Conn, err error) bool {
+	if errors.Is(err, connection.ErrConnectionLost) {
+		return true
+	}
+	l, ok := c.(interface{ Lost() bool })
+	return ok && l.Lost()
+}
+
+// DiffHidden replaces the diff of a step whose arguments hold a secret.
+const DiffHidden = "(diff hidden: the step's arguments hold a secret; it changed)"
+
 // runHost runs one module on one host with retries and a timeout.
 func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Params) (hr *HostResult) {
 	hr = &HostResult{host: h}
@@ -494,6 +508,10 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 	}
 	if err != nil {
 		hr.Status = StatusFailed
+		if connectionLost(c, err) {
+			// Not the step's failure: the host is gone (Ansible: UNREACHABLE).
+			hr.Status = StatusUnreachable
+		}
 		hr.Msg = err.Error()
 		if e.ctx.Err() != nil {
 			hr.Msg = "interrupted: " + hr.Msg
@@ -506,6 +524,11 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 		}
 	}
 	hr.Msg, hr.Diff, hr.Outputs = res.Msg, res.Diff, res.Outputs
+	if hr.Diff != "" && e.redact.Holds(map[string]any(p)) {
+		// Masking the secret is not enough: the lines around it, and the
+		// previous content (an older password), are as secret.
+		hr.Diff = DiffHidden + "\n"
+	}
 	switch {
 	case res.Skipped:
 		hr.Status = StatusSkipped

@@ -67,7 +67,7 @@ sub cp { my ($i,$o)=@_; while(1){ my $n=sysread($i,my $b,65536); return if !$n; 
 my $k=fork; die "fork: $!\n" if !defined $k;
 if(!$k){ cp(\*STDIN,$s); shutdown($s,1); exit 0 }
 cp($s,\*STDOUT); kill 9,$k; exit 0`
-	return "perl -MIO::Socket::UNIX -e " + shellQuote(script) + " " + shellQuote(socket)
+	return "perl -MIO::Socket::UNIX -e " + ShellQuote(script) + " " + ShellQuote(socket)
 }
 
 // stdioDialer is implemented by the connections in this package.

@@ -95,13 +95,13 @@ func (w *wrap) prelude() string {
 func (w *wrap) line(cmd string) string {
 	script := w.prelude() + cmd
 	if !w.sudo {
-		return "exec sh -c " + shellQuote(script)
+		return "exec sh -c " + ShellQuote(script)
 	}
 	if w.su {
-		return "exec su -s /bin/sh -c " + shellQuote(script) + " " + shellQuote(w.user)
+		return "exec su -s /bin/sh -c " + ShellQuote(script) + " " + ShellQuote(w.user)
 	}
-	return "sudo -H -S -p " + shellQuote(w.prompt) + " -u " + shellQuote(w.user) +
-		" -- sh -c " + shellQuote(script)
+	return "sudo -H -S -p " + ShellQuote(w.prompt) + " -u " + ShellQuote(w.user) +
+		" -- sh -c " + ShellQuote(script)
 }
 
 // redact removes the password from text that may end up in an error.
@@ -110,6 +110,18 @@ func (w *wrap) redact(text string) string {
 		return text
 	}
 	return strings.ReplaceAll(text, w.pass, "********")
+}
+
+// BecomeStartTimeout bounds how long sudo may take to start a command
+// (prompts included).
+var BecomeStartTimeout = 60 * time.Second
+
+func lastLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
 }
 
 // ErrBecomePassword says sudo wants a password that was not given.
@@ -173,8 +185,20 @@ func start(p process, line string, stdout io.Writer, w *wrap) (*outFilter, *errF
 func awaitStart(ctx context.Context, host string, p process, out *outFilter, errs *errFilter,
 	stdinW io.Writer, waitc <-chan error, w *wrap) (werr error, waited bool, err error) {
 	prompts := 0
+	var stuck <-chan time.Time // nil (never) without sudo
+	if w.sudo {
+		t := time.NewTimer(BecomeStartTimeout)
+		defer t.Stop()
+		stuck = t.C
+	}
 	for {
 		select {
+		case <-stuck:
+			// sudo sits at a prompt it was not told to use (PAM, Kerberos,
+			// a second factor): without a bound the run would hang.
+			p.Kill("")
+			return nil, false, fmt.Errorf("%s: become (sudo -u %s) did not start the command within %v; it may wait at a prompt swarmrun cannot answer: %q",
+				host, w.user, BecomeStartTimeout, w.redact(lastLine(errs.text())))
 		case <-out.found:
 			return nil, false, nil
 		case <-errs.prompted:
@@ -395,8 +419,9 @@ type stdioAddr struct{}
 func (stdioAddr) Network() string { return "stdio" }
 func (stdioAddr) String() string  { return "stdio" }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell. It is the one quoting function
+// for shell text: modules use it through modules.Quote.
+func ShellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
 		return s
 	}

@@ -80,15 +80,29 @@ func (c *sshConn) ReadFile(ctx context.Context, p string, become bool) ([]byte, 
 	f, err := cl.Open(p)
 	if err != nil {
 		c.sftpFailed(cl, err)
-		return nil, c.fileErr("read", p, err)
+		return nil, c.sftpLost(ctx, c.fileErr("read", p, err))
 	}
 	defer f.Close()
 	var buf bytes.Buffer
 	if _, err := f.WriteTo(&buf); err != nil {
 		c.sftpFailed(cl, err)
-		return nil, c.fileErr("read", p, err)
+		return nil, c.sftpLost(ctx, c.fileErr("read", p, err))
 	}
 	return buf.Bytes(), nil
+}
+
+// sftpLost marks an SFTP error as a lost connection when it is one: the
+// server did not answer (no SFTP status, no file error) and the
+// connection ends. The runtime then reports the host UNREACHABLE.
+func (c *sshConn) sftpLost(ctx context.Context, err error) error {
+	var se *sftp.StatusError
+	if err == nil || errors.As(err, &se) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, ErrConnectionLost) {
+		return err
+	}
+	if c.broken(ctx, err) {
+		return &lostError{err.Error(), err}
+	}
+	return err
 }
 
 func (c *sshConn) Stat(ctx context.Context, p string, become bool) (*FileInfo, error) {
@@ -128,7 +142,7 @@ func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteO
 	}
 	if err := c.sftpWrite(ctx, cl, p, data, o); err != nil {
 		c.sftpFailed(cl, err)
-		return err
+		return c.sftpLost(ctx, err)
 	}
 	return nil
 }
@@ -139,6 +153,9 @@ func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteO
 func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data []byte, o WriteOpts) (err error) {
 	mode := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 	uid, gid := -1, -1
+	if p, err = sftpFollow(cl, p); err != nil {
+		return c.fileErr("write", p, err)
+	}
 	old, err := cl.Lstat(p)
 	switch {
 	case err == nil && old.Mode().IsRegular():
@@ -167,10 +184,28 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		}
 	}
 
-	tmp := tempName(p)
+	// SFTP cannot create a file with a mode: it gets the server's default
+	// (0644), and whoever opens it before the chmod below could read the
+	// data later. So the file is made inside a fresh directory that is
+	// private (0700) before anything is put in it, then renamed out.
+	tmpDir := tempName(p)
+	// A write cut off by a dead connection leaves its private directory:
+	// the next write of the same file removes it.
+	removeStale(cl, p)
+	if err := cl.Mkdir(tmpDir); err != nil {
+		return c.fileErr("write", p, err)
+	}
+	defer cl.RemoveDirectory(tmpDir)
+	if err := cl.Chmod(tmpDir, 0o700); err != nil {
+		return c.fileErr("chmod", p, err)
+	}
+	tmp := tmpDir + "/" + path.Base(p)
 	f, err := cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return c.fileErr("write", p, err)
+	}
+	if testHookTempCreated != nil {
+		testHookTempCreated(tmp)
 	}
 	defer func() {
 		if err != nil {
@@ -197,7 +232,7 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("chmod", p, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		return c.fileErr("write", p, err)
+		return c.fileErr("write", p, c.noSpace(ctx, p, len(data), err))
 	}
 	synced := true
 	if err := f.Sync(); err != nil {
@@ -211,7 +246,7 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("write", p, err)
 	}
 	if !synced { // no fsync@openssh.com: ask the shell
-		res, err := c.Run(ctx, "sync -- "+shellQuote(tmp)+" 2>/dev/null || sync", RunOpts{})
+		res, err := c.Run(ctx, "sync -- "+ShellQuote(tmp)+" 2>/dev/null || sync", RunOpts{})
 		if err != nil {
 			return err
 		}
@@ -223,6 +258,43 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("rename", p, err)
 	}
 	return nil
+}
+
+// noSpace explains a failed SFTP write when the file system is full:
+// SFTP v3 reports only "Failure" (it has no code for ENOSPC).
+func (c *sshConn) noSpace(ctx context.Context, p string, need int, err error) error {
+	res, rerr := c.Run(ctx, "df -Pk -- "+ShellQuote(path.Dir(p))+" | awk 'NR==2 {print $4}'", RunOpts{})
+	if rerr != nil || res.ExitCode != 0 {
+		return err
+	}
+	kb, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	if perr != nil || kb*1024 >= need {
+		return err
+	}
+	return fmt.Errorf("no space left on device: %d KiB free in %s, %d bytes to write (%w)", kb, path.Dir(p), need, err)
+}
+
+// testHookTempCreated lets a test look at the temporary file as created.
+var testHookTempCreated func(tmp string)
+
+// sftpFollow resolves p if it is a symlink (a chain of them, up to 40
+// like the kernel), so a write goes to the target and keeps the link.
+func sftpFollow(cl *sftp.Client, p string) (string, error) {
+	for range 40 {
+		fi, err := cl.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return p, nil
+		}
+		target, err := cl.ReadLink(p)
+		if err != nil {
+			return p, err
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(p), target)
+		}
+		p = target
+	}
+	return p, errors.New("too many levels of symbolic links")
 }
 
 func cmp(a, b int) int {
@@ -257,12 +329,28 @@ func (c *sshConn) Fetch(ctx context.Context, remote, local string, become bool) 
 }
 
 // tempName is the temporary file WriteFile uses for p.
-func tempName(p string) string {
+func tempName(p string) string { return tempPrefix(p) + randomHex(4) }
+
+func tempPrefix(p string) string {
 	dir, base := path.Split(p)
 	if len(base) > 200 {
 		base = base[:200]
 	}
-	return dir + "." + base + ".swarmrun-" + randomHex(4)
+	return dir + "." + base + ".swarmrun-"
+}
+
+// removeStale removes what earlier writes of p left (see sftpWrite).
+func removeStale(cl *sftp.Client, p string) {
+	prefix := tempPrefix(p)
+	entries, err := cl.ReadDir(path.Dir(p))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if full := path.Join(path.Dir(p), e.Name()); strings.HasPrefix(full, prefix) {
+			cl.RemoveAll(full)
+		}
+	}
 }
 
 // writeLocal replaces path atomically with r's content.
@@ -315,7 +403,7 @@ const exitMissing = 44
 const missingCheck = `[ -e "$p" ] || [ -L "$p" ] || exit 44` + "\n"
 
 func shellRead(ctx context.Context, r runner, host, p string, become bool) ([]byte, error) {
-	res, err := r.Run(ctx, "p="+shellQuote(p)+"\n"+missingCheck+`exec cat -- "$p"`, RunOpts{Become: become})
+	res, err := r.Run(ctx, "p="+ShellQuote(p)+"\n"+missingCheck+`exec cat -- "$p"`, RunOpts{Become: become})
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +428,7 @@ func shellErr(host, op, p string, res *RunResult) error {
 }
 
 func shellStat(ctx context.Context, r runner, host, p string, become bool) (*FileInfo, error) {
-	script := "p=" + shellQuote(p) + "\n" + missingCheck +
+	script := "p=" + ShellQuote(p) + "\n" + missingCheck +
 		`stat -c '%f %s %u %g %Y %U %G' -- "$p" && { [ ! -L "$p" ] || readlink -- "$p"; }`
 	res, err := r.Run(ctx, script, RunOpts{Become: become})
 	if err != nil {
@@ -408,6 +496,9 @@ func unixMode(m uint32) fs.FileMode {
 // The size check stops a truncated upload (a dropped connection closes
 // stdin early) from replacing the file.
 const writeScript = `set -e
+# Through a symlink, write its target (as Ansible does), keeping the
+# target's mode and owner; the link stays.
+if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
 d=$(dirname -- "$p"); b=$(basename -- "$p")
 [ ! -d "$p" ] || { echo "$p is a directory" >&2; exit 1; }
 t=$(umask 077; mktemp "$d/.$b.swarmrun-XXXXXXXX")
@@ -433,8 +524,8 @@ func shellWrite(ctx context.Context, r runner, host, p string, data []byte, o Wr
 	if m := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky); m != 0 {
 		mode = fmt.Sprintf("%o", UnixMode(m))
 	}
-	script := "p=" + shellQuote(p) + " mode=" + shellQuote(mode) + " owner=" + shellQuote(o.Owner) +
-		" group=" + shellQuote(o.Group) + " size=" + strconv.Itoa(len(data)) + "\n" + writeScript
+	script := "p=" + ShellQuote(p) + " mode=" + ShellQuote(mode) + " owner=" + ShellQuote(o.Owner) +
+		" group=" + ShellQuote(o.Group) + " size=" + strconv.Itoa(len(data)) + "\n" + writeScript
 	res, err := r.Run(ctx, script, RunOpts{Become: o.Become, Stdin: data})
 	if err != nil {
 		return err

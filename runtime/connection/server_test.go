@@ -41,6 +41,16 @@ type testServer struct {
 	noSFTP     atomic.Bool  // refuse the sftp subsystem
 	execs      atomic.Int32 // exec requests served
 	noUnix     atomic.Bool  // refuse stream-local forwarding (a user not in the docker group)
+	conns      []net.Conn   // accepted connections, for dropAll
+}
+
+// dropAll cuts every client connection, as a link cut or a dead host would.
+func (s *testServer) dropAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
 }
 
 func newTestServer(t testing.TB) *testServer {
@@ -58,6 +68,9 @@ func newTestServer(t testing.TB) *testServer {
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			s.conns = append(s.conns, nc)
+			s.mu.Unlock()
 			go s.handle(nc)
 		}
 	}()

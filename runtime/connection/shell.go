@@ -147,7 +147,7 @@ func (sh *shell) kill() {
 func (sh *shell) run(ctx context.Context, host, cmd string) (*RunResult, error) {
 	defer sh.mu.Unlock()
 	tok := "swarmrun-" + randomHex(12)
-	script := "printf '%s{\\n' " + tok + "; printf '%s{\\n' " + tok + " >&2; ( eval " + shellQuote(cmd) +
+	script := "printf '%s{\\n' " + tok + "; printf '%s{\\n' " + tok + " >&2; ( eval " + ShellQuote(cmd) +
 		" ) </dev/null; printf '\\n%s} %d\\n' " + tok + " $?; printf '\\n%s}\\n' " + tok + " >&2\n"
 	if _, err := io.WriteString(sh.in, script); err != nil {
 		sh.kill()

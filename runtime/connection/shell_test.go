@@ -78,7 +78,7 @@ func TestShellLargeOutput(t *testing.T) {
 		t.Errorf("got %d lines, last %q, stderr %q", len(lines), lines[len(lines)-1], res.Stderr)
 	}
 	big := strings.Repeat("y", 1<<20)
-	res = mustRun(t, c, "printf %s "+shellQuote(big)+" | wc -c", RunOpts{})
+	res = mustRun(t, c, "printf %s "+ShellQuote(big)+" | wc -c", RunOpts{})
 	if strings.TrimSpace(string(res.Stdout)) != "1048576" {
 		t.Errorf("1 MiB command: %q", res.Stdout)
 	}

@@ -88,6 +88,9 @@ func Dial(ctx context.Context, c Config) (Conn, error) {
 	if c.KeepAlive > 0 {
 		go conn.keepAlive(c.KeepAlive)
 	}
+	// A transport that dies (link cut, sshd killed) closes the connection,
+	// so commands on it report it lost rather than failed.
+	go func() { cl.Wait(); conn.Close() }()
 	return conn, nil
 }
 
@@ -203,12 +206,14 @@ func (c *sshConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.done)
+		// The SSH client first: the SFTP client's Close waits for its
+		// reader, which a dead link blocks until the client is closed.
+		err = c.client.Close()
 		c.sftpMu.Lock()
 		if c.sftp != nil {
 			c.sftp.Close()
 		}
 		c.sftpMu.Unlock()
-		err = c.client.Close()
 		for i := len(c.jumps) - 1; i >= 0; i-- {
 			c.jumps[i].Close()
 		}
@@ -249,7 +254,7 @@ func (c *sshConn) Run(ctx context.Context, cmd string, o RunOpts) (*RunResult, e
 			if errors.Is(err, errShellGone) && !c.closed() {
 				return c.runSession(ctx, cmd, o) // it never ran
 			}
-			if err != nil && ctx.Err() == nil && c.closed() {
+			if c.broken(ctx, err) {
 				return nil, c.lost(err)
 			}
 			return res, err
@@ -268,10 +273,25 @@ func (c *sshConn) runSession(ctx context.Context, cmd string, o RunOpts) (*RunRe
 	defer p.end()
 	p.killGroup = func(g string) { c.killGroup(g, o) }
 	res, err := run(ctx, c.cfg.Name, p, w.line(cmd), o.Stdin, w)
-	if err != nil && ctx.Err() == nil && c.closed() {
+	if c.broken(ctx, err) {
 		return nil, c.lost(err)
 	}
 	return res, err
+}
+
+// broken tells whether err, from a command on c, means the connection
+// broke. A session sees the end of its channel a moment before the
+// transport's end closes c: a failed command waits for that moment.
+func (c *sshConn) broken(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-c.done:
+		return true
+	case <-time.After(2 * time.Second):
+		return false
+	}
 }
 
 func (c *sshConn) closed() bool {
@@ -312,13 +332,41 @@ func (c *sshConn) session(ctx context.Context) (*sshProc, error) {
 
 func (c *sshConn) lost(err error) error {
 	if c.closed() {
-		return fmt.Errorf("%s: connection closed (closed, or the host stopped answering keepalives)", c.cfg.Name)
+		return &lostError{fmt.Sprintf("%s: connection closed (closed, or the host stopped answering keepalives)", c.cfg.Name), err}
 	}
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: connection lost", c.cfg.Name)
+		return &lostError{c.cfg.Name + ": connection lost", err}
 	}
-	return fmt.Errorf("%s: %w", c.cfg.Name, err)
+	return &lostError{fmt.Sprintf("%s: %v", c.cfg.Name, err), err}
 }
+
+// SSHEndpoint returns the port the connection reached sshd on (after
+// ansible_port, ssh_config and -p) and the controller's address as the
+// host sees it ("" behind a ProxyJump: the jump host's, not known here).
+func (c *sshConn) SSHEndpoint() (int, string) {
+	if len(c.jumps) > 0 {
+		return c.cfg.Port, ""
+	}
+	host, _, _ := net.SplitHostPort(c.client.LocalAddr().String())
+	return c.cfg.Port, host
+}
+
+// Lost reports whether the connection is gone (closed, or keepalives
+// unanswered): the runtime then reports the host UNREACHABLE.
+func (c *sshConn) Lost() bool { return c.closed() }
+
+// ErrConnectionLost matches errors of commands whose connection broke:
+// the host is unreachable, the command's fate unknown.
+var ErrConnectionLost = errors.New("connection lost")
+
+type lostError struct {
+	msg string
+	err error
+}
+
+func (e *lostError) Error() string        { return e.msg }
+func (e *lostError) Unwrap() error        { return e.err }
+func (e *lostError) Is(target error) bool { return target == ErrConnectionLost }
 
 // dialStdio runs cmd (with sudo if become) and returns its stdio as a conn.
 func (c *sshConn) dialStdio(ctx context.Context, cmd string, become bool) (net.Conn, error) {
