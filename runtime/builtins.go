@@ -19,6 +19,7 @@ func (e *Engine) builtins() starlark.StringDict {
 		"env":        starlark.NewBuiltin("env", e.builtinEnv),
 		"file":       starlark.NewBuiltin("file", e.builtinFile),
 		"fail":       starlark.NewBuiltin("fail", builtinFail),
+		"rolling":    starlark.NewBuiltin("rolling", e.builtinRolling),
 		"check_mode": starlark.Bool(e.opts.Check),
 		"json":       starjson.Module,
 	}

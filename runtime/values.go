@@ -88,8 +88,11 @@ func (g *Group) Slice(start, end, step int) starlark.Value {
 	return &Group{label: g.label + "[...]", hosts: out}
 }
 func (g *Group) Iterate() starlark.Iterator { return &groupIter{g: g} }
-func (g *Group) AttrNames() []string        { return []string{"names"} }
+func (g *Group) AttrNames() []string        { return []string{"batches", "names"} }
 func (g *Group) Attr(name string) (starlark.Value, error) {
+	if name == "batches" {
+		return starlark.NewBuiltin("batches", g.batches), nil
+	}
 	if name == "names" {
 		l := make([]starlark.Value, len(g.hosts))
 		for i, h := range g.hosts {
