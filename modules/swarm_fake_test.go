@@ -89,6 +89,7 @@ func (f *fakeEngine) initSwarm(addr string) {
 	f.nodes[nodeID] = &swarm.Node{ID: nodeID, Meta: swarm.Meta{Version: swarm.Version{Index: 1}},
 		Spec:          swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
 		Description:   swarm.NodeDescription{Hostname: "lab-h1"},
+		Status:        swarm.NodeStatus{State: swarm.NodeStateReady, Addr: addr},
 		ManagerStatus: &swarm.ManagerStatus{Leader: true, Reachability: swarm.ReachabilityReachable, Addr: addr + ":2377"}}
 	f.networks["ingressid"] = &network.Inspect{ID: "ingressid", Name: "ingress", Driver: "overlay", Scope: "swarm", Ingress: true}
 }

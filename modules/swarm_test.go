@@ -48,6 +48,8 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		fn = runNodeLabel
 	case "node":
 		fn = runNode
+	case "quorum_guard":
+		fn = runQuorumGuard
 	case "network":
 		fn = runNetwork
 	case "stack":
