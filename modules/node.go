@@ -170,9 +170,10 @@ func guardDemote(ctx context.Context, api client.APIClient, n swarm.Node, spec s
 // Docker restart has its tasks rescheduled before the next one goes.
 func waitNodeReady(ctx context.Context, api client.APIClient, id, name string, timeout time.Duration) error {
 	err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+		// A manager answers errors while raft elects a leader: wait on.
 		cur, _, err := api.NodeInspectWithRaw(ctx, id)
 		if err != nil {
-			return false, "", err
+			return false, err.Error(), nil
 		}
 		if cur.Status.State != swarm.NodeStateReady {
 			return false, fmt.Sprintf("%s is %s", name, cur.Status.State), nil
@@ -182,7 +183,7 @@ func waitNodeReady(ctx context.Context, api client.APIClient, id, name string, t
 		}
 		svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Status: true})
 		if err != nil {
-			return false, "", err
+			return false, err.Error(), nil
 		}
 		for _, s := range svcs {
 			if st := s.ServiceStatus; st != nil && s.Spec.Mode.ReplicatedJob == nil && s.Spec.Mode.GlobalJob == nil && st.RunningTasks < st.DesiredTasks {

@@ -29,11 +29,13 @@ has no quorum to keep. Read-only, so --check gives the same answer.
 		Params: []Param{
 			{Name: "nodes", Type: List, Required: true, Doc: "the nodes about to go down: hostnames, node names, IDs or addresses"},
 			{Name: "action", Type: String, Default: "take down", Doc: "what is about to happen, for the message (\"restart Docker on\", \"reboot\", \"demote\")"},
+			{Name: "refuse", Type: Bool, Default: true, Doc: "fail the step when quorum would be lost; False only reports it in the output safe (for a playbook that then takes another way)"},
 		},
 		Outputs: map[string]string{
 			"managers": "managers in the swarm",
 			"ready":    "managers Ready and reachable now",
 			"majority": "managers a majority needs",
+			"safe":     "whether the nodes can go down without losing the quorum",
 		},
 		Run: withDocker(runQuorumGuard),
 	})
@@ -45,7 +47,7 @@ func runQuorumGuard(ctx context.Context, t *Target, p Params, api client.APIClie
 		return nil, err
 	}
 	if empty {
-		return &Result{Msg: "no swarm yet: no quorum to keep"}, nil
+		return &Result{Msg: "no swarm yet: no quorum to keep", Outputs: map[string]any{"safe": true}}, nil
 	}
 	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
@@ -54,6 +56,10 @@ func runQuorumGuard(ctx context.Context, t *Target, p Params, api client.APIClie
 	q := quorumOf(nodes)
 	res := &Result{Outputs: map[string]any{"managers": q.total, "ready": len(q.ready), "majority": q.majority()}}
 	res.Msg, err = q.allow(p.Strings("nodes"), p.String("action"))
+	res.Outputs["safe"] = err == nil
+	if err != nil && !p.Bool("refuse") {
+		return &Result{Msg: err.Error(), Outputs: res.Outputs}, nil
+	}
 	return res, err
 }
 

@@ -66,6 +66,11 @@ func TestQuorumGuard(t *testing.T) {
 			t.Errorf("the guard changed something: %v", f.calls)
 		}
 	}
+	// refuse = False reports instead of failing.
+	r, err := run(t, "quorum_guard", target(false), threeManagers("m1"), Params{"nodes": []any{"m2"}, "refuse": false})
+	if err != nil || r.Outputs["safe"] != false || !strings.Contains(r.Msg, "refusing") {
+		t.Errorf("refuse = False: %+v %v", r, err)
+	}
 	// A single manager has no quorum to keep; no swarm at all passes too.
 	if r, err := run(t, "quorum_guard", target(false), newFakeManager(), Params{"nodes": []any{"lab-h1"}}); err != nil || !strings.Contains(r.Msg, "only manager") {
 		t.Errorf("single manager: %+v %v", r, err)

@@ -119,3 +119,20 @@ func TestRollingErrors(t *testing.T) {
 		t.Errorf("bad batch: %v", r.err)
 	}
 }
+
+func TestGroupArithmeticWithHostsAndLists(t *testing.T) {
+	r := play(t, context.Background(), `
+all = hosts("all")
+if (all - all[0]).names != ["h2", "h3", "h4"]:
+    fail("group - host")
+if (all - [all[1], all[2]]).names != ["h1", "h4"]:
+    fail("group - list")
+if (hosts("h4") + [all[0]]).names != ["h4", "h1"]:
+    fail("group + list")
+if ([all[3]] + hosts("h1")).names != ["h4", "h1"]:
+    fail("list + group")
+`, Options{}, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+}

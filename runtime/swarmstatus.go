@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,18 +27,25 @@ type managerProbe struct {
 	why     string // why not, for messages
 }
 
-// builtinSwarmStatus implements swarm_status(managers): a struct with
-// manager (a healthy manager: the leader if it is one of them, else the
-// first that answers), leader (the leading manager's host, or None),
-// ready (the healthy ones), down (the others, with why in .reasons).
+// builtinSwarmStatus implements swarm_status(managers, hosts = managers): a
+// struct with manager (a healthy manager: the leader if it is one of them,
+// else the first that answers), leader (the leading manager's host, or
+// None), ready (the healthy ones), down (the others, with why in .reasons)
+// and members (those of hosts that are nodes of the swarm, not down).
 func (e *Engine) builtinSwarmStatus(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var targets starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "managers", &targets); err != nil {
+	var targets, among starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "managers", &targets, "hosts?", &among); err != nil {
 		return nil, err
 	}
 	hosts, err := e.targets(targets)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	others := hosts
+	if among != nil {
+		if others, err = e.targets(among); err != nil {
+			return nil, fmt.Errorf("%s: hosts: %v", b.Name(), err)
+		}
 	}
 	probes := e.probeManagers(hosts)
 	var ready, down []*Host
@@ -51,12 +59,19 @@ func (e *Engine) builtinSwarmStatus(_ *starlark.Thread, b *starlark.Builtin, arg
 		}
 	}
 	var leader, manager starlark.Value = starlark.None, starlark.None
+	var members []*Host
 	if len(ready) > 0 {
 		manager = ready[0]
-		if l := e.leaderOf(ready[0], hosts); l != nil {
-			leader = l
-			for _, h := range ready {
-				if h == l {
+		for _, n := range e.swarmNodes(ready[0]) {
+			if h := hostOfNode(n, others); h != nil && n.Status.State != swarm.NodeStateDown {
+				members = union(members, []*Host{h})
+			}
+			if n.ManagerStatus == nil || !n.ManagerStatus.Leader {
+				continue
+			}
+			if l := hostOfNode(n, hosts); l != nil {
+				leader = l
+				if slices.Contains(ready, l) {
 					manager = l
 				}
 			}
@@ -68,6 +83,7 @@ func (e *Engine) builtinSwarmStatus(_ *starlark.Thread, b *starlark.Builtin, arg
 		"ready":   &Group{label: "swarm_status.ready", hosts: ready},
 		"down":    &Group{label: "swarm_status.down", hosts: down},
 		"reasons": reasons,
+		"members": &Group{label: "swarm_status.members", hosts: members},
 	}), nil
 }
 
@@ -119,27 +135,34 @@ func (e *Engine) probeManager(h *Host) (bool, string) {
 	return true, ""
 }
 
-// leaderOf finds the leading manager through via and returns its host
-// among hosts (matched by address or node hostname), or nil.
-func (e *Engine) leaderOf(via *Host, hosts []*Host) *Host {
+// swarmNodes lists the swarm's nodes through via (nil when it cannot).
+func (e *Engine) swarmNodes(via *Host) []swarm.Node {
 	api, err := e.docker(e.ctx, via, e.becomeFor(via, e.opts.Become))
 	if err != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, probeTimeout)
 	defer cancel()
-	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
-		return nil
-	}
-	for _, n := range nodes {
-		if n.ManagerStatus == nil || !n.ManagerStatus.Leader {
-			continue
+	nodes, _ := api.NodeList(ctx, swarm.NodeListOptions{})
+	return nodes
+}
+
+// hostOfNode is the host among hosts that is node n (by address or by
+// hostname, or the host's swarm_node_name variable), or nil.
+func hostOfNode(n swarm.Node, hosts []*Host) *Host {
+	addrs := []string{n.Status.Addr}
+	if n.ManagerStatus != nil {
+		if a, _, err := net.SplitHostPort(n.ManagerStatus.Addr); err == nil {
+			addrs = append(addrs, a)
 		}
-		addr, _, _ := net.SplitHostPort(n.ManagerStatus.Addr)
-		for _, h := range hosts {
-			name, _ := h.spec.Vars["swarm_node_name"].(string)
-			if h.address == addr || h.name == n.Description.Hostname || (name != "" && name == n.Description.Hostname) {
+	}
+	for _, h := range hosts {
+		name, _ := h.spec.Vars["swarm_node_name"].(string)
+		if h.name == n.Description.Hostname || (name != "" && name == n.Description.Hostname) {
+			return h
+		}
+		for _, a := range addrs {
+			if a != "" && a == h.address {
 				return h
 			}
 		}

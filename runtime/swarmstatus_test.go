@@ -22,7 +22,7 @@ func fakeSwarmEngines(t *testing.T) func(ctx context.Context, c connection.Conn,
 		{ID: "n1", Description: swarm.NodeDescription{Hostname: "h1"}, ManagerStatus: &swarm.ManagerStatus{Addr: "10.0.0.1:2377", Reachability: swarm.ReachabilityUnreachable}},
 		{ID: "n2", Description: swarm.NodeDescription{Hostname: "h2"}, ManagerStatus: &swarm.ManagerStatus{Addr: "10.0.0.2:2377", Reachability: swarm.ReachabilityReachable}},
 		{ID: "n3", Description: swarm.NodeDescription{Hostname: "other-name"}, ManagerStatus: &swarm.ManagerStatus{Leader: true, Addr: "10.0.0.3:2377", Reachability: swarm.ReachabilityReachable}},
-		{ID: "n4", Description: swarm.NodeDescription{Hostname: "h4"}},
+		{ID: "n4", Description: swarm.NodeDescription{Hostname: "h4"}, Status: swarm.NodeStatus{Addr: "10.0.0.4", State: swarm.NodeStateReady}},
 	}
 	servers := map[string]*httptest.Server{}
 	for _, h := range []string{"h2", "h3", "h4"} {
@@ -64,6 +64,8 @@ if st.ready.names != ["h2", "h3"] or st.down.names != ["h1", "h4"]:
     fail("ready", st.ready, "down", st.down)
 if "cannot connect" not in st.reasons["h1"] or st.reasons["h4"] != "not a manager":
     fail("reasons", st.reasons)
+if swarm_status(hosts("h2"), hosts = hosts("all")).members.names != ["h1", "h2", "h3", "h4"]:
+    fail("members", swarm_status(hosts("h2"), hosts = hosts("all")).members)
 # Without the leader the first healthy manager answers.
 st = swarm_status(hosts("all") - hosts("h3"))
 if st.manager.name != "h2" or st.leader != None:

@@ -105,7 +105,7 @@ func (g *Group) Attr(name string) (starlark.Value, error) {
 
 // Binary implements g + g2 (union, order kept) and g - g2 (difference).
 func (g *Group) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
-	other, ok := y.(*Group)
+	other, ok := asGroup(y)
 	if !ok {
 		return nil, nil
 	}
@@ -130,6 +130,28 @@ func (g *Group) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (s
 		return &Group{label: a.label + "-" + b.label, hosts: out}, nil
 	}
 	return nil, nil
+}
+
+// asGroup reads the other operand of g + x / g - x: a group, a host or a
+// list of hosts.
+func asGroup(v starlark.Value) (*Group, bool) {
+	switch v := v.(type) {
+	case *Group:
+		return v, true
+	case *Host:
+		return &Group{label: v.name, hosts: []*Host{v}}, true
+	case *starlark.List:
+		g := &Group{label: "list"}
+		for i := 0; i < v.Len(); i++ {
+			h, ok := v.Index(i).(*Host)
+			if !ok {
+				return nil, false
+			}
+			g.hosts = append(g.hosts, h)
+		}
+		return g, true
+	}
+	return nil, false
 }
 
 func union(a, b []*Host) []*Host {

@@ -1,0 +1,286 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const liveNet = 60
+
+// TestLiveCluster is the live-cluster safety suite on one lab: 3 managers
+// (h1-h3), 2 workers (h4, h5) and a spare host (h6) for add-node, the web
+// stack with 2 replicas probed every 200 ms and `docker node ls` polled on
+// the managers every 200 ms during each operation.
+func TestLiveCluster(t *testing.T) {
+	l := startLab(t, liveNet, 6, true)
+	threeManagers(t, l)
+	root := repoRoot(t)
+	site := filepath.Join(root, "playbooks", "site.star")
+	t.Setenv("WEB_API_KEY", "e2e-live-value-0001")
+	base := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`, "--limit", "all:!h6"}
+	l.MustPlay(t, site, base...)
+	eventually(t, 90*time.Second, "web stack answering with 2 replicas", func() error {
+		if n, err := probeWeb(l); err != nil || n < 2 {
+			return fmt.Errorf("%d answering: %v", n, err)
+		}
+		return nil
+	})
+	if nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | sort"); nodes != "h1 Leader\nh2 Reachable\nh3 Reachable\nh4 \nh5 \n" {
+		t.Fatalf("docker node ls = %q", nodes)
+	}
+
+	t.Run("RollingDaemonJSON", func(t *testing.T) { testRollingDaemonJSON(t, l, site, base) })
+	t.Run("QuorumGuard", func(t *testing.T) { testQuorumGuard(t, l, root) })
+	t.Run("FirstManagerDown", func(t *testing.T) { testFirstManagerDown(t, l, root, base) })
+}
+
+// threeManagers rewrites the lab's inventory: h1-h3 managers, the rest workers.
+func threeManagers(t *testing.T, l *Lab) {
+	b, err := os.ReadFile(l.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var managers, out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "h2 ") || strings.HasPrefix(line, "h3 ") {
+			managers = append(managers, line)
+			continue
+		}
+		out = append(out, line)
+	}
+	text := strings.Join(out, "\n")
+	h1 := strings.Index(text, "\nh1 ")
+	end := h1 + 1 + strings.Index(text[h1+1:], "\n")
+	text = text[:end+1] + strings.Join(managers, "\n") + "\n" + text[end+1:]
+	if err := os.WriteFile(l.Inventory, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dockerStarts counts how often dockerd has started on a host (its log).
+func dockerStarts(t *testing.T, l *Lab, host string) int {
+	n, err := strconv.Atoi(trim(l.MustSSH(t, host, "grep -c 'API listen on /var/run/docker.sock' /var/log/docker.log || true")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func testRollingDaemonJSON(t *testing.T, l *Lab, site string, base []string) {
+	hostsUp := []string{"h1", "h2", "h3", "h4", "h5"}
+	starts := map[string]int{}
+	for _, h := range hostsUp {
+		starts[h] = dockerStarts(t, l, h)
+	}
+	change := append([]string{"-e", `{"daemon_json": {"log-opts": {"max-size": "15m", "max-file": "4"}}}`}, base...)
+	check := l.MustPlay(t, site, append(change, "--check")...)
+	var run *PlayRun
+	quorum := pollQuorum(t, l, "h1", "h2", "h3")
+	t0 := time.Now()
+	failed := probeDuring(t, l, func() { run = l.MustPlay(t, site, change...) })
+	window := time.Since(t0)
+	lost, polls := quorum()
+	t.Logf("rolling daemon.json on 5 nodes: %s, %d failed web probes, %d of %d node-ls polls unanswered", window.Round(time.Second), failed, lost, polls)
+	if failed > 0 {
+		t.Errorf("%d web probes failed during the rolling restart", failed)
+	}
+	if lost > 0 {
+		t.Errorf("the swarm did not answer %d of %d polls (quorum lost?)", lost, polls)
+	}
+	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("--check predicted %v\nthe run changed %v", want, got)
+	}
+	// One node at a time, workers first, the leader (h1) last.
+	var order []string
+	for _, r := range run.Results {
+		if strings.HasPrefix(r.Task, "docker daemon.json on ") && r.Status == "changed" {
+			order = append(order, r.Host)
+		}
+	}
+	if len(order) != 5 || !(order[0] == "h4" || order[0] == "h5") || !(order[1] == "h4" || order[1] == "h5") || order[4] != "h1" {
+		t.Errorf("restart order %v, want workers first, the leader h1 last\n%s", order, run.Out)
+	}
+	for _, h := range hostsUp {
+		if n := dockerStarts(t, l, h) - starts[h]; n != 1 {
+			t.Errorf("dockerd started %d times on %s, want 1", n, h)
+		}
+	}
+	if again := l.MustPlay(t, site, change...); len(again.With("changed")) != 0 {
+		t.Errorf("re-run changed %v", again.With("changed"))
+	}
+}
+
+// testQuorumGuard: with h2's Docker stopped, restarting Docker on h3 (or
+// demoting it) would leave one of three managers: refused before h3 is touched.
+func testQuorumGuard(t *testing.T, l *Lab, root string) {
+	l.MustSSH(t, "h2", "service docker stop")
+	defer startDocker(t, l, "h2")
+	eventually(t, 60*time.Second, "h2 seen down", func() error {
+		out, _ := l.SSH("h1", "docker node inspect h2 --format '{{.Status.State}} {{.ManagerStatus.Reachability}}'")
+		if trim(out) != "down unreachable" {
+			return fmt.Errorf("h2: %q", out)
+		}
+		return nil
+	})
+	pid := trim(l.MustSSH(t, "h3", "cat /var/run/docker.pid; sha256sum /etc/docker/daemon.json"))
+	pb := filepath.Join(t.TempDir(), "guard.star")
+	os.WriteFile(pb, []byte(fmt.Sprintf(`load(%q, "docker_daemon")
+docker_daemon(hosts("h3"), hosts("managers"))
+`, filepath.Join(root, "playbooks", "lib", "docker.star"))), 0o644)
+	r := l.Play(t, pb, "-e", `{"daemon_json": {"log-opts": {"max-size": "16m"}}}`)
+	want := "refusing to restart Docker on h3: 2 of 3 managers are Ready (not Ready now: h2); without h3 only 1 would be, and raft needs 2"
+	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, want) {
+		t.Errorf("guard: exit %d, want %q in\n%s", exitCode(r.Err), want, r.Out)
+	}
+	if after := trim(l.MustSSH(t, "h3", "cat /var/run/docker.pid; sha256sum /etc/docker/daemon.json")); after != pid {
+		t.Errorf("h3 was touched: %q -> %q", pid, after)
+	}
+	os.WriteFile(pb, []byte(`node(hosts("h1"), node = "h3", role = "worker")`), 0o644)
+	r = l.Play(t, pb)
+	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, "refusing to demote h3") {
+		t.Errorf("demote: exit %d\n%s", exitCode(r.Err), r.Out)
+	}
+	t.Logf("guard message: %s", want)
+}
+
+func startDocker(t *testing.T, l *Lab, host string) {
+	l.MustSSH(t, host, "service docker start")
+	eventually(t, 90*time.Second, host+" Ready again", func() error {
+		out, _ := l.SSH("h3", "docker node inspect "+host+" --format '{{.Status.State}}'")
+		if trim(out) != "ready" {
+			return fmt.Errorf("%s: %q", host, out)
+		}
+		return nil
+	})
+}
+
+// testFirstManagerDown: h1 (the inventory's first manager) has Docker
+// stopped and refuses SSH; drain, rotate-secret, add-node and backup go
+// through another manager.
+func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
+	l.MustSSH(t, "h1", "service docker stop")
+	pid := strconv.Itoa(l.Host(t, "h1").PID)
+	rule := []string{"-t", pid, "-n", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"}
+	if out, err := runCmd(time.Minute, "nsenter", rule...); err != nil {
+		t.Fatalf("blocking SSH to h1: %v\n%s", err, out)
+	}
+	defer func() {
+		rule[5] = "-D"
+		runCmd(time.Minute, "nsenter", rule...)
+		startDocker(t, l, "h1")
+	}()
+	pb := func(name string) string { return filepath.Join(root, "playbooks", name) }
+	eventually(t, 90*time.Second, "a new leader and both web replicas", func() error {
+		out, err := l.SSH("h2", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | grep Leader")
+		if err != nil {
+			return fmt.Errorf("%v %s", err, out)
+		}
+		if n, err := probeWeb(l); err != nil || n < 2 {
+			return fmt.Errorf("%d web replicas answer: %v", n, err)
+		}
+		return nil
+	})
+	quorum := pollQuorum(t, l, "h2", "h3")
+	var runs []*PlayRun
+	failed := probeDuring(t, l, func() {
+		runs = append(runs, l.MustPlay(t, pb("drain.star"), "-e", "node=h4"))
+		t.Setenv("NEW_WEB_API_KEY", "e2e-live-value-0002")
+		runs = append(runs, l.MustPlay(t, pb("rotate-secret.star"), append(base, "-e", "secret=web_api_key", "-e", "value_env=NEW_WEB_API_KEY")...))
+		runs = append(runs, l.MustPlay(t, pb("add-node.star"), base[0], base[1], "-e", "node=h6"))
+		runs = append(runs, l.MustPlay(t, pb("backup.star"), "-e", "backup_dir="+t.TempDir()))
+	})
+	lost, polls := quorum()
+	t.Logf("with h1 down: %d failed web probes, %d of %d node-ls polls unanswered", failed, lost, polls)
+	if failed > 0 || lost > 0 {
+		t.Errorf("%d failed probes, %d unanswered polls", failed, lost)
+	}
+	for _, r := range runs {
+		for _, x := range r.Results {
+			if x.Host == "h1" {
+				t.Errorf("a step ran on the stopped manager h1: %+v", x)
+			}
+		}
+	}
+	if nodes := l.MustSSH(t, "h2", "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}' | sort | grep -v '^h1 '"); nodes != "h2 Ready Active\nh3 Ready Active\nh4 Ready Active\nh5 Ready Active\nh6 Ready Active\n" {
+		t.Errorf("nodes after the day-2 runs = %q", nodes)
+	}
+	if used := trim(l.MustSSH(t, "h2", "docker service inspect web_web --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}'")); used != "web_api_key_v2" {
+		t.Errorf("web_web uses secret %q after rotation", used)
+	}
+	if !strings.Contains(runs[3].Out, "hot archive of the swarm state on h2") || !strings.Contains(runs[3].Out, "skipping h1") {
+		t.Errorf("backup with h1 down: want hot archives (stopping a manager would lose the quorum) and h1 skipped\n%s", runs[3].Out)
+	}
+}
+
+// pollQuorum runs `docker node ls` every 200 ms on each manager (one SSH
+// session each) and, when called, stops and returns how many 200 ms ticks
+// had no manager answering, and the number of ticks.
+func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
+	t.Helper()
+	var last sync.Map // manager -> time of its last good answer
+	var cmds []*exec.Cmd
+	for _, m := range managers {
+		cmd := exec.Command("ssh", append(l.SSHArgs(m), "while sleep 0.2; do docker node ls -q >/dev/null 2>&1 && echo ok || echo fail; done")...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if sc.Text() == "ok" {
+					last.Store(m, time.Now())
+				}
+			}
+		}()
+	}
+	var lost, total atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(2 * time.Second) // the sessions' first answers
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			total.Add(1)
+			answered := false
+			last.Range(func(_, v any) bool {
+				// A poll every 200 ms; 1 s of slack for a loaded machine.
+				answered = answered || time.Since(v.(time.Time)) < time.Second
+				return !answered
+			})
+			if !answered {
+				lost.Add(1)
+				t.Logf("no manager answered docker node ls at %s", time.Now().Format("15:04:05.000"))
+			}
+		}
+	}()
+	return func() (int, int) {
+		close(stop)
+		<-done
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+		return int(lost.Load()), int(total.Load())
+	}
+}
