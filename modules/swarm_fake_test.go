@@ -189,6 +189,9 @@ func (f *fakeEngine) NetworkList(_ context.Context, o network.ListOptions) ([]ne
 		if names := o.Filters.Get("name"); len(names) > 0 && !strings.Contains(n.Name, names[0]) {
 			continue
 		}
+		if !fakeLabelsMatch(o.Filters.Get("label"), n.Labels) {
+			continue
+		}
 		out = append(out, *n)
 	}
 	return out, nil
@@ -240,11 +243,26 @@ func (f *fakeEngine) SecretList(_ context.Context, o swarm.SecretListOptions) ([
 		if names := o.Filters.Get("name"); len(names) > 0 && !contains(names, s.Spec.Name) {
 			continue
 		}
+		if !fakeLabelsMatch(o.Filters.Get("label"), s.Spec.Labels) {
+			continue
+		}
 		c := *s
 		c.Spec.Data = nil // the engine never returns secret data
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// fakeLabelsMatch applies "key=value" / "key" label filters.
+func fakeLabelsMatch(filter []string, labels map[string]string) bool {
+	for _, l := range filter {
+		k, v, hasV := strings.Cut(l, "=")
+		got, ok := labels[k]
+		if !ok || (hasV && got != v) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(l []string, s string) bool {
@@ -300,6 +318,9 @@ func (f *fakeEngine) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([
 	var out []swarm.Config
 	for _, c := range f.configs {
 		if names := o.Filters.Get("name"); len(names) > 0 && !contains(names, c.Spec.Name) {
+			continue
+		}
+		if !fakeLabelsMatch(o.Filters.Get("label"), c.Spec.Labels) {
 			continue
 		}
 		out = append(out, *c)
