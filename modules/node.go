@@ -24,7 +24,9 @@ to manager or demotes a manager. With wait = True the step waits (up to the
 step's timeout argument, 2m when none is given) after a drain until no service task runs on the node any more; for an
 active node until it is Ready and every service runs as many tasks as it
 wants (after a Docker restart, before the next node goes); after a
-promotion until the node is a reachable manager. Demoting a manager is
+promotion until the node is a reachable manager; after a demotion until
+it has left the managers (a demoted leader has handed over its
+leadership by then). Demoting a manager is
 refused when the managers left Ready would not hold the raft majority.
 
     mgr = hosts("managers")[0]
@@ -35,7 +37,7 @@ refused when the managers left Ready would not hold the raft majority.
 			{Name: "node", Type: String, Required: true, Doc: "node hostname, name or ID"},
 			{Name: "availability", Type: String, Choices: []string{"active", "pause", "drain"}, Doc: "scheduling availability; unchanged when not given"},
 			{Name: "role", Type: String, Choices: []string{"manager", "worker"}, Doc: "node role; unchanged when not given"},
-			{Name: "wait", Type: Bool, Default: false, Doc: "after drain wait until the node's tasks have moved away; for an active node until it is Ready and the services have all their tasks running; after promote until it is a reachable manager"},
+			{Name: "wait", Type: Bool, Default: false, Doc: "after drain wait until the node's tasks have moved away; for an active node until it is Ready and the services have all their tasks running; after promote until it is a reachable manager; after demote until it has left the managers"},
 		},
 		Outputs: map[string]string{
 			"node_id":      "the node's ID",
@@ -133,22 +135,34 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 			return nil, err
 		}
 	}
-	if spec.Role == swarm.NodeRoleManager {
-		err = waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
-			cur, _, err := api.NodeInspectWithRaw(ctx, n.ID)
-			if err != nil {
-				return false, "", err
-			}
-			if cur.ManagerStatus != nil && cur.ManagerStatus.Reachability == swarm.ReachabilityReachable {
-				return true, "", nil
-			}
-			return false, name + " is not yet a reachable manager", nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("promote %s: %w", name, err)
-		}
+	if err := waitRole(ctx, api, n.ID, name, spec.Role, timeout); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// waitRole waits after a promotion until the node is a reachable manager,
+// after a demotion until it has left the managers (a demoted leader has
+// then handed its leadership over). Errors while raft changes its members
+// or elects a leader are waited out.
+func waitRole(ctx context.Context, api client.APIClient, id, name string, role swarm.NodeRole, timeout time.Duration) error {
+	err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+		cur, _, err := api.NodeInspectWithRaw(ctx, id)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if role == swarm.NodeRoleWorker {
+			return cur.ManagerStatus == nil, name + " is still a manager", nil
+		}
+		if cur.ManagerStatus != nil && cur.ManagerStatus.Reachability == swarm.ReachabilityReachable {
+			return true, "", nil
+		}
+		return false, name + " is not yet a reachable manager", nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", map[swarm.NodeRole]string{swarm.NodeRoleWorker: "demote", swarm.NodeRoleManager: "promote"}[role], name, err)
+	}
+	return nil
 }
 
 // guardDemote refuses a demotion that would leave too few Ready managers

@@ -36,6 +36,8 @@ the step. The join tokens are returned as (sensitive) outputs, also under
 			{Name: "cert_expiry", Type: String, Doc: "validity of node certificates, a duration such as 2160h (updatable)"},
 			{Name: "task_history_limit", Type: Int, Doc: "task history retention limit (updatable)"},
 			{Name: "autolock", Type: Bool, Doc: "lock managers' raft keys with an unlock key on restart (updatable); the key is output as unlock_key"},
+			{Name: "rotate_tokens", Type: List, Doc: "on an existing swarm, replace these join tokens now: \"worker\", \"manager\" (an action: changed on every run that gives it); hosts that hold an old token can no longer join"},
+			{Name: "ca_rotate_within", Type: String, Doc: "on an existing swarm, rotate the root CA when it expires within this duration (e.g. 720h); the step waits until every node has a certificate from the new CA, and the join tokens change with it"},
 		},
 		Outputs: map[string]string{
 			"node_id":       "this manager's node ID",
@@ -147,6 +149,19 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		ch.add("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
 		spec.EncryptionConfig.AutoLockManagers = p.Bool("autolock")
 	}
+	flags, caNote, err := swarmRotations(p, cur, &spec)
+	if err != nil {
+		return nil, err
+	}
+	if flags.RotateWorkerToken {
+		ch.note("worker join token: rotate")
+	}
+	if flags.RotateManagerToken {
+		ch.note("manager join token: rotate")
+	}
+	if caNote != "" {
+		ch.note("%s", caNote)
+	}
 	if len(ch) == 0 {
 		res.Msg = "already a manager of swarm " + cur.ID
 		return res, swarmInitOutputs(ctx, api, sw, res)
@@ -158,11 +173,24 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 	}
 	if t.Check {
 		res.Msg = "would update swarm settings: " + strings.Join(ch, "; ")
-		// The swarm exists, so its tokens are known even in check mode.
-		return res, swarmInitOutputs(ctx, api, sw, res)
+		// The swarm exists, so its tokens are known even in check mode,
+		// unless this step would replace them.
+		err := swarmInitOutputs(ctx, api, sw, res)
+		if flags.RotateWorkerToken || caNote != "" {
+			delete(res.Outputs, "worker_token")
+		}
+		if flags.RotateManagerToken || caNote != "" {
+			delete(res.Outputs, "manager_token")
+		}
+		return res, err
 	}
-	if err := api.SwarmUpdate(ctx, cur.Version, spec, swarm.UpdateFlags{}); err != nil {
+	if err := api.SwarmUpdate(ctx, cur.Version, spec, flags); err != nil {
 		return nil, fmt.Errorf("swarm update: %w", err)
+	}
+	if caNote != "" {
+		if err := waitCARotation(ctx, api, cur.TLSInfo.TrustRoot); err != nil {
+			return nil, err
+		}
 	}
 	return res, swarmInitOutputs(ctx, api, sw, res)
 }

@@ -103,7 +103,8 @@ func (g *Group) batches(_ *starlark.Thread, b *starlark.Builtin, args starlark.T
 
 // builtinRolling implements rolling(targets, fn, batch = 1,
 // max_fail_percentage = 0, name = ""): fn(batch_group) for each batch in
-// turn; when more than max_fail_percentage of a batch's hosts failed in it,
+// turn; when hosts that failed during a batch (of the batch, or others its
+// steps ran on) are more than max_fail_percentage of the batch's hosts,
 // the run stops before the next batch.
 func (e *Engine) builtinRolling(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var targets starlark.Value
@@ -129,18 +130,27 @@ func (e *Engine) builtinRolling(thread *starlark.Thread, b *starlark.Builtin, ar
 	}
 	batches := splitBatches(hosts, sizes, name)
 	for i, bg := range batches {
-		before := e.droppedOf(bg.hosts)
+		before := e.droppedCount()
 		e.opts.Reporter.Print(fmt.Sprintf("%s: batch %d/%d: %s", name, i+1, len(batches), strings.Join(hostNames(bg.hosts), ", ")))
 		if _, err := starlark.Call(thread, fn, starlark.Tuple{bg}, nil); err != nil {
 			return nil, err
 		}
-		failed := e.droppedOf(bg.hosts) - before
+		// Any host that failed during the batch counts: one of the batch,
+		// or one its steps ran on (the manager a node was drained through).
+		failed := e.droppedCount() - before
 		if failed*100 > maxFail*len(bg.hosts) {
 			return nil, fmt.Errorf("%w: %s: %d of %d hosts of batch %d/%d failed (max_fail_percentage %d); the later batches were not started",
 				ErrMaxFail, name, failed, len(bg.hosts), i+1, len(batches), maxFail)
 		}
 	}
 	return starlark.None, nil
+}
+
+// droppedCount is how many hosts have dropped out of the run so far.
+func (e *Engine) droppedCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.dropped)
 }
 
 // droppedOf counts the hosts that have dropped out of the run.

@@ -136,3 +136,31 @@ if ([all[3]] + hosts("h1")).names != ["h4", "h1"]:
 		t.Fatal(r.err)
 	}
 }
+
+func TestHostInGroup(t *testing.T) {
+	r := play(t, context.Background(), `
+all = hosts("all")
+if all[0] not in all or all[0] in hosts("h2") or "h2" not in all or "h9" in all:
+    fail("membership")
+`, Options{}, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+}
+
+// A failure on a host outside the batch (the manager a step went through)
+// also stops the rolling change.
+func TestRollingCountsDelegateFailures(t *testing.T) {
+	r := play(t, context.Background(), `
+def step(batch):
+    t_set(hosts("h4"), name = "guard via h4", fail = ["h4"] if batch[0].name == "h2" else [])
+    t_set(batch, name = "work")
+rolling(hosts("all") - hosts("h4"), step, name = "r")
+`, Options{}, nil)
+	if !errors.Is(r.err, ErrMaxFail) || !strings.Contains(r.err.Error(), "batch 2/3") {
+		t.Fatalf("err = %v", r.err)
+	}
+	if strings.Contains(strings.Join(r.results(""), " "), "work/h3") {
+		t.Errorf("batch 3 ran: %v", r.results(""))
+	}
+}

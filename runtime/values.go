@@ -105,6 +105,9 @@ func (g *Group) Attr(name string) (starlark.Value, error) {
 
 // Binary implements g + g2 (union, order kept) and g - g2 (difference).
 func (g *Group) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
+	if op == syntax.IN && side == starlark.Right {
+		return g.contains(y), nil
+	}
 	other, ok := asGroup(y)
 	if !ok {
 		return nil, nil
@@ -130,6 +133,23 @@ func (g *Group) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (s
 		return &Group{label: a.label + "-" + b.label, hosts: out}, nil
 	}
 	return nil, nil
+}
+
+// contains implements `host in group` and `"name" in group`.
+func (g *Group) contains(v starlark.Value) starlark.Bool {
+	name := ""
+	switch v := v.(type) {
+	case *Host:
+		name = v.name
+	case starlark.String:
+		name = string(v)
+	}
+	for _, h := range g.hosts {
+		if h.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // asGroup reads the other operand of g + x / g - x: a group, a host or a

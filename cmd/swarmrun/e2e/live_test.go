@@ -176,7 +176,7 @@ func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
 		t.Fatalf("blocking SSH to h1: %v\n%s", err, out)
 	}
 	defer func() {
-		rule[5] = "-D"
+		rule[4] = "-D"
 		runCmd(time.Minute, "nsenter", rule...)
 		startDocker(t, l, "h1")
 	}()
