@@ -37,6 +37,7 @@ refused when the managers left Ready would not hold the raft majority.
 			{Name: "node", Type: String, Required: true, Doc: "node hostname, name or ID"},
 			{Name: "availability", Type: String, Choices: []string{"active", "pause", "drain"}, Doc: "scheduling availability; unchanged when not given"},
 			{Name: "role", Type: String, Choices: []string{"manager", "worker"}, Doc: "node role; unchanged when not given"},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent"}, Doc: "absent removes a worker that has left the swarm (or is down) from the node list, waiting up to a minute for it to be seen down; a manager must be demoted first"},
 			{Name: "wait", Type: Bool, Default: false, Doc: "after drain wait until the node's tasks have moved away; for an active node until it is Ready and the services have all their tasks running; after promote until it is a reachable manager; after demote until it has left the managers"},
 		},
 		Outputs: map[string]string{
@@ -52,6 +53,9 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 	api, _, err := managerAPI(ctx, t, api)
 	if err != nil {
 		return nil, err
+	}
+	if p.String("state") == "absent" {
+		return removeNode(ctx, t, p, api)
 	}
 	timeout := waitBudget(ctx, 2*time.Minute)
 	n, err := findJoinedNode(ctx, t, api, p.String("node"))

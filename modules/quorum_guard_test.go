@@ -110,3 +110,35 @@ func TestNodeWaitReady(t *testing.T) {
 		t.Fatalf("a down node: %v", err)
 	}
 }
+
+func TestNodeAbsentAndLeave(t *testing.T) {
+	f := threeManagers()
+	gone := Params{"node": "w1", "state": "absent"}
+	if _, err := run(t, "node", target(false), f, Params{"node": "m2", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "demote it first") {
+		t.Errorf("removing a manager: %v", err)
+	}
+	if r := mustRun(t, "node", target(true), f, gone); !r.Changed || len(f.calls) != 0 {
+		t.Fatalf("check: %+v %v", r, f.calls)
+	}
+	f.nodes["id-w1"].Status.State = swarm.NodeStateDown
+	if r := mustRun(t, "node", target(false), f, gone); !r.Changed || strings.Join(f.calls, ";") != "NodeRemove w1" {
+		t.Fatalf("remove: %+v %v", r, f.calls)
+	}
+	if r := mustRun(t, "node", target(false), f, gone); r.Changed {
+		t.Fatalf("second run: %+v", r)
+	}
+
+	// swarm_leave: a manager only with force; a worker leaves; then no change.
+	m := newFakeManager()
+	if _, err := run(t, "swarm_leave", target(false), m, Params{}); err == nil || !strings.Contains(err.Error(), "demote it first") {
+		t.Errorf("manager leave: %v", err)
+	}
+	m.info.Swarm.ControlAvailable = false
+	if r := mustRun(t, "swarm_leave", target(true), m, Params{}); !r.Changed || len(m.calls) != 0 {
+		t.Fatalf("leave check: %+v %v", r, m.calls)
+	}
+	mustRun(t, "swarm_leave", target(false), m, Params{})
+	if r := mustRun(t, "swarm_leave", target(false), m, Params{}); r.Changed || len(m.calls) != 1 {
+		t.Fatalf("leave again: %+v %v", r, m.calls)
+	}
+}

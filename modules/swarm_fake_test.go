@@ -126,10 +126,21 @@ func (f *fakeEngine) SwarmInspect(context.Context) (swarm.Swarm, error) {
 	return f.sw, nil
 }
 
-func (f *fakeEngine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.Spec, _ swarm.UpdateFlags) error {
+func (f *fakeEngine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.Spec, flags swarm.UpdateFlags) error {
 	f.call("SwarmUpdate")
 	if v.Index != f.sw.Version.Index {
 		return fmt.Errorf("update out of sequence")
+	}
+	f.seq++
+	if spec.CAConfig.ForceRotate != f.sw.Spec.CAConfig.ForceRotate {
+		f.sw.TLSInfo.TrustRoot = fmt.Sprintf("%s-rotated-%d", fakeCA, f.seq)
+		flags.RotateWorkerToken, flags.RotateManagerToken = true, true
+	}
+	if flags.RotateWorkerToken {
+		f.sw.JoinTokens.Worker = fakeToken(f.sw.TLSInfo.TrustRoot, fmt.Sprintf("w%d", f.seq))
+	}
+	if flags.RotateManagerToken {
+		f.sw.JoinTokens.Manager = fakeToken(f.sw.TLSInfo.TrustRoot, fmt.Sprintf("m%d", f.seq))
 	}
 	f.sw.Spec = spec
 	f.sw.Version.Index++
@@ -154,6 +165,12 @@ func (f *fakeEngine) SwarmJoin(_ context.Context, req swarm.JoinRequest) error {
 func (f *fakeEngine) SwarmLeave(_ context.Context, force bool) error {
 	f.call("SwarmLeave force=%v", force)
 	f.info.Swarm = swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}
+	return nil
+}
+
+func (f *fakeEngine) NodeRemove(_ context.Context, id string, _ swarm.NodeRemoveOptions) error {
+	f.call("NodeRemove %s", f.nodes[id].Description.Hostname)
+	delete(f.nodes, id)
 	return nil
 }
 

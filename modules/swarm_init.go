@@ -37,6 +37,7 @@ the step. The join tokens are returned as (sensitive) outputs, also under
 			{Name: "task_history_limit", Type: Int, Doc: "task history retention limit (updatable)"},
 			{Name: "autolock", Type: Bool, Doc: "lock managers' raft keys with an unlock key on restart (updatable); the key is output as unlock_key"},
 			{Name: "rotate_tokens", Type: List, Doc: "on an existing swarm, replace these join tokens now: \"worker\", \"manager\" (an action: changed on every run that gives it); hosts that hold an old token can no longer join"},
+			{Name: "rotate_ca", Type: Bool, Default: false, Doc: "on an existing swarm, rotate the root CA now (an action: changed on every run that gives it); waits like ca_rotate_within"},
 			{Name: "ca_rotate_within", Type: String, Doc: "on an existing swarm, rotate the root CA when it expires within this duration (e.g. 720h); the step waits until every node has a certificate from the new CA, and the join tokens change with it"},
 		},
 		Outputs: map[string]string{

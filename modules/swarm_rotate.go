@@ -28,6 +28,10 @@ func swarmRotations(p Params, cur swarm.Swarm, spec *swarm.Spec) (swarm.UpdateFl
 			return flags, "", fmt.Errorf("rotate_tokens: %q is not \"worker\" or \"manager\"", k)
 		}
 	}
+	if p.Bool("rotate_ca") {
+		spec.CAConfig.ForceRotate++
+		return flags, "root CA: rotate", nil
+	}
 	if !p.Has("ca_rotate_within") {
 		return flags, "", nil
 	}

@@ -50,6 +50,8 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		fn = runNode
 	case "quorum_guard":
 		fn = runQuorumGuard
+	case "swarm_leave":
+		fn = runSwarmLeave
 	case "network":
 		fn = runNetwork
 	case "stack":

@@ -98,8 +98,12 @@ func testRollingDaemonJSON(t *testing.T, l *Lab, site string, base []string) {
 	if lost > 0 {
 		t.Errorf("the swarm did not answer %d of %d polls (quorum lost?)", lost, polls)
 	}
-	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("--check predicted %v\nthe run changed %v", want, got)
+	// --check predicts every change but one: the leader's promotion back,
+	// which --check sees as no change since the demotion was only predicted
+	// (documented in lib/docker.star).
+	want := sorted(append(check.With("changed"), "promote h1 back @ h2"))
+	if got := sorted(run.With("changed")); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("--check predicted (plus the promotion) %v\nthe run changed %v", want, got)
 	}
 	// One node at a time, workers first, the leader (h1) last.
 	var order []string
@@ -274,13 +278,20 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 			}
 		}
 	}()
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			for _, c := range cmds {
+				c.Process.Kill()
+				c.Wait()
+			}
+		})
+	}
+	t.Cleanup(end) // also when the test stops early
 	return func() (int, int) {
-		close(stop)
-		<-done
-		for _, c := range cmds {
-			c.Process.Kill()
-			c.Wait()
-		}
+		end()
 		return int(lost.Load()), int(total.Load())
 	}
 }

@@ -1,0 +1,61 @@
+package modules
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRotateTokens(t *testing.T) {
+	f := newFakeManager()
+	old := f.sw.JoinTokens
+	p := Params{"rotate_tokens": []any{"worker"}}
+	r := mustRun(t, "swarm_init", target(true), f, p)
+	if !r.Changed || len(f.calls) != 0 || r.Outputs["worker_token"] != nil || r.Outputs["manager_token"] != old.Manager {
+		t.Fatalf("check: %+v %v", r, f.calls)
+	}
+	r = mustRun(t, "swarm_init", target(false), f, p)
+	if !r.Changed || r.Outputs["worker_token"] == old.Worker || r.Outputs["worker_token"] != f.sw.JoinTokens.Worker || f.sw.JoinTokens.Manager != old.Manager {
+		t.Fatalf("rotate worker: %+v", r)
+	}
+	if _, err := run(t, "swarm_init", target(false), f, Params{"rotate_tokens": []any{"admin"}}); err == nil {
+		t.Error("an unknown token kind is accepted")
+	}
+}
+
+func TestRotateCA(t *testing.T) {
+	f := newFakeManager()
+	f.sw.TLSInfo.TrustRoot = testCA(t, 31*24*time.Hour)
+	old := f.sw.JoinTokens
+	if r := mustRun(t, "swarm_init", target(false), f, Params{"ca_rotate_within": "720h"}); r.Changed {
+		t.Fatalf("a CA valid 31 days is not within 720h: %+v", r)
+	}
+	r := mustRun(t, "swarm_init", target(true), f, Params{"ca_rotate_within": "1000h"})
+	if !r.Changed || !strings.Contains(r.Msg, "within 1000h0m0s): rotate") || len(f.calls) != 0 {
+		t.Fatalf("check: %+v %v", r, f.calls)
+	}
+	r = mustRun(t, "swarm_init", target(false), f, Params{"rotate_ca": true})
+	if !r.Changed || r.Outputs["worker_token"] == old.Worker || strings.HasPrefix(f.sw.TLSInfo.TrustRoot, "-----BEGIN") {
+		t.Fatalf("rotate: %+v %q", r, f.sw.TLSInfo.TrustRoot)
+	}
+}
+
+// testCA is a self-signed CA certificate valid for d.
+func testCA(t *testing.T, d time.Duration) string {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(d), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
