@@ -147,6 +147,15 @@ func (f *fakeEngine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.
 	return nil
 }
 
+func (f *fakeEngine) SwarmUnlock(_ context.Context, req swarm.UnlockRequest) error {
+	f.call("SwarmUnlock")
+	if req.UnlockKey != "SWMKEY-1-fake" {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid key")
+	}
+	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateActive
+	return nil
+}
+
 func (f *fakeEngine) SwarmGetUnlockKey(context.Context) (swarm.UnlockKeyResponse, error) {
 	return swarm.UnlockKeyResponse{UnlockKey: "SWMKEY-1-fake"}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/docker/docker/api/types/swarm"
 	"math/big"
 	"strings"
 	"testing"
@@ -58,4 +59,25 @@ func testCA(t *testing.T, d time.Duration) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestSwarmUnlock(t *testing.T) {
+	f := newFakeManager()
+	key := Params{"key": "SWMKEY-1-fake"}
+	if r := mustRun(t, "swarm_unlock", target(false), f, key); r.Changed || len(f.calls) != 0 {
+		t.Fatalf("not locked: %+v", r)
+	}
+	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
+	if r := mustRun(t, "swarm_unlock", target(true), f, key); !r.Changed || len(f.calls) != 0 {
+		t.Fatalf("check: %+v %v", r, f.calls)
+	}
+	if _, err := run(t, "swarm_unlock", target(false), f, Params{"key": "SWMKEY-1-wrong"}); err == nil {
+		t.Fatal("a wrong key unlocked")
+	}
+	if r := mustRun(t, "swarm_unlock", target(false), f, key); !r.Changed || f.info.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
+		t.Fatalf("unlock: %+v", r)
+	}
+	if r := mustRun(t, "swarm_unlock", target(false), f, key); r.Changed {
+		t.Fatalf("again: %+v", r)
+	}
 }

@@ -52,6 +52,8 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		fn = runQuorumGuard
 	case "swarm_leave":
 		fn = runSwarmLeave
+	case "swarm_unlock":
+		fn = runSwarmUnlock
 	case "network":
 		fn = runNetwork
 	case "stack":

@@ -43,6 +43,106 @@ func TestLiveCluster(t *testing.T) {
 	t.Run("RollingDaemonJSON", func(t *testing.T) { testRollingDaemonJSON(t, l, site, base) })
 	t.Run("QuorumGuard", func(t *testing.T) { testQuorumGuard(t, l, root) })
 	t.Run("FirstManagerDown", func(t *testing.T) { testFirstManagerDown(t, l, root, base) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, l, root, base) })
+	t.Run("StackAbsent", func(t *testing.T) { testStackAbsent(t, l, root) })
+}
+
+// checkRunAgain plays a playbook with --check, then for real, then again:
+// the check predicts the run's changes exactly, the second run changes nothing.
+func checkRunAgain(t *testing.T, l *Lab, pb string, args ...string) *PlayRun {
+	t.Helper()
+	check := l.MustPlay(t, pb, append(args, "--check")...)
+	run := l.MustPlay(t, pb, args...)
+	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); len(got) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s: --check predicted %v\nthe run changed %v", filepath.Base(pb), want, got)
+	}
+	if again := l.MustPlay(t, pb, args...); len(again.With("changed")) != 0 {
+		t.Errorf("%s: re-run changed %v", filepath.Base(pb), again.With("changed"))
+	}
+	return run
+}
+
+// testLifecycle: remove-node, join-token and CA rotation (the old worker
+// token refused, add-node still works), autolock with a restart and an
+// unlock, all while the web service is probed and the managers polled.
+func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
+	pb := func(name string) string { return filepath.Join(root, "playbooks", name) }
+	quorum := pollQuorum(t, l, "h1", "h2", "h3")
+	t0 := time.Now()
+	failed := probeDuring(t, l, func() {
+		checkRunAgain(t, l, pb("remove-node.star"), "-e", "node=h6")
+		if out := l.MustSSH(t, "h2", "docker node ls --format '{{.Hostname}}' | sort | tr '\\n' ' '"); out != "h1 h2 h3 h4 h5 " {
+			t.Errorf("nodes after remove-node h6: %q", out)
+		}
+		if st := trim(l.MustSSH(t, "h6", "docker info --format '{{.Swarm.LocalNodeState}}'")); st != "inactive" {
+			t.Errorf("h6 swarm state %q after remove-node", st)
+		}
+		t.Logf("remove-node: %s", time.Since(t0).Round(time.Second))
+
+		old := trim(l.MustSSH(t, "h2", "docker swarm join-token -q worker"))
+		t1 := time.Now()
+		rot := l.MustPlay(t, pb("rotate-join-tokens.star"), "-e", "rotate_ca=true")
+		t.Logf("token + CA rotation: %s", time.Since(t1).Round(time.Second))
+		newTok := trim(l.MustSSH(t, "h2", "docker swarm join-token -q worker"))
+		if newTok == old || strings.Contains(rot.Out, newTok) || strings.Contains(rot.Out, old) {
+			t.Errorf("rotation: token unchanged or printed\n%s", rot.Out)
+		}
+		if out, err := l.SSH("h6", "timeout 60 docker swarm join --token "+old+" 198.18.60.12:2377"); err == nil {
+			t.Errorf("the old worker token still joins: %s", out)
+		} else {
+			t.Logf("old token refused: %s", trim(out))
+		}
+		checkRunAgain(t, l, pb("add-node.star"), base[0], base[1], "-e", "node=h6")
+		if st := trim(l.MustSSH(t, "h2", "docker node inspect h6 --format '{{.Status.State}}'")); st != "ready" {
+			t.Errorf("h6 after add-node with the new token: %q", st)
+		}
+
+		lock := checkRunAgain(t, l, pb("autolock.star"))
+		key := trim(l.MustSSH(t, "h2", "docker swarm unlock-key -q"))
+		if !strings.HasPrefix(key, "SWMKEY-") || strings.Contains(lock.Out, key) {
+			t.Fatalf("unlock key %q missing or printed\n%s", key, lock.Out)
+		}
+		l.MustSSH(t, "h3", "service docker restart")
+		eventually(t, 60*time.Second, "h3 locked after its restart", func() error {
+			if st := trim(l.MustSSH(t, "h3", "docker info --format '{{.Swarm.LocalNodeState}}'")); st != "locked" {
+				return fmt.Errorf("h3 is %q", st)
+			}
+			return nil
+		})
+		t.Setenv("SWARM_UNLOCK_KEY", key)
+		un := checkRunAgain(t, l, pb("autolock.star"), "-e", "unlock=true")
+		if strings.Contains(un.Out, key) || strings.Join(un.With("changed"), ",") != "unlock locked managers @ h3" {
+			t.Errorf("unlock: changed %v, or the key printed\n%s", un.With("changed"), un.Out)
+		}
+		startDocker(t, l, "h3") // already started: waits until Ready
+	})
+	lost, polls := quorum()
+	t.Logf("lifecycle (%s): %d failed web probes, %d of %d node-ls polls unanswered", time.Since(t0).Round(time.Second), failed, lost, polls)
+	if failed > 0 || lost > 0 {
+		t.Errorf("%d failed probes, %d unanswered polls", failed, lost)
+	}
+}
+
+// testStackAbsent: a network in use is not removed; stack(state = "absent")
+// removes the web stack; then the network can go.
+func testStackAbsent(t *testing.T, l *Lab, root string) {
+	dir := t.TempDir()
+	lib := filepath.Join(root, "playbooks", "lib", "swarm.star")
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(fmt.Sprintf("load(%q, \"healthy_manager\")\nvia = healthy_manager(hosts(\"managers\"))\n%s\n", lib, body)), 0o644)
+		return p
+	}
+	netGone := write("net.star", `network(via, name = "app", state = "absent")`)
+	r := l.Play(t, netGone)
+	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, "network app is used by services web_web") {
+		t.Errorf("removing a network in use: exit %d\n%s", exitCode(r.Err), r.Out)
+	}
+	checkRunAgain(t, l, write("stack.star", `stack(via, name = "web", state = "absent")`))
+	if out := trim(l.MustSSH(t, "h2", "docker service ls -q | wc -l")); out != "0" {
+		t.Errorf("%s services left after stack absent", out)
+	}
+	checkRunAgain(t, l, netGone)
 }
 
 // threeManagers rewrites the lab's inventory: h1-h3 managers, the rest workers.
