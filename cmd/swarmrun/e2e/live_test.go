@@ -44,7 +44,45 @@ func TestLiveCluster(t *testing.T) {
 	t.Run("QuorumGuard", func(t *testing.T) { testQuorumGuard(t, l, root) })
 	t.Run("FirstManagerDown", func(t *testing.T) { testFirstManagerDown(t, l, root, base) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, l, root, base) })
+	t.Run("RebootCheck", func(t *testing.T) { testRebootCheck(t, l, root) })
 	t.Run("StackAbsent", func(t *testing.T) { testStackAbsent(t, l, root) })
+}
+
+// testRebootCheck: the clone lab cannot reboot (fresh systemd hosts can:
+// the lead runs reboot.star there), but --check shows the batches in order
+// (workers first, the leader last) and that each would reboot, touching nothing.
+func testRebootCheck(t *testing.T, l *Lab, root string) {
+	pids := func() string {
+		out := ""
+		for _, h := range []string{"h1", "h2", "h3", "h4", "h5", "h6"} {
+			out += l.MustSSH(t, h, "cat /var/run/docker.pid; cat /proc/sys/kernel/random/boot_id")
+		}
+		return out
+	}
+	before := pids()
+	leader := trim(l.MustSSH(t, "h2", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | grep Leader | cut -d' ' -f1"))
+	r := l.MustPlay(t, filepath.Join(root, "playbooks", "reboot.star"), "--check")
+	var batches []string
+	for _, line := range strings.Split(r.Out, "\n") {
+		if i := strings.Index(line, "reboot, one node at a time: batch "); i >= 0 {
+			batches = append(batches, line[strings.LastIndex(line, ": ")+2:strings.LastIndex(line, "\"")])
+		}
+	}
+	if len(batches) != 6 || batches[5] != leader || !strings.HasPrefix(strings.Join(batches[:3], ","), "h4,h5,h6") {
+		t.Errorf("batches %v, want the workers h4 h5 h6 first and the leader %s last\n%s", batches, leader, r.Out)
+	}
+	var would []string
+	for _, x := range r.Results {
+		if x.Module == "reboot" && x.Status == "changed" && x.Msg == "would reboot" {
+			would = append(would, x.Host)
+		}
+	}
+	if len(would) != 6 {
+		t.Errorf("would reboot %v, want all six", would)
+	}
+	if after := pids(); after != before {
+		t.Errorf("--check touched the hosts")
+	}
 }
 
 // checkRunAgain plays a playbook with --check, then for real, then again:
