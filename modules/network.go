@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"github.com/containerd/errdefs"
 	"context"
 	"fmt"
 	"strings"
@@ -143,6 +144,11 @@ func findNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 	for _, n := range list {
 		if n.Name == name {
 			full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+			if errdefs.IsNotFound(err) && n.Scope == "swarm" {
+				// Seen on a manager without a local instance of it: the
+				// listed network is found when asked in the swarm scope.
+				full, err = api.NetworkInspect(ctx, n.ID, network.InspectOptions{Scope: "swarm"})
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -80,6 +80,16 @@ func testRebootCheck(t *testing.T, l *Lab, root string) {
 	if len(would) != 6 {
 		t.Errorf("would reboot %v, want all six", would)
 	}
+	up := l.MustPlay(t, filepath.Join(root, "playbooks", "upgrade.star"), "--check", "-e", "packages=docker.io", "-e", "reboot=always")
+	n := 0
+	for _, x := range up.Results {
+		if x.Module == "reboot" && x.Msg == "would reboot" {
+			n++
+		}
+	}
+	if n != 6 || !strings.Contains(up.Out, "upgrade, one node at a time: batch 6/6: "+leader) {
+		t.Errorf("upgrade.star --check: %d would reboot, want 6\n%s", n, up.Out)
+	}
 	if after := pids(); after != before {
 		t.Errorf("--check touched the hosts")
 	}
@@ -323,9 +333,10 @@ func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
 		startDocker(t, l, "h1")
 	}()
 	pb := func(name string) string { return filepath.Join(root, "playbooks", name) }
-	eventually(t, 90*time.Second, "a new leader and both web replicas", func() error {
-		out, err := l.SSH("h2", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | grep Leader")
-		if err != nil {
+	// Until the managers see h1 down, the scheduler may still give it a task.
+	eventually(t, 90*time.Second, "h1 seen down, a new leader and both web replicas", func() error {
+		out, err := l.SSH("h2", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | grep -E 'Leader|^h1 '")
+		if err != nil || !strings.Contains(out, "h1 Down Unreachable") || !strings.Contains(out, "Leader") {
 			return fmt.Errorf("%v %s", err, out)
 		}
 		if n, err := probeWeb(l); err != nil || n < 2 {
