@@ -43,6 +43,7 @@ type fakeEngine struct {
 	images   map[string]image.InspectResponse // by ID and by tag
 	loaded   [][]byte
 	calls    []string // mutating calls, in order
+	noLeader bool     // the managers have no leader: node listing fails
 	seq      int
 }
 
@@ -112,7 +113,8 @@ func (f *fakeEngine) Info(context.Context) (system.Info, error) {
 }
 
 func (f *fakeEngine) SwarmInit(_ context.Context, req swarm.InitRequest) (string, error) {
-	f.call("SwarmInit %s", req.AdvertiseAddr)
+	f.call("SwarmInit %s force=%v", req.AdvertiseAddr, req.ForceNewCluster)
+	f.noLeader = false
 	f.initSwarm(req.AdvertiseAddr)
 	f.sw.Spec.CAConfig.NodeCertExpiry = req.Spec.CAConfig.NodeCertExpiry
 	f.sw.Spec.EncryptionConfig.AutoLockManagers = req.AutoLockManagers
@@ -184,6 +186,9 @@ func (f *fakeEngine) NodeRemove(_ context.Context, id string, _ swarm.NodeRemove
 }
 
 func (f *fakeEngine) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+	if f.noLeader {
+		return nil, errdefs.ErrUnavailable.WithMessage("rpc error: The swarm does not have a leader")
+	}
 	var out []swarm.Node
 	for _, n := range f.nodes {
 		out = append(out, *n)

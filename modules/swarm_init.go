@@ -36,6 +36,7 @@ the step. The join tokens are returned as (sensitive) outputs, also under
 			{Name: "cert_expiry", Type: String, Doc: "validity of node certificates, a duration such as 2160h (updatable)"},
 			{Name: "task_history_limit", Type: Int, Doc: "task history retention limit (updatable)"},
 			{Name: "autolock", Type: Bool, Doc: "lock managers' raft keys with an unlock key on restart (updatable); the key is output as unlock_key"},
+			{Name: "force_new_cluster", Type: Bool, Default: false, Doc: "when this host holds swarm state but its managers have no leader (the quorum is lost, or the state was restored from a backup onto it), make it the one manager of a new cluster with that state (docker swarm init --force-new-cluster); a working manager is left alone"},
 			{Name: "rotate_tokens", Type: List, Doc: "on an existing swarm, replace these join tokens now: \"worker\", \"manager\" (an action: changed on every run that gives it); hosts that hold an old token can no longer join"},
 			{Name: "rotate_ca", Type: Bool, Default: false, Doc: "on an existing swarm, rotate the root CA now (an action: changed on every run that gives it); waits like ca_rotate_within"},
 			{Name: "ca_rotate_within", Type: String, Doc: "on an existing swarm, rotate the root CA when it expires within this duration (e.g. 720h); the step waits until every node has a certificate from the new CA, and the join tokens change with it"},
@@ -65,6 +66,11 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		}
 	}
 	sw := info.Swarm
+	if p.Bool("force_new_cluster") {
+		if res, done, err := forceNewCluster(ctx, t, p, api, sw); done || err != nil {
+			return res, err
+		}
+	}
 	res := &Result{}
 	switch sw.LocalNodeState {
 	case swarm.LocalNodeStateInactive:

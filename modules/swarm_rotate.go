@@ -81,3 +81,51 @@ func waitCARotation(ctx context.Context, api client.APIClient, oldRoot string) e
 	}
 	return nil
 }
+
+// forceNewCluster re-initialises a manager whose swarm has no leader (lost
+// quorum, or state restored from a backup) as the one manager of a new
+// cluster with its state. done is false when there is nothing to force
+// (no swarm state, or a working control plane): the normal path goes on.
+func forceNewCluster(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info) (*Result, bool, error) {
+	switch sw.LocalNodeState {
+	case swarm.LocalNodeStateInactive, swarm.LocalNodeStateLocked:
+		return nil, false, nil
+	}
+	if sw.LocalNodeState == swarm.LocalNodeStateActive && !sw.ControlAvailable {
+		return nil, false, nil // a worker: the normal path explains
+	}
+	if _, err := api.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
+		return nil, false, nil
+	}
+	advertise := p.String("advertise_addr")
+	if advertise == "" {
+		advertise = t.Address
+	}
+	res := &Result{Changed: true, Msg: "forced a new cluster from this manager's state, advertising " + advertise}
+	if t.Diff {
+		res.Diff = fmt.Sprintf("swarm: %s manager without a leader -> the one manager of a new cluster\n", sw.LocalNodeState)
+	}
+	if t.Check {
+		res.Msg = "would force a new cluster from this manager's state, advertising " + advertise
+		return res, true, nil
+	}
+	req := swarm.InitRequest{ListenAddr: p.String("listen_addr"), AdvertiseAddr: advertise, ForceNewCluster: true}
+	if _, err := api.SwarmInit(ctx, req); err != nil {
+		return nil, true, fmt.Errorf("swarm init --force-new-cluster: %w", err)
+	}
+	err := waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
+		_, err := api.NodeList(ctx, swarm.NodeListOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		return nil, true, fmt.Errorf("after --force-new-cluster: %w", err)
+	}
+	info, err := api.Info(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	return res, true, swarmInitOutputs(ctx, api, info.Swarm, res)
+}

@@ -81,3 +81,23 @@ func TestSwarmUnlock(t *testing.T) {
 		t.Fatalf("again: %+v", r)
 	}
 }
+
+func TestForceNewCluster(t *testing.T) {
+	f := newFakeManager()
+	p := Params{"force_new_cluster": true, "advertise_addr": "198.18.1.11"}
+	// A working manager is left alone.
+	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.calls) != 0 {
+		t.Fatalf("working manager: %+v %v", r, f.calls)
+	}
+	f.noLeader = true // state restored from a backup: the old peers are gone
+	if r := mustRun(t, "swarm_init", target(true), f, p); !r.Changed || len(f.calls) != 0 || !strings.Contains(r.Msg, "would force a new cluster") {
+		t.Fatalf("check: %+v %v", r, f.calls)
+	}
+	r := mustRun(t, "swarm_init", target(false), f, p)
+	if !r.Changed || strings.Join(f.calls, ";") != "SwarmInit 198.18.1.11 force=true" || r.Outputs["worker_token"] == nil {
+		t.Fatalf("force: %+v %v", r, f.calls)
+	}
+	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.calls) != 1 {
+		t.Fatalf("again: %+v %v", r, f.calls)
+	}
+}

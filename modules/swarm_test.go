@@ -140,7 +140,7 @@ func TestSwarmInit(t *testing.T) {
 		t.Fatalf("check: changed=%v calls=%v", r.Changed, f.calls)
 	}
 	r = mustRun(t, "swarm_init", target(false), f, Params{"cert_expiry": "720h"})
-	if !r.Changed || f.calls[0] != "SwarmInit 198.18.0.11" {
+	if !r.Changed || f.calls[0] != "SwarmInit 198.18.0.11 force=false" {
 		t.Fatalf("init: %+v %v", r, f.calls)
 	}
 	if r.Outputs["addr"] != "198.18.0.11:2377" || r.Outputs["worker_token"] != f.sw.JoinTokens.Worker || r.Outputs["cluster_id"] != "cluster1" {
