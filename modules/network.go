@@ -1,7 +1,6 @@
 package modules
 
 import (
-	"github.com/containerd/errdefs"
 	"context"
 	"fmt"
 	"strings"
@@ -144,10 +143,10 @@ func findNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 	for _, n := range list {
 		if n.Name == name {
 			full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
-			if errdefs.IsNotFound(err) && n.Scope == "swarm" {
-				// Seen on a manager without a local instance of it: the
-				// listed network is found when asked in the swarm scope.
-				full, err = api.NetworkInspect(ctx, n.ID, network.InspectOptions{Scope: "swarm"})
+			if err != nil && n.Scope == "swarm" {
+				// Seen on a manager after many restarts: a listed swarm
+				// network that inspect does not find; the list has it all.
+				full, err = n, nil
 			}
 			if err != nil {
 				return nil, err
