@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -99,5 +100,26 @@ func TestForceNewCluster(t *testing.T) {
 	}
 	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.calls) != 1 {
 		t.Fatalf("again: %+v %v", r, f.calls)
+	}
+}
+
+// slowUnlock answers an unlock only when its context ends, as the engine
+// does for a manager restored from a backup, after unlocking it.
+type slowUnlock struct{ *fakeEngine }
+
+func (s slowUnlock) SwarmUnlock(ctx context.Context, req swarm.UnlockRequest) error {
+	s.fakeEngine.info.Swarm.LocalNodeState = swarm.LocalNodeStatePending
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestSwarmUnlockRestored(t *testing.T) {
+	defer func(d time.Duration) { unlockAnswerWait = d }(unlockAnswerWait)
+	unlockAnswerWait = 100 * time.Millisecond
+	f := newFakeManager()
+	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
+	r, err := runSwarmUnlock(context.Background(), target(false), Params{"key": "SWMKEY-1-fake"}, slowUnlock{f})
+	if err != nil || !r.Changed || r.Msg != "unlocked (swarm state pending)" {
+		t.Fatalf("%+v %v", r, err)
 	}
 }

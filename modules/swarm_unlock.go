@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +29,9 @@ file, never from the inventory; it is masked in all output.
 	})
 }
 
+// unlockAnswerWait bounds waiting for the engine's answer to an unlock.
+var unlockAnswerWait = 20 * time.Second
+
 func runSwarmUnlock(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	info, err := api.Info(ctx)
 	if err != nil {
@@ -44,18 +48,30 @@ func runSwarmUnlock(ctx context.Context, t *Target, p Params, api client.APIClie
 		res.Msg = "would unlock"
 		return res, nil
 	}
-	if err := api.SwarmUnlock(ctx, swarm.UnlockRequest{UnlockKey: p.String("key")}); err != nil {
+	// The engine answers the unlock only once the node is back in its
+	// cluster; a manager restored from a backup (its old peers gone) is
+	// unlocked but never gets there: that answer is not waited for.
+	uctx, cancel := context.WithTimeout(ctx, unlockAnswerWait)
+	err = api.SwarmUnlock(uctx, swarm.UnlockRequest{UnlockKey: p.String("key")})
+	unanswered := errors.Is(uctx.Err(), context.DeadlineExceeded)
+	cancel()
+	if err != nil && !unanswered {
 		return nil, fmt.Errorf("swarm unlock: %w", err)
 	}
+	state := ""
 	err = waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
 		info, err := api.Info(ctx)
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		return info.Swarm.LocalNodeState == swarm.LocalNodeStateActive, fmt.Sprintf("swarm state %q", info.Swarm.LocalNodeState), nil
+		state = string(info.Swarm.LocalNodeState)
+		return info.Swarm.LocalNodeState != swarm.LocalNodeStateLocked, "still locked", nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("after unlocking: %w", err)
+	}
+	if state != string(swarm.LocalNodeStateActive) {
+		res.Msg = fmt.Sprintf("unlocked (swarm state %s)", state)
 	}
 	return res, nil
 }
