@@ -216,7 +216,9 @@ func testBackupRestore(t *testing.T, l *Lab, root string) {
 	restore := filepath.Join(root, "playbooks", "restore.star")
 	// --check touches nothing (it predicts a new swarm: what the archive
 	// holds, such as the node's labels, is only known once restored).
-	state := func() string { return l2.MustSSH(t, from, "cat /var/run/docker.pid; ls /var/lib/docker/swarm 2>&1 | head -3") }
+	state := func() string {
+		return l2.MustSSH(t, from, "cat /var/run/docker.pid; ls /var/lib/docker/swarm 2>&1 | head -3")
+	}
 	before := state()
 	l2.MustPlay(t, restore, append(args, "--check")...)
 	if after := state(); after != before {
