@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/docker/docker/api/types/network"
@@ -140,16 +141,15 @@ func findNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 	if err != nil {
 		return nil, err
 	}
+	// A swarm network first: a manager may also list a stale local copy.
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Scope == "swarm" && list[j].Scope != "swarm" })
 	for _, n := range list {
 		if n.Name == name {
 			full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
-			if err != nil && n.Scope == "swarm" {
-				// Seen on a manager after many restarts: a listed swarm
-				// network that inspect does not find; the list has it all.
-				full, err = n, nil
-			}
 			if err != nil {
-				return nil, err
+				// Seen on a manager after many restarts: a listed overlay
+				// network that inspect does not find; the list has it all.
+				full = n
 			}
 			return &full, nil
 		}
