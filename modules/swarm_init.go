@@ -156,18 +156,9 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		ch.add("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
 		spec.EncryptionConfig.AutoLockManagers = p.Bool("autolock")
 	}
-	flags, caNote, err := swarmRotations(p, cur, &spec)
+	flags, caNote, err := swarmRotations(p, cur, &spec, &ch)
 	if err != nil {
 		return nil, err
-	}
-	if flags.RotateWorkerToken {
-		ch.note("worker join token: rotate")
-	}
-	if flags.RotateManagerToken {
-		ch.note("manager join token: rotate")
-	}
-	if caNote != "" {
-		ch.note("%s", caNote)
 	}
 	if len(ch) == 0 {
 		res.Msg = "already a manager of swarm " + cur.ID
@@ -183,12 +174,7 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		// The swarm exists, so its tokens are known even in check mode,
 		// unless this step would replace them.
 		err := swarmInitOutputs(ctx, api, sw, res)
-		if flags.RotateWorkerToken || caNote != "" {
-			delete(res.Outputs, "worker_token")
-		}
-		if flags.RotateManagerToken || caNote != "" {
-			delete(res.Outputs, "manager_token")
-		}
+		hideRotated(res, flags, caNote != "")
 		return res, err
 	}
 	if err := api.SwarmUpdate(ctx, cur.Version, spec, flags); err != nil {

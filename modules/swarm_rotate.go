@@ -14,9 +14,35 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// swarmRotations reads rotate_tokens and ca_rotate_within: the update
-// flags, and a note when the CA is due (spec then forces a rotation).
-func swarmRotations(p Params, cur swarm.Swarm, spec *swarm.Spec) (swarm.UpdateFlags, string, error) {
+// swarmRotations reads rotate_tokens, rotate_ca and ca_rotate_within: the
+// update flags, and a note when the CA rotates (spec then forces it); the
+// changes are noted in ch.
+func swarmRotations(p Params, cur swarm.Swarm, spec *swarm.Spec, ch *changes) (swarm.UpdateFlags, string, error) {
+	flags, note, err := swarmRotationsOf(p, cur, spec)
+	if flags.RotateWorkerToken {
+		ch.note("worker join token: rotate")
+	}
+	if flags.RotateManagerToken {
+		ch.note("manager join token: rotate")
+	}
+	if note != "" {
+		ch.note("%s", note)
+	}
+	return flags, note, err
+}
+
+// hideRotated drops, under --check, the join tokens the step would replace:
+// their new values are not known yet.
+func hideRotated(res *Result, flags swarm.UpdateFlags, ca bool) {
+	if flags.RotateWorkerToken || ca {
+		delete(res.Outputs, "worker_token")
+	}
+	if flags.RotateManagerToken || ca {
+		delete(res.Outputs, "manager_token")
+	}
+}
+
+func swarmRotationsOf(p Params, cur swarm.Swarm, spec *swarm.Spec) (swarm.UpdateFlags, string, error) {
 	var flags swarm.UpdateFlags
 	for _, k := range p.Strings("rotate_tokens") {
 		switch k {
