@@ -16,7 +16,7 @@
 //	37       become_test.go
 //	38       misc_test.go
 //	39       addnode_test.go
-//	60, 61   live_test.go (62-64 also reserved for it)
+//	60       live_test.go (61-64 also reserved for it)
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo
