@@ -3,7 +3,6 @@ package modules
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/docker/docker/api/types/network"
@@ -141,20 +140,22 @@ func findNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 	if err != nil {
 		return nil, err
 	}
-	// A swarm network first: a manager may also list a stale local copy.
-	sort.SliceStable(list, func(i, j int) bool { return list[i].Scope == "swarm" && list[j].Scope != "swarm" })
+	// A manager that restarted many times may also list a stale copy under
+	// the same name that inspect does not find: take the one it finds.
+	var stale *network.Inspect
 	for _, n := range list {
-		if n.Name == name {
-			full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
-			if err != nil {
-				// Seen on a manager after many restarts: a listed overlay
-				// network that inspect does not find; the list has it all.
-				full = n
-			}
+		if n.Name != name {
+			continue
+		}
+		full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+		if err == nil {
 			return &full, nil
 		}
+		if stale == nil {
+			stale = &n
+		}
 	}
-	return nil, nil
+	return stale, nil
 }
 
 func networkUsers(ctx context.Context, api client.APIClient, n *network.Inspect) ([]string, error) {
