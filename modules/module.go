@@ -65,6 +65,9 @@ type Target struct {
 	// Docker returns the host's Docker Engine API client, created once per
 	// host over Conn and reused.
 	Docker func(ctx context.Context) (*client.Client, error)
+	// Reconnect opens a new connection to the host (after a reboot) and
+	// makes it the one later steps use.
+	Reconnect func(ctx context.Context) (connection.Conn, error)
 }
 
 // Result is what a module reports for one host.

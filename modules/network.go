@@ -140,16 +140,22 @@ func findNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 	if err != nil {
 		return nil, err
 	}
+	// A manager that restarted many times may also list a stale copy under
+	// the same name that inspect does not find: take the one it finds.
+	var stale *network.Inspect
 	for _, n := range list {
-		if n.Name == name {
-			full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
-			if err != nil {
-				return nil, err
-			}
+		if n.Name != name {
+			continue
+		}
+		full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+		if err == nil {
 			return &full, nil
 		}
+		if stale == nil {
+			stale = &n
+		}
 	}
-	return nil, nil
+	return stale, nil
 }
 
 func networkUsers(ctx context.Context, api client.APIClient, n *network.Inspect) ([]string, error) {

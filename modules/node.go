@@ -21,8 +21,13 @@ func init() {
 availability drain moves the node's tasks elsewhere (for maintenance),
 pause stops new tasks, active returns it to service. role promotes a worker
 to manager or demotes a manager. With wait = True the step waits (up to the
-step's timeout argument, 2m when none is given) after a drain until no service task runs on the node any more, and
-after a promotion until the node is a reachable manager.
+step's timeout argument, 2m when none is given) after a drain until no service task runs on the node any more; for an
+active node until it is Ready and every service runs as many tasks as it
+wants (after a Docker restart, before the next node goes); after a
+promotion until the node is a reachable manager; after a demotion until
+it has left the managers (a demoted leader has handed over its
+leadership by then). Demoting a manager is
+refused when the managers left Ready would not hold the raft majority.
 
     mgr = hosts("managers")[0]
     node(mgr, node = "worker-1", availability = "drain", wait = True)
@@ -32,7 +37,8 @@ after a promotion until the node is a reachable manager.
 			{Name: "node", Type: String, Required: true, Doc: "node hostname, name or ID"},
 			{Name: "availability", Type: String, Choices: []string{"active", "pause", "drain"}, Doc: "scheduling availability; unchanged when not given"},
 			{Name: "role", Type: String, Choices: []string{"manager", "worker"}, Doc: "node role; unchanged when not given"},
-			{Name: "wait", Type: Bool, Default: false, Doc: "after drain wait until the node's tasks have moved away; after promote until it is a reachable manager"},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent"}, Doc: "absent removes a worker that has left the swarm (or is down) from the node list, waiting up to a minute for it to be seen down; a manager must be demoted first"},
+			{Name: "wait", Type: Bool, Default: false, Doc: "after drain wait until the node's tasks have moved away; for an active node until it is Ready and the services have all their tasks running; after promote until it is a reachable manager; after demote until it has left the managers"},
 		},
 		Outputs: map[string]string{
 			"node_id":      "the node's ID",
@@ -47,6 +53,9 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 	api, _, err := managerAPI(ctx, t, api)
 	if err != nil {
 		return nil, err
+	}
+	if p.String("state") == "absent" {
+		return removeNode(ctx, t, p, api)
 	}
 	timeout := waitBudget(ctx, 2*time.Minute)
 	n, err := findJoinedNode(ctx, t, api, p.String("node"))
@@ -90,6 +99,9 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 		if t.Diff {
 			res.Diff = "node " + name + ":\n" + ch.String()
 		}
+		if err := guardDemote(ctx, api, n, spec); err != nil {
+			return nil, err
+		}
 		if t.Check {
 			return res, nil
 		}
@@ -122,20 +134,84 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 			return nil, fmt.Errorf("drain %s: %w", name, err)
 		}
 	}
-	if spec.Role == swarm.NodeRoleManager {
-		err = waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
-			cur, _, err := api.NodeInspectWithRaw(ctx, n.ID)
-			if err != nil {
-				return false, "", err
-			}
-			if cur.ManagerStatus != nil && cur.ManagerStatus.Reachability == swarm.ReachabilityReachable {
-				return true, "", nil
-			}
-			return false, name + " is not yet a reachable manager", nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("promote %s: %w", name, err)
+	if spec.Availability == swarm.NodeAvailabilityActive {
+		if err := waitNodeReady(ctx, api, n.ID, name, timeout); err != nil {
+			return nil, err
 		}
 	}
+	if err := waitRole(ctx, api, n.ID, name, spec.Role, timeout); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// waitRole waits after a promotion until the node is a reachable manager,
+// after a demotion until it has left the managers (a demoted leader has
+// then handed its leadership over). Errors while raft changes its members
+// or elects a leader are waited out.
+func waitRole(ctx context.Context, api client.APIClient, id, name string, role swarm.NodeRole, timeout time.Duration) error {
+	err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+		cur, _, err := api.NodeInspectWithRaw(ctx, id)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if role == swarm.NodeRoleWorker {
+			return cur.ManagerStatus == nil, name + " is still a manager", nil
+		}
+		if cur.ManagerStatus != nil && cur.ManagerStatus.Reachability == swarm.ReachabilityReachable {
+			return true, "", nil
+		}
+		return false, name + " is not yet a reachable manager", nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", map[swarm.NodeRole]string{swarm.NodeRoleWorker: "demote", swarm.NodeRoleManager: "promote"}[role], name, err)
+	}
+	return nil
+}
+
+// guardDemote refuses a demotion that would leave too few Ready managers
+// for a raft majority.
+func guardDemote(ctx context.Context, api client.APIClient, n swarm.Node, spec swarm.NodeSpec) error {
+	if n.Spec.Role != swarm.NodeRoleManager || spec.Role != swarm.NodeRoleWorker {
+		return nil
+	}
+	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return err
+	}
+	_, err = quorumOf(nodes).allow([]string{n.ID}, "demote")
+	return err
+}
+
+// waitNodeReady waits until the node is Ready (and reachable, for a
+// manager) and every service runs the tasks it wants: a node back from a
+// Docker restart has its tasks rescheduled before the next one goes.
+func waitNodeReady(ctx context.Context, api client.APIClient, id, name string, timeout time.Duration) error {
+	err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+		// A manager answers errors while raft elects a leader: wait on.
+		cur, _, err := api.NodeInspectWithRaw(ctx, id)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if cur.Status.State != swarm.NodeStateReady {
+			return false, fmt.Sprintf("%s is %s", name, cur.Status.State), nil
+		}
+		if cur.ManagerStatus != nil && cur.ManagerStatus.Reachability != swarm.ReachabilityReachable {
+			return false, fmt.Sprintf("manager %s is %s", name, cur.ManagerStatus.Reachability), nil
+		}
+		svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Status: true})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, s := range svcs {
+			if st := s.ServiceStatus; st != nil && s.Spec.Mode.ReplicatedJob == nil && s.Spec.Mode.GlobalJob == nil && st.RunningTasks < st.DesiredTasks {
+				return false, fmt.Sprintf("service %s runs %d of %d tasks", s.Spec.Name, st.RunningTasks, st.DesiredTasks), nil
+			}
+		}
+		return true, "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s to be Ready with its services running: %w", name, err)
+	}
+	return nil
 }

@@ -66,7 +66,8 @@ the step with the tasks' errors.
           env = {"TAG": "1.2"}, prune = True)`,
 		Params: []Param{
 			{Name: "name", Type: String, Required: true, Doc: "stack name (namespace of its services, networks, secrets, configs)"},
-			{Name: "compose", Type: Any, Required: true, Doc: "compose file, or list of files merged in order, relative to the playbook"},
+			{Name: "compose", Type: Any, Doc: "compose file, or list of files merged in order, relative to the playbook (required unless state is absent)"},
+			{Name: "state", Type: String, Default: "present", Choices: []string{"present", "absent"}, Doc: "absent removes the stack's services, then its networks, secrets and configs (stack_remove.go)"},
 			{Name: "env", Type: Dict, Doc: "variables for ${VAR} interpolation in the compose files"},
 			{Name: "prune", Type: Bool, Default: false, Doc: "remove services of the stack that the files no longer define"},
 			{Name: "resolve_image", Type: String, Default: "never", Choices: []string{"always", "changed", "never"}, Doc: "query the registry for image digests when creating/updating services (never for registry-less setups)"},
@@ -341,6 +342,9 @@ func runStack(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 	api, _, err := managerAPI(ctx, t, api)
 	if err != nil {
 		return nil, err
+	}
+	if p.String("state") == "absent" {
+		return removeStack(ctx, t, api, p.String("name"))
 	}
 	var files []string
 	switch c := p["compose"].(type) {

@@ -46,6 +46,7 @@ type fakeEngine struct {
 	images    map[string]image.InspectResponse // by ID and by tag
 	loaded    [][]byte
 	calls     []string // mutating calls, in order
+	noLeader  bool     // the managers have no leader: node listing fails
 	seq       int
 }
 
@@ -92,6 +93,7 @@ func (f *fakeEngine) initSwarm(addr string) {
 	f.nodes[nodeID] = &swarm.Node{ID: nodeID, Meta: swarm.Meta{Version: swarm.Version{Index: 1}},
 		Spec:          swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
 		Description:   swarm.NodeDescription{Hostname: "lab-h1"},
+		Status:        swarm.NodeStatus{State: swarm.NodeStateReady, Addr: addr},
 		ManagerStatus: &swarm.ManagerStatus{Leader: true, Reachability: swarm.ReachabilityReachable, Addr: addr + ":2377"}}
 	f.networks["ingressid"] = &network.Inspect{ID: "ingressid", Name: "ingress", Driver: "overlay", Scope: "swarm", Ingress: true}
 }
@@ -114,7 +116,8 @@ func (f *fakeEngine) Info(context.Context) (system.Info, error) {
 }
 
 func (f *fakeEngine) SwarmInit(_ context.Context, req swarm.InitRequest) (string, error) {
-	f.call("SwarmInit %s", req.AdvertiseAddr)
+	f.call("SwarmInit %s force=%v", req.AdvertiseAddr, req.ForceNewCluster)
+	f.noLeader = false
 	f.initSwarm(req.AdvertiseAddr)
 	f.sw.Spec.CAConfig.NodeCertExpiry = req.Spec.CAConfig.NodeCertExpiry
 	f.sw.Spec.EncryptionConfig.AutoLockManagers = req.AutoLockManagers
@@ -128,13 +131,33 @@ func (f *fakeEngine) SwarmInspect(context.Context) (swarm.Swarm, error) {
 	return f.sw, nil
 }
 
-func (f *fakeEngine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.Spec, _ swarm.UpdateFlags) error {
+func (f *fakeEngine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.Spec, flags swarm.UpdateFlags) error {
 	f.call("SwarmUpdate")
 	if v.Index != f.sw.Version.Index {
 		return fmt.Errorf("update out of sequence")
 	}
+	f.seq++
+	if spec.CAConfig.ForceRotate != f.sw.Spec.CAConfig.ForceRotate {
+		f.sw.TLSInfo.TrustRoot = fmt.Sprintf("%s-rotated-%d", fakeCA, f.seq)
+		flags.RotateWorkerToken, flags.RotateManagerToken = true, true
+	}
+	if flags.RotateWorkerToken {
+		f.sw.JoinTokens.Worker = fakeToken(f.sw.TLSInfo.TrustRoot, fmt.Sprintf("w%d", f.seq))
+	}
+	if flags.RotateManagerToken {
+		f.sw.JoinTokens.Manager = fakeToken(f.sw.TLSInfo.TrustRoot, fmt.Sprintf("m%d", f.seq))
+	}
 	f.sw.Spec = spec
 	f.sw.Version.Index++
+	return nil
+}
+
+func (f *fakeEngine) SwarmUnlock(_ context.Context, req swarm.UnlockRequest) error {
+	f.call("SwarmUnlock")
+	if req.UnlockKey != "SWMKEY-1-fake" {
+		return errdefs.ErrInvalidArgument.WithMessage("invalid key")
+	}
+	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateActive
 	return nil
 }
 
@@ -159,7 +182,16 @@ func (f *fakeEngine) SwarmLeave(_ context.Context, force bool) error {
 	return nil
 }
 
+func (f *fakeEngine) NodeRemove(_ context.Context, id string, _ swarm.NodeRemoveOptions) error {
+	f.call("NodeRemove %s", f.nodes[id].Description.Hostname)
+	delete(f.nodes, id)
+	return nil
+}
+
 func (f *fakeEngine) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+	if f.noLeader {
+		return nil, errdefs.ErrUnavailable.WithMessage("rpc error: The swarm does not have a leader")
+	}
 	var out []swarm.Node
 	for _, n := range f.nodes {
 		out = append(out, *n)
@@ -189,6 +221,9 @@ func (f *fakeEngine) NetworkList(_ context.Context, o network.ListOptions) ([]ne
 	var out []network.Summary
 	for _, n := range f.networks {
 		if names := o.Filters.Get("name"); len(names) > 0 && !strings.Contains(n.Name, names[0]) {
+			continue
+		}
+		if !fakeLabelsMatch(o.Filters.Get("label"), n.Labels) {
 			continue
 		}
 		out = append(out, *n)
@@ -245,11 +280,26 @@ func (f *fakeEngine) SecretList(_ context.Context, o swarm.SecretListOptions) ([
 		if names := o.Filters.Get("name"); len(names) > 0 && !contains(names, s.Spec.Name) {
 			continue
 		}
+		if !fakeLabelsMatch(o.Filters.Get("label"), s.Spec.Labels) {
+			continue
+		}
 		c := *s
 		c.Spec.Data = nil // the engine never returns secret data
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// fakeLabelsMatch applies "key=value" / "key" label filters.
+func fakeLabelsMatch(filter []string, labels map[string]string) bool {
+	for _, l := range filter {
+		k, v, hasV := strings.Cut(l, "=")
+		got, ok := labels[k]
+		if !ok || (hasV && got != v) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(l []string, s string) bool {
@@ -305,6 +355,9 @@ func (f *fakeEngine) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([
 	var out []swarm.Config
 	for _, c := range f.configs {
 		if names := o.Filters.Get("name"); len(names) > 0 && !contains(names, c.Spec.Name) {
+			continue
+		}
+		if !fakeLabelsMatch(o.Filters.Get("label"), c.Spec.Labels) {
 			continue
 		}
 		out = append(out, *c)

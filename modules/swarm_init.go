@@ -36,6 +36,10 @@ the step. The join tokens are returned as (sensitive) outputs, also under
 			{Name: "cert_expiry", Type: String, Doc: "validity of node certificates, a duration such as 2160h (updatable)"},
 			{Name: "task_history_limit", Type: Int, Doc: "task history retention limit (updatable)"},
 			{Name: "autolock", Type: Bool, Doc: "lock managers' raft keys with an unlock key on restart (updatable); the key is output as unlock_key"},
+			{Name: "force_new_cluster", Type: Bool, Default: false, Doc: "when this host holds swarm state but its managers have no leader (the quorum is lost, or the state was restored from a backup onto it), make it the one manager of a new cluster with that state (docker swarm init --force-new-cluster); a working manager is left alone"},
+			{Name: "rotate_tokens", Type: List, Doc: "on an existing swarm, replace these join tokens now: \"worker\", \"manager\" (an action: changed on every run that gives it); hosts that hold an old token can no longer join"},
+			{Name: "rotate_ca", Type: Bool, Default: false, Doc: "on an existing swarm, rotate the root CA now (an action: changed on every run that gives it); waits like ca_rotate_within"},
+			{Name: "ca_rotate_within", Type: String, Doc: "on an existing swarm, rotate the root CA when it expires within this duration (e.g. 720h); the step waits until every node has a certificate from the new CA, and the join tokens change with it"},
 		},
 		Outputs: map[string]string{
 			"node_id":       "this manager's node ID",
@@ -62,6 +66,11 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		}
 	}
 	sw := info.Swarm
+	if p.Bool("force_new_cluster") {
+		if res, done, err := forceNewCluster(ctx, t, p, api, sw); done || err != nil {
+			return res, err
+		}
+	}
 	res := &Result{}
 	switch sw.LocalNodeState {
 	case swarm.LocalNodeStateInactive:
@@ -147,6 +156,10 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		ch.add("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
 		spec.EncryptionConfig.AutoLockManagers = p.Bool("autolock")
 	}
+	flags, caNote, err := swarmRotations(p, cur, &spec, &ch)
+	if err != nil {
+		return nil, err
+	}
 	if len(ch) == 0 {
 		res.Msg = "already a manager of swarm " + cur.ID
 		return res, swarmInitOutputs(ctx, api, sw, res)
@@ -158,11 +171,19 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 	}
 	if t.Check {
 		res.Msg = "would update swarm settings: " + strings.Join(ch, "; ")
-		// The swarm exists, so its tokens are known even in check mode.
-		return res, swarmInitOutputs(ctx, api, sw, res)
+		// The swarm exists, so its tokens are known even in check mode,
+		// unless this step would replace them.
+		err := swarmInitOutputs(ctx, api, sw, res)
+		hideRotated(res, flags, caNote != "")
+		return res, err
 	}
-	if err := api.SwarmUpdate(ctx, cur.Version, spec, swarm.UpdateFlags{}); err != nil {
+	if err := api.SwarmUpdate(ctx, cur.Version, spec, flags); err != nil {
 		return nil, fmt.Errorf("swarm update: %w", err)
+	}
+	if caNote != "" {
+		if err := waitCARotation(ctx, api, cur.TLSInfo.TrustRoot); err != nil {
+			return nil, err
+		}
 	}
 	return res, swarmInitOutputs(ctx, api, sw, res)
 }

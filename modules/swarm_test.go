@@ -48,6 +48,12 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		fn = runNodeLabel
 	case "node":
 		fn = runNode
+	case "quorum_guard":
+		fn = runQuorumGuard
+	case "swarm_leave":
+		fn = runSwarmLeave
+	case "swarm_unlock":
+		fn = runSwarmUnlock
 	case "network":
 		fn = runNetwork
 	case "stack":
@@ -134,7 +140,7 @@ func TestSwarmInit(t *testing.T) {
 		t.Fatalf("check: changed=%v calls=%v", r.Changed, f.calls)
 	}
 	r = mustRun(t, "swarm_init", target(false), f, Params{"cert_expiry": "720h"})
-	if !r.Changed || f.calls[0] != "SwarmInit 198.18.0.11" {
+	if !r.Changed || f.calls[0] != "SwarmInit 198.18.0.11 force=false" {
 		t.Fatalf("init: %+v %v", r, f.calls)
 	}
 	if r.Outputs["addr"] != "198.18.0.11:2377" || r.Outputs["worker_token"] != f.sw.JoinTokens.Worker || r.Outputs["cluster_id"] != "cluster1" {

@@ -15,13 +15,15 @@ import (
 // builtins are the names every playbook and library file sees.
 func (e *Engine) builtins() starlark.StringDict {
 	d := starlark.StringDict{
-		"hosts":      starlark.NewBuiltin("hosts", e.builtinHosts),
-		"var":        starlark.NewBuiltin("var", e.builtinVar),
-		"env":        starlark.NewBuiltin("env", e.builtinEnv),
-		"file":       starlark.NewBuiltin("file", e.builtinFile),
-		"fail":       starlark.NewBuiltin("fail", builtinFail),
-		"check_mode": starlark.Bool(e.opts.Check),
-		"json":       starjson.Module,
+		"hosts":        starlark.NewBuiltin("hosts", e.builtinHosts),
+		"var":          starlark.NewBuiltin("var", e.builtinVar),
+		"env":          starlark.NewBuiltin("env", e.builtinEnv),
+		"file":         starlark.NewBuiltin("file", e.builtinFile),
+		"fail":         starlark.NewBuiltin("fail", builtinFail),
+		"rolling":      starlark.NewBuiltin("rolling", e.builtinRolling),
+		"swarm_status": starlark.NewBuiltin("swarm_status", e.builtinSwarmStatus),
+		"check_mode":   starlark.Bool(e.opts.Check),
+		"json":         starjson.Module,
 	}
 	for _, m := range modules.All() {
 		d[m.Name] = starlark.NewBuiltin(m.Name, e.moduleBuiltin(m))

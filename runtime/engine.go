@@ -434,5 +434,32 @@ func (e *Engine) target(h *Host, c connection.Conn, become bool) *modules.Target
 		Docker: func(ctx context.Context) (*client.Client, error) {
 			return e.docker(ctx, h, become)
 		},
+		Reconnect: func(ctx context.Context) (connection.Conn, error) {
+			return e.redial(ctx, h)
+		},
 	}
+}
+
+// redial replaces a host's connection (and Docker client) with a new one,
+// for a host that rebooted.
+func (e *Engine) redial(ctx context.Context, h *Host) (connection.Conn, error) {
+	c, err := e.opts.Dial(ctx, h.name, h.spec.Vars)
+	if err != nil {
+		return nil, err
+	}
+	hc := &hostConn{conn: c}
+	hc.once.Do(func() {})
+	e.mu.Lock()
+	old := e.conns[h.name]
+	e.conns[h.name] = hc
+	e.mu.Unlock()
+	if old != nil {
+		if old.docker != nil {
+			old.docker.Close()
+		}
+		if old.conn != nil {
+			old.conn.Close()
+		}
+	}
+	return c, nil
 }

@@ -25,6 +25,7 @@ type common struct {
 	retries      int
 	delay        time.Duration
 	tags         []string
+	check        bool // check_mode = True: this step only observes
 }
 
 var commonDocs = []modules.Param{
@@ -36,6 +37,7 @@ var commonDocs = []modules.Param{
 	{Name: "retries", Type: modules.Int, Doc: "Attempts after a failed one (default 0)."},
 	{Name: "delay", Type: modules.Float, Doc: "Seconds between attempts (default 5)."},
 	{Name: "tags", Type: modules.List, Doc: "Tags for --tags/--skip-tags; the tag \"always\" runs unless skipped by name."},
+	{Name: "check_mode", Type: modules.Bool, Doc: "True: this step runs as under --check (observes and reports what would change, touches nothing), e.g. to plan a rolling change."},
 }
 
 // CommonParams documents the keyword arguments every module accepts.
@@ -183,6 +185,8 @@ func (e *Engine) splitArgs(m *modules.Module, kwargs []starlark.Tuple) (common, 
 			com.delay, err = asDuration(v)
 		case "tags":
 			com.tags, err = asStrings(v)
+		case "check_mode":
+			com.check = bool(v.Truth())
 		default:
 			if !valid[k] {
 				return com, nil, fmt.Errorf("%s: unknown argument %q; valid arguments: %s", m.Name, k, strings.Join(validNames(m), ", "))
@@ -474,9 +478,10 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 		hr.Msg = err.Error()
 		return hr
 	}
+	check := e.opts.Check || com.check
 	for name, v := range p {
 		if why, ok := hasUnknown(v); ok {
-			if e.opts.Check {
+			if check {
 				hr.Status = StatusChanged
 				hr.Msg = fmt.Sprintf("would run; %s is known only after earlier steps apply", name)
 				hr.unknown = "output of a step that --check did not apply"
@@ -487,14 +492,8 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 			return hr
 		}
 	}
-	// ansible_become on a host makes every step on it go through sudo.
-	become := com.become
-	if b, ok := h.spec.Vars["ansible_become"].(bool); ok && b {
-		become = true
-	} else if s, ok := h.spec.Vars["ansible_become"].(string); ok && (strings.EqualFold(s, "true") || s == "yes" || s == "1") {
-		become = true
-	}
-	t := e.target(h, c, become)
+	t := e.target(h, c, e.becomeFor(h, com.become))
+	t.Check = check
 	var res *modules.Result
 	for attempt := 0; ; attempt++ {
 		res, err = e.attempt(m, t, p, com.timeout)
@@ -534,7 +533,7 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 		hr.Status = StatusSkipped
 	case res.Changed:
 		hr.Status = StatusChanged
-		if e.opts.Check {
+		if check {
 			// What a changed step would output is not known until it runs.
 			hr.unknown = fmt.Sprintf("%s on %s would change under --check", m.Name, h.name)
 		}
@@ -542,6 +541,17 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 		hr.Status = StatusOK
 	}
 	return hr
+}
+
+// becomeFor is a step's become on a host: ansible_become on a host makes
+// every step on it go through sudo.
+func (e *Engine) becomeFor(h *Host, become bool) bool {
+	if b, ok := h.spec.Vars["ansible_become"].(bool); ok && b {
+		return true
+	} else if s, ok := h.spec.Vars["ansible_become"].(string); ok && (strings.EqualFold(s, "true") || s == "yes" || s == "1") {
+		return true
+	}
+	return become
 }
 
 // attempt runs the module once, turning a panic into a failure and

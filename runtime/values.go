@@ -88,8 +88,11 @@ func (g *Group) Slice(start, end, step int) starlark.Value {
 	return &Group{label: g.label + "[...]", hosts: out}
 }
 func (g *Group) Iterate() starlark.Iterator { return &groupIter{g: g} }
-func (g *Group) AttrNames() []string        { return []string{"names"} }
+func (g *Group) AttrNames() []string        { return []string{"batches", "names"} }
 func (g *Group) Attr(name string) (starlark.Value, error) {
+	if name == "batches" {
+		return starlark.NewBuiltin("batches", g.batches), nil
+	}
 	if name == "names" {
 		l := make([]starlark.Value, len(g.hosts))
 		for i, h := range g.hosts {
@@ -102,7 +105,10 @@ func (g *Group) Attr(name string) (starlark.Value, error) {
 
 // Binary implements g + g2 (union, order kept) and g - g2 (difference).
 func (g *Group) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
-	other, ok := y.(*Group)
+	if op == syntax.IN && side == starlark.Right {
+		return g.contains(y), nil
+	}
+	other, ok := asGroup(y)
 	if !ok {
 		return nil, nil
 	}
@@ -127,6 +133,45 @@ func (g *Group) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (s
 		return &Group{label: a.label + "-" + b.label, hosts: out}, nil
 	}
 	return nil, nil
+}
+
+// contains implements `host in group` and `"name" in group`.
+func (g *Group) contains(v starlark.Value) starlark.Bool {
+	name := ""
+	switch v := v.(type) {
+	case *Host:
+		name = v.name
+	case starlark.String:
+		name = string(v)
+	}
+	for _, h := range g.hosts {
+		if h.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// asGroup reads the other operand of g + x / g - x: a group, a host or a
+// list of hosts.
+func asGroup(v starlark.Value) (*Group, bool) {
+	switch v := v.(type) {
+	case *Group:
+		return v, true
+	case *Host:
+		return &Group{label: v.name, hosts: []*Host{v}}, true
+	case *starlark.List:
+		g := &Group{label: "list"}
+		for i := 0; i < v.Len(); i++ {
+			h, ok := v.Index(i).(*Host)
+			if !ok {
+				return nil, false
+			}
+			g.hosts = append(g.hosts, h)
+		}
+		return g, true
+	}
+	return nil, false
 }
 
 func union(a, b []*Host) []*Host {

@@ -22,6 +22,7 @@
 //	70       canary_test.go (secret canary)
 //	71-73    faults_test.go (fault injection; each net for two tests, one after the other)
 //	74       bridge_test.go
+//	60       live_test.go (61-64 also reserved for it)
 //	250-252  lab_test.go
 //	7        make bench (cmd/swarmrun-bench)
 //	0        make demo

@@ -1,0 +1,208 @@
+package modules
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
+	"golang.org/x/crypto/ssh"
+)
+
+// rebootServer is an in-process SSH server (the real protocol, commands run
+// with sh -c in dir) that "reboots": when a command creates dir/reboot, it
+// drops every connection, stops listening for down, writes a new dir/boot_id
+// and listens again on the same address.
+type rebootServer struct {
+	t    *testing.T
+	dir  string
+	addr string
+	down time.Duration
+	cfg  *ssh.ServerConfig
+	mu   sync.Mutex
+	ln   net.Listener
+	live []net.Conn
+	boot int
+}
+
+func newRebootServer(t *testing.T, down time.Duration) (*rebootServer, connection.Config) {
+	_, hostKey, _ := ed25519.GenerateKey(rand.Reader)
+	hs, _ := ssh.NewSignerFromKey(hostKey)
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	cpub, _ := ssh.NewPublicKey(pub)
+	s := &rebootServer{t: t, dir: t.TempDir(), down: down}
+	s.cfg = &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+		if string(k.Marshal()) == string(cpub.Marshal()) {
+			return nil, nil
+		}
+		return nil, io.EOF
+	}}
+	s.cfg.AddHostKey(hs)
+	s.writeBootID()
+	s.listen("127.0.0.1:0")
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop); s.mu.Lock(); s.ln.Close(); s.mu.Unlock() })
+	go func() { // the "reboot command" creates dir/reboot
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if os.Remove(filepath.Join(s.dir, "reboot")) == nil {
+				s.reboot()
+			}
+		}
+	}()
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "id")
+	os.WriteFile(keyFile, pem.EncodeToMemory(blk), 0o600)
+	host, port, _ := net.SplitHostPort(s.addr)
+	var p int
+	for _, c := range port {
+		p = p*10 + int(c-'0')
+	}
+	return s, connection.Config{Name: "node", Host: host, Port: p, User: "root", KeyFiles: []string{keyFile},
+		HostKeyChecking: connection.Off, ConnectTimeout: 2 * time.Second, KeepAlive: -1}
+}
+
+func (s *rebootServer) writeBootID() {
+	s.boot++
+	os.WriteFile(filepath.Join(s.dir, "boot_id"), []byte(strings.Repeat(string(rune('a'+s.boot)), 8)+"\n"), 0o644)
+}
+
+func (s *rebootServer) listen(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.t.Error(err)
+		return
+	}
+	s.mu.Lock()
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.mu.Unlock()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.live = append(s.live, nc)
+			s.mu.Unlock()
+			go s.serve(nc)
+		}
+	}()
+}
+
+// reboot drops everything, stays down, comes back with a new boot ID.
+func (s *rebootServer) reboot() {
+	s.mu.Lock()
+	s.ln.Close()
+	for _, c := range s.live {
+		c.Close()
+	}
+	s.live = nil
+	s.mu.Unlock()
+	time.Sleep(s.down)
+	s.writeBootID()
+	s.listen(s.addr)
+}
+
+func (s *rebootServer) serve(nc net.Conn) {
+	_, chans, reqs, err := ssh.NewServerConn(nc, s.cfg)
+	if err != nil {
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	for nch := range chans {
+		if nch.ChannelType() != "session" {
+			nch.Reject(ssh.UnknownChannelType, "no")
+			continue
+		}
+		ch, creqs, err := nch.Accept()
+		if err != nil {
+			continue
+		}
+		go s.session(ch, creqs)
+	}
+}
+
+func (s *rebootServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
+	defer ch.Close()
+	for req := range reqs {
+		if req.Type != "exec" {
+			req.Reply(req.Type == "env", nil)
+			continue
+		}
+		var p struct{ Command string }
+		ssh.Unmarshal(req.Payload, &p)
+		cmd := exec.Command("sh", "-c", p.Command)
+		cmd.Dir = s.dir
+		cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
+		stdin, _ := cmd.StdinPipe()
+		req.Reply(cmd.Start() == nil, nil)
+		go func() { io.Copy(stdin, ch); stdin.Close() }()
+		cmd.Wait()
+		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(cmd.ProcessState.ExitCode())}))
+		return
+	}
+}
+
+func rebootTarget(t *testing.T, cfg connection.Config, check bool) *Target {
+	c, err := connection.Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Target{Name: "node", Conn: c, Check: check, Diff: true,
+		Reconnect: func(ctx context.Context) (connection.Conn, error) { return connection.Dial(ctx, cfg) }}
+}
+
+func TestReboot(t *testing.T) {
+	s, cfg := newRebootServer(t, 1500*time.Millisecond)
+	defer func(c string, d time.Duration) { bootIDCmd, rebootPoll = c, d }(bootIDCmd, rebootPoll)
+	bootIDCmd, rebootPoll = "cat boot_id", 300*time.Millisecond
+	// The command sleeps 1 s in the background, then "reboots".
+	p := Params{"reboot_command": "touch reboot", "reboot_timeout": int64(20)}
+
+	r, err := runReboot(context.Background(), rebootTarget(t, cfg, true), p)
+	if err != nil || !r.Changed || r.Msg != "would reboot" || s.boot != 1 {
+		t.Fatalf("check: %+v %v (boots %d)", r, err, s.boot)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s.boot != 1 {
+		t.Fatal("--check rebooted the host")
+	}
+	tgt := rebootTarget(t, cfg, false)
+	r, err = runReboot(context.Background(), tgt, p)
+	if err != nil || !r.Changed || r.Outputs["boot_id"] != "cccccccc" {
+		t.Fatalf("reboot: %+v %v", r, err)
+	}
+	if secs := r.Outputs["boot_seconds"].(float64); secs < 2.5 || !strings.Contains(r.Msg, "back after") {
+		t.Errorf("boot time %.1f s (the server was down 1.5 s after a 1 s delay): %s", secs, r.Msg)
+	}
+	if out, err := Sh(context.Background(), tgt, "cat boot_id"); err != nil || strings.TrimSpace(out) != "cccccccc" {
+		t.Errorf("the target's connection after the reboot: %q %v", out, err)
+	}
+
+	// A host that never comes back fails the step within reboot_timeout.
+	s.down = time.Hour
+	p["reboot_timeout"] = int64(3)
+	_, err = runReboot(context.Background(), rebootTarget(t, cfg, false), p)
+	if err == nil || !strings.Contains(err.Error(), "did not come back") {
+		t.Errorf("no comeback: %v", err)
+	}
+}
