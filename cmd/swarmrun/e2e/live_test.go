@@ -428,23 +428,9 @@ type pollAnswer struct {
 func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 	t.Helper()
 	var last sync.Map // manager -> its latest pollAnswer
-	var cmds []*exec.Cmd
+	sessions := &pollSessions{stopped: make(chan struct{})}
 	for _, m := range managers {
-		cmd := exec.Command("ssh", append(l.SSHArgs(m), "while sleep 0.2; do docker node ls -q >/dev/null 2>&1 && echo ok || echo fail; done")...)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				last.Store(m, pollAnswer{ok: sc.Text() == "ok", at: time.Now()})
-			}
-		}()
+		go sessions.poll(l, m, &last)
 	}
 	var lost, total atomic.Int64
 	var run, longest int // consecutive unanswered ticks (read after done)
@@ -483,10 +469,7 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 		once.Do(func() {
 			close(stop)
 			<-done
-			for _, c := range cmds {
-				c.Process.Kill()
-				c.Wait()
-			}
+			sessions.stop()
 		})
 	}
 	t.Cleanup(end) // also when the test stops early
@@ -501,5 +484,65 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 			return int(lost.Load()), int(total.Load())
 		}
 		return 0, int(total.Load())
+	}
+}
+
+// pollSessions are the ssh sessions of pollQuorum, one per manager at a time.
+type pollSessions struct {
+	mu      sync.Mutex
+	cmds    []*exec.Cmd
+	stopped chan struct{}
+}
+
+// poll runs `docker node ls` every 200 ms on manager m, recording each answer
+// in last; the ssh session is started again when it ends (the manager
+// rebooted), so a manager that is back counts again.
+func (s *pollSessions) poll(l *Lab, m string, last *sync.Map) {
+	docker := "docker"
+	if l.User != "" && l.User != "root" {
+		docker = "sudo -n docker" // fresh hosts: a sudo user
+	}
+	script := "while sleep 0.2; do " + docker + " node ls -q >/dev/null 2>&1 && echo ok || echo fail; done"
+	for {
+		cmd := exec.Command("ssh", append(l.SSHArgs(m), script)...)
+		out, err := cmd.StdoutPipe()
+		if err == nil && s.add(cmd) {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				last.Store(m, pollAnswer{ok: sc.Text() == "ok", at: time.Now()})
+			}
+			cmd.Wait()
+		}
+		select {
+		case <-s.stopped:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// add starts cmd unless the sessions are stopped.
+func (s *pollSessions) add(cmd *exec.Cmd) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.stopped:
+		return false
+	default:
+	}
+	if cmd.Start() != nil {
+		return false
+	}
+	s.cmds = append(s.cmds, cmd)
+	return true
+}
+
+// stop ends every session and keeps new ones from starting.
+func (s *pollSessions) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.stopped)
+	for _, c := range s.cmds {
+		c.Process.Kill()
 	}
 }

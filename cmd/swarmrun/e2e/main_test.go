@@ -19,6 +19,7 @@
 //	20, 21   fresh_test.go (fresh hosts: debian-13, debian-12)
 //	22       lab_test.go (fresh hosts, down after a crash)
 //	23       site_test.go (single node)
+//	25       fresh_reboot_test.go (fresh hosts, rolling reboot)
 //	70       canary_test.go (secret canary)
 //	71-73    faults_test.go (fault injection; each net for two tests, one after the other)
 //	74       bridge_test.go
