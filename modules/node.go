@@ -105,7 +105,8 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 		if t.Check {
 			return res, nil
 		}
-		if err := api.NodeUpdate(ctx, n.ID, n.Version, spec); err != nil {
+		set := func(s *swarm.NodeSpec) { s.Availability, s.Role = spec.Availability, spec.Role }
+		if err := updateNode(ctx, api, n, set); err != nil {
 			return nil, fmt.Errorf("node update %s: %w", name, err)
 		}
 	} else {
@@ -171,6 +172,29 @@ func waitRole(ctx context.Context, api client.APIClient, id, name string, role s
 
 // guardDemote refuses a demotion that would leave too few Ready managers
 // for a raft majority.
+// updateNode applies set to node n's spec. When the node changed since it
+// was read ("update out of sequence": a promotion or demotion still being
+// reconciled, the agent reporting), it is read again and set applied to the
+// new version, a few times.
+func updateNode(ctx context.Context, api client.APIClient, n swarm.Node, set func(*swarm.NodeSpec)) error {
+	for try := 1; ; try++ {
+		spec := n.Spec
+		set(&spec)
+		err := api.NodeUpdate(ctx, n.ID, n.Version, spec)
+		if err == nil || try == 5 || !strings.Contains(err.Error(), "out of sequence") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try) * 300 * time.Millisecond):
+		}
+		if n, _, err = api.NodeInspectWithRaw(ctx, n.ID); err != nil {
+			return err
+		}
+	}
+}
+
 func guardDemote(ctx context.Context, api client.APIClient, n swarm.Node, spec swarm.NodeSpec) error {
 	if n.Spec.Role != swarm.NodeRoleManager || spec.Role != swarm.NodeRoleWorker {
 		return nil

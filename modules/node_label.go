@@ -7,6 +7,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 )
 
@@ -105,9 +106,7 @@ func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient
 	if t.Check {
 		return res, nil
 	}
-	spec := node.Spec
-	spec.Labels = next
-	if err := api.NodeUpdate(ctx, node.ID, node.Version, spec); err != nil {
+	if err := updateNode(ctx, api, node, func(s *swarm.NodeSpec) { s.Labels = next }); err != nil {
 		return nil, fmt.Errorf("node update %s: %w", name, err)
 	}
 	return res, nil

@@ -142,3 +142,22 @@ func TestNodeAbsentAndLeave(t *testing.T) {
 		t.Fatalf("leave again: %+v %v", r, m.calls)
 	}
 }
+
+// TestNodeUpdateOutOfSequence: a node that changed between the read and the
+// update (a demotion still reconciling, as seen on a real swarm) is read
+// again and updated; one that keeps changing fails after a few tries.
+func TestNodeUpdateOutOfSequence(t *testing.T) {
+	f := threeManagers()
+	f.busyNodes = 2
+	if r, err := run(t, "node", target(false), f, Params{"node": "m2", "availability": "drain"}); err != nil || !r.Changed {
+		t.Fatalf("drain after two concurrent updates: %+v %v", r, err)
+	}
+	if got := f.nodes["id-m2"].Spec.Availability; got != swarm.NodeAvailabilityDrain {
+		t.Errorf("availability %q, want drain", got)
+	}
+	f = threeManagers()
+	f.busyNodes = 10
+	if _, err := run(t, "node_label", target(false), f, Params{"node": "m2", "labels": map[string]any{"zone": "a"}}); err == nil || !strings.Contains(err.Error(), "out of sequence") {
+		t.Errorf("a node that keeps changing: %v", err)
+	}
+}

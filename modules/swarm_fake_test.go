@@ -47,6 +47,7 @@ type fakeEngine struct {
 	loaded    [][]byte
 	calls     []string // mutating calls, in order
 	noLeader  bool     // the managers have no leader: node listing fails
+	busyNodes int      // node updates that find the node changed meanwhile
 	seq       int
 }
 
@@ -209,6 +210,10 @@ func (f *fakeEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Nod
 func (f *fakeEngine) NodeUpdate(_ context.Context, id string, v swarm.Version, spec swarm.NodeSpec) error {
 	f.call("NodeUpdate %s", id)
 	n := f.nodes[id]
+	if f.busyNodes > 0 { // the agent (or a role change) updated it just now
+		f.busyNodes--
+		n.Version.Index++
+	}
 	if n.Version.Index != v.Index {
 		return fmt.Errorf("update out of sequence")
 	}

@@ -14,20 +14,25 @@ import (
 func init() {
 	Register(&Module{
 		Name: "wait_for",
-		Doc: `Wait, on the host, until a TCP port answers (or stops answering) or a path appears (or goes away).
+		Doc: `Wait, on the host, until a TCP port answers (or stops answering), a path appears (or goes away), or the Docker engine answers.
 
 The polling loop runs on the host in one command. Never a change. In check
 mode the condition is probed once and an unmet condition is reported (ok, with
 a message) instead of waited for, since the steps that would meet it did not run.
-Port checks use bash's /dev/tcp, falling back to nc.
+Port checks use bash's /dev/tcp, falling back to nc. Docker checks talk to the
+engine's socket with perl-base (no docker CLI needed; needs become).
 
 Example:
     wait_for(hosts("db"), port = 5432, wait_timeout = 60)
-    wait_for(hosts("all"), path = "/var/run/docker.sock")`,
+    wait_for(hosts("all"), path = "/var/run/docker.sock")
+    wait_for(h, docker = "manager", wait_timeout = 60, become = True)`,
 		Params: []Param{
-			{Name: "port", Type: Int, Doc: "TCP port to check on host. Exactly one of port and path."},
+			{Name: "port", Type: Int, Doc: "TCP port to check on host. Exactly one of port, path and docker."},
 			{Name: "host", Type: String, Default: "127.0.0.1", Doc: "Address to connect to for port, as seen from the target host."},
-			{Name: "path", Type: String, Doc: "Path on the host to check. Exactly one of port and path."},
+			{Name: "path", Type: String, Doc: "Path on the host to check. Exactly one of port, path and docker."},
+			{Name: "docker", Type: String, Choices: []string{"answering", "manager"},
+				Doc: "answering: the Docker engine answers its API (GET /_ping); manager: it also acts as a swarm manager (ControlAvailable). Exactly one of port, path and docker."},
+			{Name: "socket", Type: String, Default: "/var/run/docker.sock", Doc: "The Docker engine's socket, for docker."},
 			{Name: "state", Type: String, Default: "started", Choices: []string{"started", "stopped", "present", "absent"},
 				Doc: "started/present: wait until the port answers or the path exists; stopped/absent: until it no longer does."},
 			{Name: "wait_timeout", Type: Int, Default: int64(300), Doc: "Seconds to wait before failing (named so as not to clash with the common timeout keyword)."},
@@ -43,9 +48,21 @@ Example:
 var waitHostRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]*$`)
 
 func waitProbe(p Params) (string, error) {
+	given := 0
+	for _, k := range []string{"port", "path", "docker"} {
+		if p.Has(k) {
+			given++
+		}
+	}
 	switch {
-	case p.Has("port") && p.Has("path"):
-		return "", errors.New("give port or path, not both")
+	case given > 1:
+		return "", errors.New("give one of port, path and docker")
+	case p.Has("docker"):
+		socket := p.String("socket")
+		if socket == "" {
+			socket = connection.DockerSocket
+		}
+		return engineProbe(socket, p.String("docker") == "manager"), nil
 	case p.Has("port"):
 		port := p.Int("port")
 		if port <= 0 || port > 65535 {
@@ -66,7 +83,7 @@ func waitProbe(p Params) (string, error) {
 		q := Quote(p.String("path"))
 		return "{ [ -e " + q + " ] || [ -L " + q + " ]; }", nil
 	}
-	return "", errors.New("give port or path")
+	return "", errors.New("give port, path or docker")
 }
 
 func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
@@ -81,6 +98,9 @@ func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
 	loop := "until"
 	if !want {
 		loop = "while"
+	}
+	if p.Has("docker") {
+		state = map[bool]string{true: "answering", false: "not answering"}[want]
 	}
 	timeout := p.Int("wait_timeout")
 	if !p.Has("wait_timeout") {
@@ -110,8 +130,14 @@ echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), loop, probe, timeout,
 	}
 	if r.ExitCode != 0 {
 		what := "port " + strconv.FormatInt(p.Int("port"), 10)
-		if p.Has("path") {
+		switch {
+		case p.Has("path"):
 			what = "path " + p.String("path")
+		case p.Has("docker"):
+			what = "the Docker engine"
+			if p.String("docker") == "manager" {
+				what = "the Docker engine as a swarm manager"
+			}
 		}
 		return nil, fmt.Errorf("timed out after %ds waiting for %s to be %s", timeout, what, state)
 	}

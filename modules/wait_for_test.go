@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -46,5 +47,54 @@ func TestWaitForLocal(t *testing.T) {
 	ln.Close()
 	if _, err := genRun(t, tg, false, "wait_for", map[string]any{"port": port, "state": "stopped", "wait_timeout": int64(5)}); err != nil {
 		t.Errorf("closed port: %v", err)
+	}
+}
+
+// TestWaitForDocker: the engine probe against a fake engine socket: /_ping
+// answers at once, /info says whether it acts as a swarm manager.
+func TestWaitForDocker(t *testing.T) {
+	tg := genTarget(t)
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var manager atomic.Bool
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 512)
+			n, _ := c.Read(buf)
+			body := `{"Swarm":{"ControlAvailable":false}}`
+			if manager.Load() {
+				body = `{"Swarm":{"ControlAvailable":true}}`
+			}
+			if strings.HasPrefix(string(buf[:n]), "GET /_ping ") {
+				body = "OK"
+			}
+			c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body))
+			c.Close()
+		}
+	}()
+	if r, err := genRun(t, tg, false, "wait_for", map[string]any{"docker": "answering", "socket": sock, "wait_timeout": int64(5)}); err != nil || r.Changed || !strings.HasPrefix(r.Msg, "answering after") {
+		t.Fatalf("engine answering: %+v %v", r, err)
+	}
+	_, err = genRun(t, tg, false, "wait_for", map[string]any{"docker": "manager", "socket": sock, "wait_timeout": int64(1)})
+	if err == nil || !strings.Contains(err.Error(), "the Docker engine as a swarm manager to be answering") {
+		t.Errorf("not a manager: %v", err)
+	}
+	manager.Store(true)
+	if _, err := genRun(t, tg, false, "wait_for", map[string]any{"docker": "manager", "socket": sock, "wait_timeout": int64(5)}); err != nil {
+		t.Errorf("manager: %v", err)
+	}
+	if _, err := genRun(t, tg, false, "wait_for", map[string]any{"docker": "answering", "socket": sock + ".no", "wait_timeout": int64(1)}); err == nil {
+		t.Error("no socket: want a timeout")
+	}
+	if _, err := genRun(t, tg, false, "wait_for", map[string]any{"docker": "answering", "path": sock}); err == nil {
+		t.Error("docker and path: want an error")
 	}
 }

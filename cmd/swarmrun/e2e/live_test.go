@@ -438,7 +438,7 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(2 * time.Second) // the sessions' first answers
+		waitFirstAnswers(&last, len(managers))
 		for {
 			select {
 			case <-stop:
@@ -484,6 +484,18 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 			return int(lost.Load()), int(total.Load())
 		}
 		return 0, int(total.Load())
+	}
+}
+
+// waitFirstAnswers waits until every one of n managers has answered a poll
+// (ssh and sudo start slowly on a loaded machine), at most 30 s.
+func waitFirstAnswers(last *sync.Map, n int) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		seen := 0
+		last.Range(func(_, _ any) bool { seen++; return true })
+		if seen >= n {
+			return
+		}
 	}
 }
 

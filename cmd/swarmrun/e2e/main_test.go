@@ -149,6 +149,10 @@ func startLabArgs(t testing.TB, net, hosts int, extra ...string) *Lab {
 	requireLab(t)
 	bin := Binary(t)
 	dir := t.TempDir() // cleanups run in reverse: lab down before the dir goes
+	if os.Getenv("SWARMRUN_E2E_KEEP") != "" {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("swarmrun-e2e-net%d", net))
+		os.RemoveAll(dir)
+	}
 	// A previous run that crashed may have left namespaces/rules of this net.
 	if out, err := runCmd(2*time.Minute, bin, "lab", "down", "--dir", dir, "--net", strconv.Itoa(net)); err != nil {
 		t.Fatalf("lab down (pre-clean) --net %d: %v\n%s", net, err, out)
@@ -158,6 +162,10 @@ func startLabArgs(t testing.TB, net, hosts int, extra ...string) *Lab {
 	out, err := runCmd(5*time.Minute, bin, args...)
 	up := time.Since(t0)
 	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("SWARMRUN_E2E_KEEP") != "" {
+			t.Logf("SWARMRUN_E2E_KEEP: the lab stays up: swarmrun lab status --dir %s", dir)
+			return
+		}
 		if out, err := runCmd(2*time.Minute, bin, "lab", "down", "--dir", dir); err != nil {
 			t.Errorf("lab down: %v\n%s", err, out)
 		}
