@@ -177,10 +177,10 @@ func TestExpandVerbose(t *testing.T) {
 // the recap and exits 130.
 func TestInterruptPrintsRecap(t *testing.T) {
 	dir := t.TempDir()
-	marker := filepath.Join(dir, "after")
+	marker, started := filepath.Join(dir, "after"), filepath.Join(dir, "started")
 	write(t, dir, map[string]string{
 		"hosts":     "[web]\nw1 ansible_connection=local\n",
-		"slow.star": fmt.Sprintf("command(hosts(\"all\"), argv = [\"sleep\", \"30\"])\ncopy(hosts(\"all\"), dest = %q, content = \"x\")\n", marker),
+		"slow.star": fmt.Sprintf("command(hosts(\"all\"), argv = [\"sh\", \"-c\", \"touch %s; exec sleep 30\"])\ncopy(hosts(\"all\"), dest = %q, content = \"x\")\n", started, marker),
 	})
 	swarmrun(t, dir, "--version") // build first
 	cmd := exec.Command(bin, "play", "slow.star", "-i", "hosts")
@@ -190,7 +190,13 @@ func TestInterruptPrintsRecap(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// The step is running (on a loaded machine the start can take seconds).
+	for i := 0; i < 300; i++ {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	start := time.Now()
 	cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
