@@ -62,9 +62,9 @@ type Target struct {
 	Diff    bool   // --diff: fill Result.Diff
 	Become  bool   // commands and file writes through sudo
 	Dir     string // the playbook's directory, for relative `src` files
-	// Docker returns the host's Docker Engine API client, created once per
-	// host over Conn and reused.
-	Docker func(ctx context.Context) (*client.Client, error)
+	// Docker returns the host's Docker Engine API client over Conn, with
+	// the step's become (Conn.Docker keeps it). Tests hand in a fake engine.
+	Docker func(ctx context.Context) (client.APIClient, error)
 	// Reconnect opens a new connection to the host (after a reboot) and
 	// makes it the one later steps use.
 	Reconnect func(ctx context.Context) (connection.Conn, error)

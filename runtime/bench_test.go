@@ -46,7 +46,7 @@ func benchEngine(n int) *Engine {
 	return New(context.Background(), Options{
 		Match: func(string) ([]HostSpec, error) { return specs, nil },
 		Dial: func(_ context.Context, name string, _ map[string]any) (connection.Conn, error) {
-			return &fakeConn{name}, nil
+			return &fakeConn{name: name}, nil
 		},
 		Reporter: NewJSONReporter(io.Discard),
 	})

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/modules"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 	"github.com/swarmrun/swarmrun/vault"
@@ -22,8 +23,11 @@ import (
 )
 
 // fakeConn is a connection that reaches nothing; test modules below use only
-// what the engine gives them.
-type fakeConn struct{ name string }
+// what the engine gives them. docker, when set, is the host's engine.
+type fakeConn struct {
+	name   string
+	docker client.APIClient
+}
 
 func (f *fakeConn) Run(context.Context, string, connection.RunOpts) (*connection.RunResult, error) {
 	return &connection.RunResult{}, nil
@@ -38,6 +42,12 @@ func (f *fakeConn) WriteFile(context.Context, string, []byte, connection.WriteOp
 func (f *fakeConn) Fetch(context.Context, string, string, bool) error                     { return nil }
 func (f *fakeConn) DialUnix(context.Context, string) (net.Conn, error) {
 	return nil, errors.New("no")
+}
+func (f *fakeConn) Docker(context.Context, bool) (client.APIClient, error) {
+	if f.docker == nil {
+		return nil, errors.New("cannot connect to the Docker daemon")
+	}
+	return f.docker, nil
 }
 func (f *fakeConn) Close() error { return nil }
 
@@ -147,7 +157,7 @@ func play(t *testing.T, ctx context.Context, src string, o Options, files map[st
 	}
 	if o.Dial == nil {
 		o.Dial = func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
-			return &fakeConn{name}, nil
+			return &fakeConn{name: name}, nil
 		}
 	}
 	var buf bytes.Buffer
@@ -307,7 +317,7 @@ b = t_set(hosts("all"))
 		if name == "h3" {
 			return nil, errors.New("dial tcp 10.0.0.3:22: connection refused")
 		}
-		return &fakeConn{name}, nil
+		return &fakeConn{name: name}, nil
 	}}, nil)
 	if c := r.recap["h3"]; c.Unreachable != 1 {
 		t.Errorf("recap h3 = %+v (should be unreachable once, then dropped)", c)
