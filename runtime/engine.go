@@ -46,6 +46,10 @@ type Options struct {
 	// is then a secret.
 	Vault []vault.Secret
 
+	// Modules are the modules playbooks can call; nil means
+	// modules.Default, the built-in ones.
+	Modules *modules.Registry
+
 	// Match resolves an Ansible host pattern against the inventory.
 	Match func(pattern string) ([]HostSpec, error)
 	// Dial opens a host's connection (called once per host, lazily).
@@ -106,6 +110,9 @@ func New(ctx context.Context, o Options) *Engine {
 	}
 	if o.Reporter == nil {
 		o.Reporter = NewJSONReporter(os.Stdout)
+	}
+	if o.Modules == nil {
+		o.Modules = modules.Default
 	}
 	e := &Engine{
 		opts:    o,
@@ -382,7 +389,7 @@ func (e *Engine) facts(h *Host) (starlark.Value, error) {
 	if ok {
 		return v, nil
 	}
-	mod, ok := modules.Get("facts")
+	mod, ok := e.opts.Modules.Get("facts")
 	if !ok {
 		return nil, errors.New("facts are not available: no facts module")
 	}
