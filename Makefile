@@ -7,7 +7,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 LAB_DIR  ?= /var/lib/swarmrun-lab
 
-.PHONY: build install test race fuzz oracle e2e check lint demo demo-down bench bench-quick docs clean
+.PHONY: build install test race fuzz oracle e2e check lint demo demo-down bench-build bench bench-quick bench-smoke docs clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/swarmrun
@@ -15,9 +15,14 @@ build:
 install:
 	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/swarmrun
 
+# The bench is its own Go module (cmd/swarmrun-bench/go.mod), so that its
+# chart library stays out of swarmrun's go.mod; ./... does not reach it.
+BENCH_MOD := cmd/swarmrun-bench
+
 # Unit and connection tests: seconds.
 test:
 	$(GO) test -short ./...
+	$(GO) -C $(BENCH_MOD) test -short ./...
 
 # The inventory, vault and ansible.cfg against Ansible's own tools (ansible-inventory, ansible-vault, ansible-config): tens of seconds.
 oracle:
@@ -45,6 +50,7 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(GO) -C $(BENCH_MOD) vet ./...
 	$(GO) vet -tags e2e ./cmd/swarmrun/e2e/
 
 # The quick start: installs what it needs (as .ci/run does), then three
@@ -68,11 +74,18 @@ demo:
 demo-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)
 
-bench: build
-	$(GO) run ./cmd/swarmrun-bench
+bench-build:
+	$(GO) -C $(BENCH_MOD) build -trimpath -o $(CURDIR)/bin/swarmrun-bench .
 
-bench-quick: build
-	$(GO) run ./cmd/swarmrun-bench --quick
+bench: build bench-build
+	./bin/swarmrun-bench
+
+bench-quick: build bench-build
+	./bin/swarmrun-bench --quick
+
+# The report writer and chart on made-up numbers, no lab: into bin/.
+bench-smoke: bench-build
+	./bin/swarmrun-bench --synthetic --out bin/BENCHMARKS-synthetic.md --chart bin/bench-synthetic.png
 
 docs: build
 	./$(BIN) doc --markdown > docs/modules.md

@@ -9,7 +9,6 @@ package modules
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/runtime/connection"
@@ -62,9 +61,9 @@ type Target struct {
 	Diff    bool   // --diff: fill Result.Diff
 	Become  bool   // commands and file writes through sudo
 	Dir     string // the playbook's directory, for relative `src` files
-	// Docker returns the host's Docker Engine API client, created once per
-	// host over Conn and reused.
-	Docker func(ctx context.Context) (*client.Client, error)
+	// Docker returns the host's Docker Engine API client over Conn, with
+	// the step's become (Conn.Docker keeps it). Tests hand in a fake engine.
+	Docker func(ctx context.Context) (client.APIClient, error)
 	// Reconnect opens a new connection to the host (after a reboot) and
 	// makes it the one later steps use.
 	Reconnect func(ctx context.Context) (connection.Conn, error)
@@ -111,28 +110,5 @@ func (p Params) Strings(name string) []string {
 			out = append(out, fmt.Sprint(v))
 		}
 	}
-	return out
-}
-
-var registry = map[string]*Module{}
-
-// Register adds a module; each module file calls it from init.
-func Register(m *Module) {
-	if _, dup := registry[m.Name]; dup {
-		panic("modules: duplicate module " + m.Name)
-	}
-	registry[m.Name] = m
-}
-
-// Get returns the named module.
-func Get(name string) (*Module, bool) { m, ok := registry[name]; return m, ok }
-
-// All returns every module, sorted by name.
-func All() []*Module {
-	out := make([]*Module, 0, len(registry))
-	for _, m := range registry {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

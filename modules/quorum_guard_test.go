@@ -105,7 +105,7 @@ func TestNodeWaitReady(t *testing.T) {
 	f.nodes["id-w1"].Status.State = swarm.NodeStateDown
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err = runNode(ctx, target(false), Params{"node": "w1", "availability": "active", "wait": true}, f)
+	_, err = runCtx(t, ctx, "node", target(false), f, Params{"node": "w1", "availability": "active", "wait": true})
 	if err == nil || !strings.Contains(err.Error(), "w1 is down") {
 		t.Fatalf("a down node: %v", err)
 	}

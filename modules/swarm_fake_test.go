@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
@@ -109,6 +110,11 @@ func fakeToken(ca, secret string) string {
 }
 
 func (f *fakeEngine) ClientVersion() string { return "1.41" }
+
+// Ping answers: withDocker pings under --check to tell an absent engine.
+func (f *fakeEngine) Ping(context.Context) (types.Ping, error) {
+	return types.Ping{APIVersion: "1.41"}, nil
+}
 
 func (f *fakeEngine) Info(context.Context) (system.Info, error) {
 	f.mu.Lock()

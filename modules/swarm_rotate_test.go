@@ -118,7 +118,7 @@ func TestSwarmUnlockRestored(t *testing.T) {
 	unlockAnswerWait = 100 * time.Millisecond
 	f := newFakeManager()
 	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
-	r, err := runSwarmUnlock(context.Background(), target(false), Params{"key": "SWMKEY-1-fake"}, slowUnlock{f})
+	r, err := run(t, "swarm_unlock", target(false), slowUnlock{f}, Params{"key": "SWMKEY-1-fake"})
 	if err != nil || !r.Changed || r.Msg != "unlocked (swarm state pending)" {
 		t.Fatalf("%+v %v", r, err)
 	}

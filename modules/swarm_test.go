@@ -4,18 +4,27 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 )
 
 func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params) (*Result, error) {
+	t.Helper()
+	return runCtx(t, context.Background(), name, tgt, api, p)
+}
+
+// runCtx runs the named module's Run, with its parameter defaults, against
+// api as the host's engine.
+func runCtx(t *testing.T, ctx context.Context, name string, tgt *Target, api client.APIClient, p Params) (*Result, error) {
 	t.Helper()
 	m, ok := Get(name)
 	if !ok {
@@ -38,38 +47,10 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		}
 		full[k] = v
 	}
-	var fn func(context.Context, *Target, Params, client.APIClient) (*Result, error)
-	switch name {
-	case "swarm_init":
-		fn = runSwarmInit
-	case "swarm_join":
-		fn = runSwarmJoin
-	case "node_label":
-		fn = runNodeLabel
-	case "node":
-		fn = runNode
-	case "quorum_guard":
-		fn = runQuorumGuard
-	case "swarm_leave":
-		fn = runSwarmLeave
-	case "swarm_unlock":
-		fn = runSwarmUnlock
-	case "network":
-		fn = runNetwork
-	case "stack":
-		fn = runStack
-	case "image":
-		fn = runImage
-	case "secret":
-		fn = func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-			return runFileObject(ctx, t, p, secretKind{api})
-		}
-	case "config":
-		fn = func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-			return runFileObject(ctx, t, p, configKind{api})
-		}
-	}
-	return fn(context.Background(), tgt, full, api)
+	// The module's own Run, as the runtime calls it: the fake engine is
+	// the host's Docker client.
+	tgt.Docker = func(context.Context) (client.APIClient, error) { return api, nil }
+	return m.Run(ctx, tgt, full)
 }
 
 func target(check bool) *Target {
@@ -130,6 +111,26 @@ func TestJoinToken(t *testing.T) {
 		if _, err := parseJoinToken(bad); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}
+	}
+}
+
+// noEngine is a host whose engine does not answer yet (Docker not installed).
+type noEngine struct{ *fakeEngine }
+
+func (noEngine) Ping(context.Context) (types.Ping, error) {
+	return types.Ping{}, errors.New("cannot connect to the Docker daemon")
+}
+
+// Under --check, Run (withDocker) plans a host without an engine as a
+// just-installed one: outside a swarm, whatever the client would answer.
+func TestCheckWithoutEngine(t *testing.T) {
+	f := newFakeManager()
+	r := mustRun(t, "swarm_init", target(true), noEngine{f}, Params{})
+	if !r.Changed || len(f.calls) != 0 {
+		t.Fatalf("check without an engine: changed=%v calls=%v", r.Changed, f.calls)
+	}
+	if r := mustRun(t, "swarm_init", target(true), f, Params{}); r.Changed {
+		t.Fatalf("check with the engine: %+v", r)
 	}
 }
 

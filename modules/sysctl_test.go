@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
@@ -152,6 +153,9 @@ func (c shConn) WriteFile(_ context.Context, p string, _ []byte, _ connection.Wr
 }
 func (c shConn) Fetch(context.Context, string, string, bool) error { return fs.ErrPermission }
 func (c shConn) DialUnix(context.Context, string) (net.Conn, error) {
+	return nil, fs.ErrPermission
+}
+func (c shConn) Docker(context.Context, bool) (client.APIClient, error) {
 	return nil, fs.ErrPermission
 }
 func (c shConn) Close() error { return nil }

@@ -22,7 +22,7 @@ import (
 func init() {
 	// t_bench: one command on the connection, no change; what a module
 	// that finds its host already in the desired state does.
-	modules.Register(&modules.Module{Name: "t_bench", Doc: "test",
+	testModules.Register(&modules.Module{Name: "t_bench", Doc: "test",
 		Params: []modules.Param{
 			{Name: "values", Type: modules.Dict},
 			{Name: "rules", Type: modules.List},
@@ -46,9 +46,10 @@ func benchEngine(n int) *Engine {
 	return New(context.Background(), Options{
 		Match: func(string) ([]HostSpec, error) { return specs, nil },
 		Dial: func(_ context.Context, name string, _ map[string]any) (connection.Conn, error) {
-			return &fakeConn{name}, nil
+			return &fakeConn{name: name}, nil
 		},
 		Reporter: NewJSONReporter(io.Discard),
+		Modules:  testModules,
 	})
 }
 
@@ -61,7 +62,7 @@ func BenchmarkStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, _ := modules.Get("t_bench")
+	m, _ := testModules.Get("t_bench")
 	perHost := map[*Host]modules.Params{}
 	for _, h := range g.hosts {
 		perHost[h] = modules.Params{"file": "/etc/x.conf"}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/swarmrun/swarmrun/modules"
 	"github.com/swarmrun/swarmrun/vault"
 	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
@@ -25,10 +24,10 @@ func (e *Engine) builtins() starlark.StringDict {
 		"check_mode":   starlark.Bool(e.opts.Check),
 		"json":         starjson.Module,
 	}
-	for _, m := range modules.All() {
+	for _, m := range e.opts.Modules.All() {
 		d[m.Name] = starlark.NewBuiltin(m.Name, e.moduleBuiltin(m))
 	}
-	if m, ok := modules.Get("file"); ok {
+	if m, ok := e.opts.Modules.Get("file"); ok {
 		// Two meanings, told apart by the call: file("x.txt") reads a
 		// controller file (README: Inputs); file(hosts, path = ...) is
 		// Ansible's file module. A module call always has keyword arguments.

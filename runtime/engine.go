@@ -46,13 +46,14 @@ type Options struct {
 	// is then a secret.
 	Vault []vault.Secret
 
+	// Modules are the modules playbooks can call; nil means
+	// modules.Default, the built-in ones.
+	Modules *modules.Registry
+
 	// Match resolves an Ansible host pattern against the inventory.
 	Match func(pattern string) ([]HostSpec, error)
 	// Dial opens a host's connection (called once per host, lazily).
-	Dial func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error)
-	// Docker makes a Docker API client over a host's connection.
-	Docker func(ctx context.Context, c connection.Conn, become bool) (*client.Client, error)
-
+	Dial     func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error)
 	Reporter Reporter
 
 	// Plan, when set, makes steps evaluate and validate their arguments
@@ -92,12 +93,9 @@ type Counts struct {
 }
 
 type hostConn struct {
-	once   sync.Once
-	conn   connection.Conn
-	err    error
-	dOnce  sync.Once
-	docker *client.Client
-	dErr   error
+	once sync.Once
+	conn connection.Conn
+	err  error
 }
 
 type loadEntry struct {
@@ -112,6 +110,9 @@ func New(ctx context.Context, o Options) *Engine {
 	}
 	if o.Reporter == nil {
 		o.Reporter = NewJSONReporter(os.Stdout)
+	}
+	if o.Modules == nil {
+		o.Modules = modules.Default
 	}
 	e := &Engine{
 		opts:    o,
@@ -291,22 +292,14 @@ func (e *Engine) conn(ctx context.Context, h *Host) (connection.Conn, error) {
 	return hc.conn, hc.err
 }
 
-func (e *Engine) docker(ctx context.Context, h *Host, become bool) (*client.Client, error) {
+// docker returns the host's Docker Engine API client; the connection keeps
+// it (one per become setting).
+func (e *Engine) docker(ctx context.Context, h *Host, become bool) (client.APIClient, error) {
 	c, err := e.conn(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	hc := e.conns[h.name]
-	e.mu.Unlock()
-	hc.dOnce.Do(func() {
-		if e.opts.Docker == nil {
-			hc.dErr = errors.New("no Docker client available")
-			return
-		}
-		hc.docker, hc.dErr = e.opts.Docker(ctx, c, become)
-	})
-	return hc.docker, hc.dErr
+	return c.Docker(ctx, become)
 }
 
 // Close ends every connection.
@@ -314,9 +307,6 @@ func (e *Engine) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, hc := range e.conns {
-		if hc.docker != nil {
-			hc.docker.Close()
-		}
 		if hc.conn != nil {
 			hc.conn.Close()
 		}
@@ -399,7 +389,7 @@ func (e *Engine) facts(h *Host) (starlark.Value, error) {
 	if ok {
 		return v, nil
 	}
-	mod, ok := modules.Get("facts")
+	mod, ok := e.opts.Modules.Get("facts")
 	if !ok {
 		return nil, errors.New("facts are not available: no facts module")
 	}
@@ -431,7 +421,7 @@ func (e *Engine) target(h *Host, c connection.Conn, become bool) *modules.Target
 		Diff:    e.opts.Diff,
 		Become:  become,
 		Dir:     e.dir,
-		Docker: func(ctx context.Context) (*client.Client, error) {
+		Docker: func(ctx context.Context) (client.APIClient, error) {
 			return e.docker(ctx, h, become)
 		},
 		Reconnect: func(ctx context.Context) (connection.Conn, error) {
@@ -440,7 +430,7 @@ func (e *Engine) target(h *Host, c connection.Conn, become bool) *modules.Target
 	}
 }
 
-// redial replaces a host's connection (and Docker client) with a new one,
+// redial replaces a host's connection (and so its Docker clients) with a new one,
 // for a host that rebooted.
 func (e *Engine) redial(ctx context.Context, h *Host) (connection.Conn, error) {
 	c, err := e.opts.Dial(ctx, h.name, h.spec.Vars)
@@ -453,13 +443,8 @@ func (e *Engine) redial(ctx context.Context, h *Host) (connection.Conn, error) {
 	old := e.conns[h.name]
 	e.conns[h.name] = hc
 	e.mu.Unlock()
-	if old != nil {
-		if old.docker != nil {
-			old.docker.Close()
-		}
-		if old.conn != nil {
-			old.conn.Close()
-		}
+	if old != nil && old.conn != nil {
+		old.conn.Close()
 	}
 	return c, nil
 }

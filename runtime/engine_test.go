@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/modules"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 	"github.com/swarmrun/swarmrun/vault"
@@ -22,8 +23,11 @@ import (
 )
 
 // fakeConn is a connection that reaches nothing; test modules below use only
-// what the engine gives them.
-type fakeConn struct{ name string }
+// what the engine gives them. docker, when set, is the host's engine.
+type fakeConn struct {
+	name   string
+	docker client.APIClient
+}
 
 func (f *fakeConn) Run(context.Context, string, connection.RunOpts) (*connection.RunResult, error) {
 	return &connection.RunResult{}, nil
@@ -39,7 +43,17 @@ func (f *fakeConn) Fetch(context.Context, string, string, bool) error           
 func (f *fakeConn) DialUnix(context.Context, string) (net.Conn, error) {
 	return nil, errors.New("no")
 }
+func (f *fakeConn) Docker(context.Context, bool) (client.APIClient, error) {
+	if f.docker == nil {
+		return nil, errors.New("cannot connect to the Docker daemon")
+	}
+	return f.docker, nil
+}
 func (f *fakeConn) Close() error { return nil }
+
+// testModules are the built-in modules and the test modules registered by
+// this package's init functions; play and benchEngine run with them.
+var testModules = modules.Default.With()
 
 var (
 	inFlight, maxInFlight atomic.Int64
@@ -48,7 +62,7 @@ var (
 
 func init() {
 	// t_sleep: sleeps, tracking how many hosts run at once.
-	modules.Register(&modules.Module{Name: "t_sleep", Doc: "test",
+	testModules.Register(&modules.Module{Name: "t_sleep", Doc: "test",
 		Params: []modules.Param{{Name: "ms", Type: modules.Int, Default: int64(20)}},
 		Run: func(ctx context.Context, t *modules.Target, p modules.Params) (*modules.Result, error) {
 			n := inFlight.Add(1)
@@ -68,7 +82,7 @@ func init() {
 		}})
 	// t_set: changed unless the host is listed in `same`; fails on hosts in
 	// `fail`; outputs a token unless in check mode with a change.
-	modules.Register(&modules.Module{Name: "t_set", Doc: "test",
+	testModules.Register(&modules.Module{Name: "t_set", Doc: "test",
 		Params: []modules.Param{
 			{Name: "same", Type: modules.List},
 			{Name: "fail", Type: modules.List},
@@ -96,7 +110,7 @@ func init() {
 			return &modules.Result{Changed: changed, Msg: "secret is " + p.String("secret"), Outputs: out}, nil
 		}})
 	// t_flaky fails its first two attempts per host.
-	modules.Register(&modules.Module{Name: "t_flaky", Doc: "test",
+	testModules.Register(&modules.Module{Name: "t_flaky", Doc: "test",
 		Run: func(ctx context.Context, t *modules.Target, p modules.Params) (*modules.Result, error) {
 			v, _ := flaky.LoadOrStore(t.Name, new(atomic.Int64))
 			if v.(*atomic.Int64).Add(1) <= 2 {
@@ -147,8 +161,11 @@ func play(t *testing.T, ctx context.Context, src string, o Options, files map[st
 	}
 	if o.Dial == nil {
 		o.Dial = func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
-			return &fakeConn{name}, nil
+			return &fakeConn{name: name}, nil
 		}
+	}
+	if o.Modules == nil {
+		o.Modules = testModules
 	}
 	var buf bytes.Buffer
 	o.Reporter = NewJSONReporter(&buf)
@@ -307,7 +324,7 @@ b = t_set(hosts("all"))
 		if name == "h3" {
 			return nil, errors.New("dial tcp 10.0.0.3:22: connection refused")
 		}
-		return &fakeConn{name}, nil
+		return &fakeConn{name: name}, nil
 	}}, nil)
 	if c := r.recap["h3"]; c.Unreachable != 1 {
 		t.Errorf("recap h3 = %+v (should be unreachable once, then dropped)", c)
@@ -452,17 +469,17 @@ func TestRedactor(t *testing.T) {
 
 func TestNameGoesToModuleThatHasOne(t *testing.T) {
 	var got atomic.Value
-	modules.Register(&modules.Module{Name: "t_named", Doc: "test",
+	o := Options{Modules: testModules.With(&modules.Module{Name: "t_named", Doc: "test",
 		Params: []modules.Param{{Name: "name", Type: modules.String, Required: true}},
 		Run: func(ctx context.Context, tg *modules.Target, p modules.Params) (*modules.Result, error) {
 			got.Store(p.String("name"))
 			return &modules.Result{}, nil
-		}})
-	r := play(t, context.Background(), `t_named(hosts("h1"), name = "docker")`, Options{}, nil)
+		}})}
+	r := play(t, context.Background(), `t_named(hosts("h1"), name = "docker")`, o, nil)
 	if got.Load() != "docker" || r.events[0]["task"] != "t_named docker" {
 		t.Errorf("module got %v, task %v", got.Load(), r.events[0]["task"])
 	}
-	r = play(t, context.Background(), `t_named(hosts("h1"), name = "docker", task = "restart docker")`, Options{}, nil)
+	r = play(t, context.Background(), `t_named(hosts("h1"), name = "docker", task = "restart docker")`, o, nil)
 	if r.events[0]["task"] != "restart docker" {
 		t.Errorf("task %v", r.events[0]["task"])
 	}

@@ -12,7 +12,7 @@ import (
 
 func init() {
 	// t_lost: the connection to h2 breaks under the step.
-	modules.Register(&modules.Module{Name: "t_lost", Doc: "test",
+	testModules.Register(&modules.Module{Name: "t_lost", Doc: "test",
 		Run: func(ctx context.Context, t *modules.Target, p modules.Params) (*modules.Result, error) {
 			if t.Name == "h2" {
 				return nil, fmt.Errorf("reading /etc/x: %w", connection.ErrConnectionLost)

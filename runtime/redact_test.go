@@ -71,7 +71,7 @@ func TestRedactTransformedForms(t *testing.T) {
 func init() {
 	// t_diff: a file-like module whose diff shows the previous and the new
 	// content, as lineinfile/copy/daemon_json/stack do.
-	modules.Register(&modules.Module{Name: "t_diff", Doc: "test",
+	testModules.Register(&modules.Module{Name: "t_diff", Doc: "test",
 		Params: []modules.Param{{Name: "content", Type: modules.String}},
 		Run: func(ctx context.Context, t *modules.Target, p modules.Params) (*modules.Result, error) {
 			return &modules.Result{Changed: true, Msg: "updated",

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,8 +15,9 @@ import (
 )
 
 // fakeSwarmEngines serves a tiny Docker API per host: h1's engine is down,
-// h2 is a follower, h3 the leader, h4 a worker.
-func fakeSwarmEngines(t *testing.T) func(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
+// h2 is a follower, h3 the leader, h4 a worker. It returns the Dial option
+// whose connections reach them.
+func fakeSwarmEngines(t *testing.T) func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
 	nodes := []swarm.Node{
 		{ID: "n1", Description: swarm.NodeDescription{Hostname: "h1"}, ManagerStatus: &swarm.ManagerStatus{Addr: "10.0.0.1:2377", Reachability: swarm.ReachabilityUnreachable}},
 		{ID: "n2", Description: swarm.NodeDescription{Hostname: "h2"}, ManagerStatus: &swarm.ManagerStatus{Addr: "10.0.0.2:2377", Reachability: swarm.ReachabilityReachable}},
@@ -45,17 +45,22 @@ func fakeSwarmEngines(t *testing.T) func(ctx context.Context, c connection.Conn,
 		t.Cleanup(srv.Close)
 		servers[h] = srv
 	}
-	return func(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
-		srv, ok := servers[c.(*fakeConn).name]
-		if !ok {
-			return nil, errors.New("cannot connect to the Docker daemon")
+	return func(ctx context.Context, name string, vars map[string]any) (connection.Conn, error) {
+		c := &fakeConn{name: name}
+		if srv, ok := servers[name]; ok {
+			api, err := client.NewClientWithOpts(client.WithHost(srv.URL), client.WithAPIVersionNegotiation())
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { api.Close() })
+			c.docker = api
 		}
-		return client.NewClientWithOpts(client.WithHost(srv.URL), client.WithAPIVersionNegotiation())
+		return c, nil
 	}
 }
 
 func TestSwarmStatus(t *testing.T) {
-	o := Options{Docker: fakeSwarmEngines(t)}
+	o := Options{Dial: fakeSwarmEngines(t)}
 	r := play(t, context.Background(), `
 st = swarm_status(hosts("all"))
 if st.manager.name != "h3" or st.leader.name != "h3":

@@ -1,20 +1,25 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
+
+	"github.com/swarmrun/swarmrun/inventory"
 )
 
 // labHost is one host of the lab inventory.
 type labHost struct {
 	Name string
-	Line string            // its inventory line, as written by lab up
-	Vars map[string]string // ansible_host, ansible_user, ...
+	Vars map[string]string // merged: ansible_host, ansible_user, ...
+	own  map[string]any    // its variables apart from the group all's
 }
 
 func (h labHost) addr() string {
@@ -27,73 +32,77 @@ func (h labHost) addr() string {
 // labInventory is what the bench needs from `swarmrun lab up`'s inventory.
 type labInventory struct {
 	Hosts   []labHost
-	AllVars []string // lines of [all:vars]
+	AllVars map[string]any // the group all's variables
 }
 
-// parseInventory reads the INI inventory `swarmrun lab up` writes: host
-// lines "NAME k=v ..." under group headers and an [all:vars] section.
-func parseInventory(path string) (*labInventory, error) {
-	f, err := os.Open(path)
+// loadInventory reads the inventory `swarmrun lab up` writes, with the
+// inventory package swarmrun itself uses.
+func loadInventory(path string) (*labInventory, error) {
+	inv, err := inventory.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	inv := &labInventory{}
-	section := ""
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
-			continue
-		}
-		if strings.HasPrefix(line, "[") {
-			section = strings.Trim(line, "[]")
-			continue
-		}
-		if strings.HasSuffix(section, ":vars") {
-			if section == "all:vars" {
-				inv.AllVars = append(inv.AllVars, line)
+	out := &labInventory{AllVars: inv.GroupVars("all")}
+	for _, h := range inv.Hosts() {
+		lh := labHost{Name: h.Name, Vars: map[string]string{}, own: map[string]any{}}
+		for k, v := range h.Vars {
+			s, ok := v.(string)
+			if !ok {
+				s = fmt.Sprint(v)
 			}
-			continue
-		}
-		if strings.HasSuffix(section, ":children") {
-			continue
-		}
-		fields := strings.Fields(line)
-		h := labHost{Name: fields[0], Line: line, Vars: map[string]string{}}
-		for _, kv := range fields[1:] {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				h.Vars[k] = strings.Trim(v, `'"`)
+			lh.Vars[k] = s
+			if av, ok := out.AllVars[k]; !ok || !reflect.DeepEqual(av, v) {
+				lh.own[k] = v
 			}
 		}
-		if !seen[h.Name] {
-			seen[h.Name] = true
-			inv.Hosts = append(inv.Hosts, h)
-		}
+		out.Hosts = append(out.Hosts, lh)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if len(inv.Hosts) == 0 {
+	if len(out.Hosts) == 0 {
 		return nil, fmt.Errorf("%s: no hosts", path)
 	}
-	return inv, nil
+	return out, nil
 }
 
-// writeSubset writes an inventory of the first n hosts, in one group, with
-// the lab's [all:vars]. Both tools get the same file.
+// writeSubset writes an INI inventory of the first n hosts, in one group,
+// with the lab's [all:vars]. Both tools get the same file.
 func (inv *labInventory) writeSubset(path string, n int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# first %d hosts of the bench lab, written by swarmrun-bench\n[bench]\n", n)
 	for _, h := range inv.Hosts[:n] {
-		b.WriteString(h.Line + "\n")
+		b.WriteString(h.Name)
+		for _, k := range slices.Sorted(maps.Keys(h.own)) {
+			fmt.Fprintf(&b, " %s=%s", k, iniValue(h.own[k]))
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n[all:vars]\n")
-	for _, l := range inv.AllVars {
-		b.WriteString(l + "\n")
+	for _, k := range slices.Sorted(maps.Keys(inv.AllVars)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, iniValue(inv.AllVars[k]))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// iniValue writes v so that Ansible's INI reader (a Python literal, else
+// the plain text) and inventory.Load read v back: strings with spaces or
+// quotes as a quoted Python string.
+func iniValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		if !strings.ContainsAny(x, " \t'\"\\#;") {
+			return x
+		}
+		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(x) + "'"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // labUp starts the bench lab with the real binary.

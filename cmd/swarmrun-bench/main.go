@@ -9,9 +9,11 @@
 // the floor: a minimal x/crypto/ssh program that opens one connection per
 // host and runs `true` (`swarmrun-bench floor INVENTORY`).
 //
-// Usage (as root, from the repository):
+// Usage (as root, from the repository; `make bench` builds bin/swarmrun-bench
+// from this directory's own Go module, which keeps the chart library out of
+// swarmrun's go.mod):
 //
-//	go run ./cmd/swarmrun-bench [--quick] [--hosts 1,10,50,100] [--runs 3]
+//	./bin/swarmrun-bench [--quick] [--hosts 1,10,50,100] [--runs 3]
 package main
 
 import (
@@ -217,7 +219,7 @@ func benchMain() int {
 }
 
 func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) int {
-	inv, err := parseInventory(labInventoryPath(b.lab))
+	inv, err := loadInventory(labInventoryPath(b.lab))
 	if err != nil {
 		return fail(err)
 	}
@@ -402,7 +404,8 @@ func repoRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+		// testdata/bench: the repository's root, not this module's go.mod.
+		if _, err := os.Stat(filepath.Join(d, "testdata/bench/prep.star")); err == nil {
 			return d, nil
 		}
 		p := filepath.Dir(d)

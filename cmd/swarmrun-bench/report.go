@@ -184,7 +184,7 @@ func report(res *Results, st map[statKey]stat, chartName string) string {
 		if res.AnsibleMaxHosts > 0 {
 			w("; only up to %d hosts (`--ansible-max-hosts`), so the 50- and 100-host rows have no Ansible figures", res.AnsibleMaxHosts)
 		}
-		w(". `go run ./cmd/swarmrun-bench` without `--ansible-runs`/`--ansible-max-hosts` measures everything.\n\n")
+		w(". `make bench` (`bin/swarmrun-bench` without `--ansible-runs`/`--ansible-max-hosts`) measures everything.\n\n")
 	}
 	w("1. reset the N hosts with the bench's own SSH client (`ufw --force reset`, the written files removed, the sysctls back to their values before the first run), end any OpenSSH ControlPersist master left by an earlier run;\n")
 	w("2. **--check** on the fresh hosts (must predict a change on every host and touch nothing);\n")

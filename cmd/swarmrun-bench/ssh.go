@@ -28,18 +28,12 @@ type sshPool struct {
 // newSSHPool reads the keys and known_hosts the inventory names.
 func newSSHPool(inv *labInventory) (*sshPool, error) {
 	p := &sshPool{signers: map[string]ssh.Signer{}}
-	khFile := ""
-	for _, l := range inv.AllVars {
-		if k, v, ok := strings.Cut(l, "="); ok && strings.TrimSpace(k) == "swarmrun_known_hosts_file" {
-			khFile = strings.TrimSpace(v)
-		}
-	}
+	khFile, _ := inv.AllVars["swarmrun_known_hosts_file"].(string)
 	if khFile == "" {
 		// ansible_ssh_common_args='-o UserKnownHostsFile=PATH ...'
-		for _, l := range inv.AllVars {
-			if i := strings.Index(l, "UserKnownHostsFile="); i >= 0 {
-				khFile = strings.Fields(strings.Trim(l[i+len("UserKnownHostsFile="):], `'"`))[0]
-			}
+		args, _ := inv.AllVars["ansible_ssh_common_args"].(string)
+		if _, rest, ok := strings.Cut(args, "UserKnownHostsFile="); ok && len(strings.Fields(rest)) > 0 {
+			khFile = strings.Fields(rest)[0]
 		}
 	}
 	if khFile == "" {
@@ -151,7 +145,7 @@ func floorMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: swarmrun-bench floor [-k N] INVENTORY")
 		return 2
 	}
-	inv, err := parseInventory(fs.Arg(0))
+	inv, err := loadInventory(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

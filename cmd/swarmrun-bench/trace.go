@@ -62,7 +62,6 @@ func traceMain(args []string) int {
 			}
 			return &tracedConn{Conn: c, tr: tr, host: name}, nil
 		},
-		Docker:   connection.DockerClient,
 		Reporter: tr,
 	})
 	err = eng.Play(fs.Arg(0))

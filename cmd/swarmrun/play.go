@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/inventory"
 	"github.com/swarmrun/swarmrun/runtime"
 	"github.com/swarmrun/swarmrun/runtime/connection"
@@ -151,7 +150,6 @@ func run(c *cli.Context, filename string, src []byte) error {
 			}
 			return dialVerbose(ctx, connection.FromVars(name, vars, base), debug)
 		},
-		Docker:   dockerClient,
 		Reporter: rep,
 		Plan:     plan.record(),
 	})
@@ -191,14 +189,6 @@ func finishRun(c *cli.Context, eng *runtime.Engine, rep runtime.Reporter, err er
 		return cli.Exit("", code)
 	}
 	return nil
-}
-
-// dockerClient tunnels the Docker API over a host's connection.
-func dockerClient(ctx context.Context, c connection.Conn, become bool) (*client.Client, error) {
-	if lc, ok := c.(*loggedConn); ok {
-		c = lc.Conn // the tunnel needs the connection itself
-	}
-	return connection.DockerClient(ctx, c, become)
 }
 
 // limitHosts resolves --limit to a set of host names (nil: no limit).

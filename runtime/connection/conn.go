@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"net"
 	"time"
+
+	"github.com/docker/docker/client"
 )
 
 // Conn is an open connection to one host.
@@ -33,6 +35,10 @@ type Conn interface {
 	// DialUnix opens a stream to a unix socket on the host (OpenSSH
 	// stream-local forwarding), e.g. /var/run/docker.sock.
 	DialUnix(ctx context.Context, path string) (net.Conn, error)
+	// Docker returns the host's Docker Engine API client over this
+	// connection (see DockerClient), made once per become setting and
+	// closed with the connection.
+	Docker(ctx context.Context, become bool) (client.APIClient, error)
 	// Close ends the connection.
 	Close() error
 }

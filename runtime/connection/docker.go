@@ -3,6 +3,7 @@ package connection
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/docker/docker/client"
@@ -32,6 +33,42 @@ func DockerClient(ctx context.Context, conn Conn, become bool) (*client.Client, 
 		client.WithDialContext(d.dial),
 		client.WithAPIVersionNegotiation(),
 	)
+}
+
+// dockerClients is a connection's Docker Engine API clients, made on first
+// use and kept until the connection closes: one per become setting, since
+// only the become one may fall back to the sudo relay.
+type dockerClients struct {
+	mu      sync.Mutex
+	clients [2]*client.Client // [0] without become, [1] with
+}
+
+func (d *dockerClients) get(ctx context.Context, conn Conn, become bool) (client.APIClient, error) {
+	i := 0
+	if become {
+		i = 1
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.clients[i] == nil {
+		c, err := DockerClient(ctx, conn, become)
+		if err != nil {
+			return nil, err
+		}
+		d.clients[i] = c
+	}
+	return d.clients[i], nil
+}
+
+func (d *dockerClients) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, c := range d.clients {
+		if c != nil {
+			c.Close()
+			d.clients[i] = nil
+		}
+	}
 }
 
 // engineDialer opens one connection to the engine's socket. It decides per

@@ -14,12 +14,15 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/docker/docker/client"
 )
 
 // localConn runs everything on this machine (ansible_connection=local).
 type localConn struct {
-	cfg  Config
-	user string // who we are
+	cfg    Config
+	user   string // who we are
+	docker dockerClients
 }
 
 func dialLocal(c Config) *localConn {
@@ -188,7 +191,11 @@ func (l *localConn) DialUnix(ctx context.Context, p string) (net.Conn, error) {
 	return c, nil
 }
 
-func (l *localConn) Close() error { return nil }
+func (l *localConn) Docker(ctx context.Context, become bool) (client.APIClient, error) {
+	return l.docker.get(ctx, l, become)
+}
+
+func (l *localConn) Close() error { l.docker.close(); return nil }
 
 // localProc runs a shell line in its own process group, so that
 // cancellation reaches the whole command.

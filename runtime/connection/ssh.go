@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -41,6 +42,8 @@ type sshConn struct {
 
 	shellMu sync.Mutex
 	shells  map[string]*shell // by shellKey
+
+	docker dockerClients
 }
 
 // Dial connects to the host c describes (through its ProxyJump chain) and
@@ -206,6 +209,7 @@ func (c *sshConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.done)
+		c.docker.close() // idle tunnelled connections first
 		// The SSH client first: the SFTP client's Close waits for its
 		// reader, which a dead link blocks until the client is closed.
 		err = c.client.Close()
@@ -391,6 +395,10 @@ func (c *sshConn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
 			c.cfg.Name, path, c.cfg.User, err)
 	}
 	return nc, nil
+}
+
+func (c *sshConn) Docker(ctx context.Context, become bool) (client.APIClient, error) {
+	return c.docker.get(ctx, c, become)
 }
 
 // sshProc adapts an SSH session to process.

@@ -621,6 +621,44 @@ func TestDockerClientRelay(t *testing.T) {
 	}
 }
 
+// Conn.Docker keeps one client per become setting: with become it is the
+// relay's (the user may not open the socket), without it the direct path,
+// which fails; neither is the other's cached client.
+func TestConnDockerPerBecome(t *testing.T) {
+	s, cfg := setup(t)
+	fakeSudo(t, s, "pw")
+	s.noUnix.Store(true)
+	sock := fakeDocker(t)
+	old := dockerSocket
+	dockerSocket = sock
+	defer func() { dockerSocket = old }()
+
+	cfg.User = "alice"
+	cfg.BecomePassword = "pw"
+	c := dial(t, cfg)
+	ctx := context.Background()
+	withSudo, err := c.Docker(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.Docker(ctx, true); again != withSudo {
+		t.Error("a second Docker(become) made a new client")
+	}
+	if _, err := withSudo.Ping(ctx); err != nil {
+		t.Errorf("ping with become: %v", err)
+	}
+	direct, err := c.Docker(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct == withSudo {
+		t.Fatal("Docker(false) returned the become client")
+	}
+	if _, err := direct.Ping(ctx); err == nil {
+		t.Error("ping without become reached the socket the user may not open")
+	}
+}
+
 func TestProxyJump(t *testing.T) {
 	target, cfg := setup(t)
 	jump := newTestServer(t)
