@@ -13,22 +13,22 @@ func TestStackAbsent(t *testing.T) {
 	mustRun(t, "network", target(false), f, Params{"name": "appnet", "attachable": true})
 	mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "x"})
 	mustRun(t, "stack", target(false), f, stackParams())
-	f.calls = nil
+	f.Calls = nil
 	gone := Params{"name": "web", "state": "absent"}
 	r := mustRun(t, "stack", target(true), f, gone)
-	if !r.Changed || len(f.calls) != 0 || r.Diff != "- config web_web_conf\n- service web_web\n" {
-		t.Fatalf("check: %+v %v", r, f.calls)
+	if !r.Changed || len(f.Calls) != 0 || r.Diff != "- config web_web_conf\n- service web_web\n" {
+		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	r = mustRun(t, "stack", target(false), f, gone)
-	if !r.Changed || strings.Join(f.calls, ";") != "ServiceRemove web_web;ConfigRemove web_web_conf" {
-		t.Fatalf("remove: %+v %v", r, f.calls)
+	if !r.Changed || strings.Join(f.Calls, ";") != "ServiceRemove web_web;ConfigRemove web_web_conf" {
+		t.Fatalf("remove: %+v %v", r, f.Calls)
 	}
-	if len(f.networks) != 2 || len(f.secrets) != 1 {
-		t.Errorf("external objects removed: %d networks, %d secrets", len(f.networks), len(f.secrets))
+	if len(f.Networks) != 2 || len(f.Secrets) != 1 {
+		t.Errorf("external objects removed: %d networks, %d secrets", len(f.Networks), len(f.Secrets))
 	}
-	f.calls = nil
-	if r := mustRun(t, "stack", target(false), f, gone); r.Changed || len(f.calls) != 0 {
-		t.Fatalf("second run: %+v %v", r, f.calls)
+	f.Calls = nil
+	if r := mustRun(t, "stack", target(false), f, gone); r.Changed || len(f.Calls) != 0 {
+		t.Fatalf("second run: %+v %v", r, f.Calls)
 	}
 	// The network and secret can go once nothing uses them.
 	mustRun(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"})
@@ -41,14 +41,14 @@ func TestRemoveInUseRefused(t *testing.T) {
 	mustRun(t, "network", target(false), f, Params{"name": "appnet", "attachable": true})
 	mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "x"})
 	mustRun(t, "stack", target(false), f, stackParams())
-	f.calls = nil
+	f.Calls = nil
 	if _, err := run(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "used by services web_web") {
 		t.Errorf("network in use: %v", err)
 	}
 	if _, err := run(t, "secret", target(true), f, Params{"name": "pw", "data": "x", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "used by services web_web") {
 		t.Errorf("secret in use (check): %v", err)
 	}
-	if len(f.calls) != 0 {
-		t.Errorf("refused removals touched the swarm: %v", f.calls)
+	if len(f.Calls) != 0 {
+		t.Errorf("refused removals touched the swarm: %v", f.Calls)
 	}
 }
