@@ -56,8 +56,6 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		fn = runSwarmUnlock
 	case "network":
 		fn = runNetwork
-	case "stack":
-		fn = runStack
 	case "image":
 		fn = runImage
 	case "secret":
@@ -86,7 +84,7 @@ func mustRun(t *testing.T, name string, tgt *Target, api client.APIClient, p Par
 }
 
 func TestSchemasDocumented(t *testing.T) {
-	for _, n := range []string{"swarm_init", "swarm_join", "node_label", "node", "network", "secret", "config", "stack", "image"} {
+	for _, n := range []string{"swarm_init", "swarm_join", "node_label", "node", "network", "secret", "config", "image"} {
 		m, ok := Get(n)
 		if !ok {
 			t.Fatalf("%s not registered", n)
@@ -361,132 +359,6 @@ func TestSecretReplaceAndConfig(t *testing.T) {
 	}
 }
 
-func stackParams() Params {
-	return Params{"name": "web", "compose": "web.yml", "env": map[string]any{"SECRET_NAME": "pw", "NETWORK": "appnet"}}
-}
-
-func TestStackIdempotent(t *testing.T) {
-	f := newFakeManager()
-	mustRun(t, "network", target(false), f, Params{"name": "appnet", "attachable": true})
-	mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "x"})
-	f.Calls = nil
-
-	// --check predicts and touches nothing.
-	r := mustRun(t, "stack", target(true), f, stackParams())
-	if !r.Changed || len(f.Calls) != 0 || !strings.Contains(r.Diff, "+ service web_web") || !strings.Contains(r.Diff, "+ config web_web_conf") {
-		t.Fatalf("check: %+v %v", r, f.Calls)
-	}
-	r = mustRun(t, "stack", target(false), f, stackParams())
-	if strings.Join(f.Calls, ";") != "ConfigCreate web_web_conf;ServiceCreate web_web" {
-		t.Fatalf("deploy: %v", f.Calls)
-	}
-	var svc *swarm.Service
-	for _, s := range f.Services {
-		svc = s
-	}
-	if svc.Spec.TaskTemplate.Networks[0].Target == "appnet" || *svc.Spec.Mode.Replicated.Replicas != 3 {
-		t.Fatalf("engine spec: %+v", svc.Spec)
-	}
-	version := svc.Version.Index
-
-	// Again: nothing changes, no update call, version unchanged.
-	f.Calls = nil
-	for _, check := range []bool{true, false} {
-		r = mustRun(t, "stack", target(check), f, stackParams())
-		if r.Changed || len(f.Calls) != 0 || r.Diff != "" {
-			t.Fatalf("re-run (check=%v): changed=%v calls=%v diff=%q", check, r.Changed, f.Calls, r.Diff)
-		}
-	}
-	if svc.Version.Index != version {
-		t.Fatal("version bumped")
-	}
-
-	// A changed replica count and environment: a field-level plan, env
-	// values not shown.
-	p := stackParams()
-	p["env"].(map[string]any)["REPLICAS"] = "2"
-	p["env"].(map[string]any)["GREETING"] = "s3cr3t"
-	r = mustRun(t, "stack", target(true), f, p)
-	if !strings.Contains(r.Diff, "Mode.Replicated.Replicas: 3 -> 2") || !strings.Contains(r.Diff, "~ GREETING (value changed)") || strings.Contains(r.Diff, "s3cr3t") {
-		t.Fatalf("plan: %q", r.Diff)
-	}
-	mustRun(t, "stack", target(false), f, p)
-	if *svc.Spec.Mode.Replicated.Replicas != 2 || svc.Version.Index != version+1 {
-		t.Fatalf("update: %+v", svc)
-	}
-
-	// Rotated secret: the service follows the new name.
-	mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "y", "rotate": true})
-	p["env"].(map[string]any)["SECRET_NAME"] = "pw_v2"
-	r = mustRun(t, "stack", target(false), f, p)
-	if r.Outputs["updated"].([]any)[0] != "web_web" || svc.Spec.TaskTemplate.ContainerSpec.Secrets[0].SecretName != "pw_v2" {
-		t.Fatalf("rotate: %+v", r)
-	}
-}
-
-func TestStackDefinesObjectsAndPrunes(t *testing.T) {
-	f := newFakeManager()
-	p := Params{"name": "s", "compose": "simple.yml", "prune": true}
-	// --check when the stack's secret/config don't exist yet still plans.
-	if r := mustRun(t, "stack", target(true), f, p); !r.Changed || len(f.Calls) != 0 {
-		t.Fatalf("check: %+v", r)
-	}
-	mustRun(t, "stack", target(false), f, p)
-	want := "NetworkCreate s_default;SecretCreate s_token;ConfigCreate s_settings;ServiceCreate s_agent;ServiceCreate s_api"
-	if strings.Join(f.Calls, ";") != want {
-		t.Fatalf("calls %v", f.Calls)
-	}
-	f.Calls = nil
-	if r := mustRun(t, "stack", target(false), f, p); r.Changed || len(f.Calls) != 0 {
-		t.Fatalf("second: %+v %v", r, f.Calls)
-	}
-	// The file's secret changed: refused (immutable).
-	dir := t.TempDir()
-	for _, n := range []string{"simple.yml", "web.conf"} {
-		b, _ := os.ReadFile(filepath.Join("../testdata/e2e/swarm", n))
-		os.WriteFile(filepath.Join(dir, n), b, 0o644)
-	}
-	os.WriteFile(filepath.Join(dir, "token.txt"), []byte("other"), 0o600)
-	tg := target(false)
-	tg.Dir = dir
-	if _, err := run(t, "stack", tg, f, p); err == nil || !strings.Contains(err.Error(), "s_token") || strings.Contains(err.Error(), "other") {
-		t.Fatalf("changed secret: %v", err)
-	}
-	// Prune: a stack service the file no longer has.
-	f.Services["old"] = &swarm.Service{ID: "old", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "s_old", Labels: map[string]string{"com.docker.stack.namespace": "s"}}, Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{}}}}
-	one := uint64(1)
-	f.Services["old"].Spec.Mode.Replicated.Replicas = &one
-	r := mustRun(t, "stack", target(false), f, p)
-	if strings.Join(f.Calls, ";") != "ServiceRemove s_old" || r.Outputs["removed"].([]any)[0] != "s_old" {
-		t.Fatalf("prune: %v %+v", f.Calls, r.Outputs)
-	}
-}
-
-func TestNormaliseSpec(t *testing.T) {
-	// A converted spec and the same spec after the engine filled defaults.
-	three := uint64(3)
-	want := swarm.ServiceSpec{
-		Annotations:  swarm.Annotations{Name: "a", Labels: map[string]string{"x": "1"}},
-		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "i", Privileges: &swarm.Privileges{}}, Resources: &swarm.ResourceRequirements{}, Placement: &swarm.Placement{}, Networks: []swarm.NetworkAttachmentConfig{{Target: "net"}}},
-		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &three}},
-		EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 80, PublishedPort: 8080}}},
-		UpdateConfig: &swarm.UpdateConfig{Parallelism: 1},
-	}
-	f := newFakeManager()
-	f.Networks["netid"] = &network.Inspect{ID: "netid", Name: "net"}
-	got := f.EngineSpec(want)
-	got.EndpointSpec.Ports[0].Protocol = "tcp"
-	got.EndpointSpec.Ports[0].PublishMode = "ingress"
-	names := map[string]string{"netid": "net"}
-	if d := specDiff(normaliseSpec(got, names), normaliseSpec(want, names)); len(d) != 0 {
-		t.Fatalf("differences after normalising: %v", d)
-	}
-	got.TaskTemplate.ContainerSpec.Image = "j"
-	if d := specDiff(normaliseSpec(got, names), normaliseSpec(want, names)); len(d) != 1 || d[0] != `TaskTemplate.ContainerSpec.Image: "j" -> "i"` {
-		t.Fatalf("diff %v", d)
-	}
-}
-
 func TestImage(t *testing.T) {
 	dir := t.TempDir()
 	cfg := []byte(`{"architecture":"amd64","os":"linux"}`)
@@ -518,41 +390,5 @@ func TestImage(t *testing.T) {
 	f.Images["x/y:latest"] = f.Images["other"]
 	if r := mustRun(t, "image", tg, f, Params{"src": "img.tar"}); !r.Changed {
 		t.Fatalf("moved tag: %+v", r)
-	}
-}
-
-// A service on the external "bridge" network: the engine stores the
-// swarm's own ID of it, which the network list does not show. A re-run
-// must still change nothing (it updated the service on every run).
-func TestStackBridgeNetworkIdempotent(t *testing.T) {
-	f := newFakeManager()
-	f.Networks["localbridge"] = &network.Inspect{ID: "localbridge", Name: "bridge", Driver: "bridge", Scope: "local"}
-	f.SwarmNets = map[string]string{"swarmbridge": "bridge"}
-	dir := t.TempDir()
-	compose := "version: '3.8'\nservices:\n  app:\n    image: nginx:alpine\n    networks: [outside]\nnetworks:\n  outside:\n    external: true\n    name: bridge\n"
-	if err := os.WriteFile(filepath.Join(dir, "b.yml"), []byte(compose), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tg := target(false)
-	tg.Dir = dir
-	p := Params{"name": "b", "compose": "b.yml"}
-	mustRun(t, "stack", tg, f, p)
-	var svc *swarm.Service
-	for _, s := range f.Services {
-		svc = s
-	}
-	if svc == nil || svc.Spec.TaskTemplate.Networks[0].Target != "swarmbridge" {
-		t.Fatalf("service %+v", svc)
-	}
-	version := svc.Version.Index
-	f.Calls = nil
-	for _, check := range []bool{true, false} {
-		tg.Check = check
-		if r := mustRun(t, "stack", tg, f, p); r.Changed || len(f.Calls) != 0 {
-			t.Fatalf("re-run (check=%v): changed %v, calls %v, diff %q", check, r.Changed, f.Calls, r.Diff)
-		}
-	}
-	if svc.Version.Index != version {
-		t.Fatal("service version bumped")
 	}
 }

@@ -1,4 +1,4 @@
-package modules
+package stack
 
 // stack(state = "absent"): what `docker stack rm` does, observed first so a
 // second run (or --check) reports exactly what is left to remove.
@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+	"github.com/swarmrun/swarmrun/modules"
 )
 
 const stackLabel = "com.docker.stack.namespace"
@@ -26,7 +27,7 @@ type stackObjects struct {
 
 func listStack(ctx context.Context, api client.APIClient, name string) (stackObjects, error) {
 	var o stackObjects
-	f := labelFilter(stackLabel + "=" + name)
+	f := modules.LabelFilter(stackLabel + "=" + name)
 	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
 	if err != nil {
 		return o, err
@@ -63,12 +64,12 @@ func listStack(ctx context.Context, api client.APIClient, name string) (stackObj
 	return o, nil
 }
 
-func removeStack(ctx context.Context, t *Target, api client.APIClient, name string) (*Result, error) {
+func removeStack(ctx context.Context, t *modules.Target, api client.APIClient, name string) (*modules.Result, error) {
 	o, err := listStack(ctx, api, name)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Outputs: map[string]any{"services": []any{}, "created": []any{}, "updated": []any{}, "removed": []any{}}}
+	res := &modules.Result{Outputs: map[string]any{"services": []any{}, "created": []any{}, "updated": []any{}, "removed": []any{}}}
 	if len(o.names) == 0 {
 		res.Msg = "stack " + name + " absent"
 		return res, nil
@@ -87,7 +88,7 @@ func removeStack(ctx context.Context, t *Target, api client.APIClient, name stri
 		}
 	}
 	// Networks stay attached until the services' tasks are gone: retry.
-	err = waitUntil(ctx, waitBudget(ctx, 2*time.Minute), time.Second, func() (bool, string, error) {
+	err = modules.WaitUntil(ctx, modules.WaitBudget(ctx, 2*time.Minute), time.Second, func() (bool, string, error) {
 		left := ""
 		for _, id := range o.networks {
 			if err := api.NetworkRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
