@@ -27,21 +27,52 @@ func normaliseSpec(in swarm.ServiceSpec, netNames map[string]string) map[string]
 	if tt.Runtime == swarm.RuntimeContainer {
 		tt.Runtime = ""
 	}
-	if cs := tt.ContainerSpec; cs != nil {
-		if cs.Isolation == container.IsolationDefault {
-			cs.Isolation = ""
-		}
-		if cs.StopGracePeriod == nil {
-			// The engine's default, which service inspect shows.
-			d := 10 * time.Second
-			cs.StopGracePeriod = &d
-		}
-		sort.SliceStable(cs.Secrets, func(i, j int) bool { return cs.Secrets[i].SecretName < cs.Secrets[j].SecretName })
-		sort.SliceStable(cs.Configs, func(i, j int) bool { return cs.Configs[i].ConfigName < cs.Configs[j].ConfigName })
+	normaliseContainer(tt.ContainerSpec)
+	tt.RestartPolicy = normaliseRestart(tt.RestartPolicy)
+	s.UpdateConfig = normaliseUpdate(s.UpdateConfig)
+	s.RollbackConfig = normaliseUpdate(s.RollbackConfig)
+	if s.Mode.Replicated == nil && s.Mode.Global == nil && s.Mode.ReplicatedJob == nil && s.Mode.GlobalJob == nil {
+		s.Mode.Replicated = &swarm.ReplicatedService{}
 	}
-	// Restart policy: swarmkit's defaults are condition any, delay 5s,
-	// unlimited attempts (0).
-	rp := tt.RestartPolicy
+	if r := s.Mode.Replicated; r != nil && r.Replicas == nil {
+		one := uint64(1)
+		r.Replicas = &one
+	}
+	s.EndpointSpec = normaliseEndpoint(s.EndpointSpec)
+	// Networks: the engine stores network IDs; files name networks. Old
+	// specs used the deprecated ServiceSpec.Networks.
+	tt.Networks = normaliseNetworks(append(tt.Networks, s.Networks...), netNames) //nolint:staticcheck // reading the deprecated field is the point
+	s.Networks = nil                                                              //nolint:staticcheck
+
+	var tree map[string]any
+	b, _ = json.Marshal(s)
+	_ = json.Unmarshal(b, &tree)
+	pruned, _ := pruneZero(tree).(map[string]any)
+	if pruned == nil {
+		pruned = map[string]any{}
+	}
+	return pruned
+}
+
+func normaliseContainer(cs *swarm.ContainerSpec) {
+	if cs == nil {
+		return
+	}
+	if cs.Isolation == container.IsolationDefault {
+		cs.Isolation = ""
+	}
+	if cs.StopGracePeriod == nil {
+		// The engine's default, which service inspect shows.
+		d := 10 * time.Second
+		cs.StopGracePeriod = &d
+	}
+	sort.SliceStable(cs.Secrets, func(i, j int) bool { return cs.Secrets[i].SecretName < cs.Secrets[j].SecretName })
+	sort.SliceStable(cs.Configs, func(i, j int) bool { return cs.Configs[i].ConfigName < cs.Configs[j].ConfigName })
+}
+
+// normaliseRestart fills swarmkit's defaults: condition any, delay 5s,
+// unlimited attempts (0).
+func normaliseRestart(rp *swarm.RestartPolicy) *swarm.RestartPolicy {
 	if rp == nil {
 		rp = &swarm.RestartPolicy{}
 	}
@@ -52,17 +83,10 @@ func normaliseSpec(in swarm.ServiceSpec, netNames map[string]string) map[string]
 		d := 5 * time.Second
 		rp.Delay = &d
 	}
-	tt.RestartPolicy = rp
-	s.UpdateConfig = normaliseUpdate(s.UpdateConfig)
-	s.RollbackConfig = normaliseUpdate(s.RollbackConfig)
-	if s.Mode.Replicated == nil && s.Mode.Global == nil && s.Mode.ReplicatedJob == nil && s.Mode.GlobalJob == nil {
-		s.Mode.Replicated = &swarm.ReplicatedService{}
-	}
-	if r := s.Mode.Replicated; r != nil && r.Replicas == nil {
-		one := uint64(1)
-		r.Replicas = &one
-	}
-	ep := s.EndpointSpec
+	return rp
+}
+
+func normaliseEndpoint(ep *swarm.EndpointSpec) *swarm.EndpointSpec {
 	if ep == nil {
 		ep = &swarm.EndpointSpec{}
 	}
@@ -77,11 +101,12 @@ func normaliseSpec(in swarm.ServiceSpec, netNames map[string]string) map[string]
 			ep.Ports[i].PublishMode = swarm.PortConfigPublishModeIngress
 		}
 	}
-	s.EndpointSpec = ep
-	// Networks: the engine stores network IDs; files name networks. Old
-	// specs used the deprecated ServiceSpec.Networks.
-	nets := append(tt.Networks, s.Networks...) //nolint:staticcheck // reading the deprecated field is the point
-	s.Networks = nil                           //nolint:staticcheck
+	return ep
+}
+
+// normaliseNetworks names the networks (netNames maps IDs to names) and
+// sorts them and their aliases.
+func normaliseNetworks(nets []swarm.NetworkAttachmentConfig, netNames map[string]string) []swarm.NetworkAttachmentConfig {
 	for i := range nets {
 		if n, ok := netNames[nets[i].Target]; ok {
 			nets[i].Target = n
@@ -89,16 +114,7 @@ func normaliseSpec(in swarm.ServiceSpec, netNames map[string]string) map[string]
 		sort.Strings(nets[i].Aliases)
 	}
 	sort.SliceStable(nets, func(i, j int) bool { return nets[i].Target < nets[j].Target })
-	tt.Networks = nets
-
-	var tree map[string]any
-	b, _ = json.Marshal(s)
-	_ = json.Unmarshal(b, &tree)
-	pruned, _ := pruneZero(tree).(map[string]any)
-	if pruned == nil {
-		pruned = map[string]any{}
-	}
-	return pruned
+	return nets
 }
 
 func normaliseUpdate(u *swarm.UpdateConfig) *swarm.UpdateConfig {
