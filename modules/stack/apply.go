@@ -26,8 +26,8 @@ func applyStack(ctx context.Context, api client.APIClient, name string, plan *st
 			return fmt.Errorf("create config %s: %w", c.Name, err)
 		}
 	}
-	for _, f := range plan.labelUpd {
-		if err := f(ctx); err != nil {
+	for _, r := range plan.relabels {
+		if err := applyRelabel(ctx, api, r); err != nil {
 			return err
 		}
 	}
@@ -58,6 +58,13 @@ func applyStack(ctx context.Context, api client.APIClient, name string, plan *st
 		}
 	}
 	return nil
+}
+
+func applyRelabel(ctx context.Context, api client.APIClient, r labelUpdate) error {
+	if r.secret != nil {
+		return api.SecretUpdate(ctx, r.id, r.version, *r.secret)
+	}
+	return api.ConfigUpdate(ctx, r.id, r.version, *r.config)
 }
 
 func resolvePlannedIDs(ctx context.Context, api client.APIClient, plan *stackPlan) error {

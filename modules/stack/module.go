@@ -2,8 +2,9 @@
 // stack, changing only what differs. It is split by job, as docker/cli
 // splits cli/command/stack and cli/compose/convert: load.go reads the
 // compose files, convert.go and normalise.go bring the file's and the
-// engine's specs to one form, plan.go decides what changes, apply.go and
-// wait.go carry the plan out, remove.go is state = "absent".
+// engine's specs to one form, observe.go reads the swarm and plan.go
+// decides (purely) what changes, apply.go and wait.go carry the plan out,
+// remove.go is state = "absent".
 package stack
 
 import (
