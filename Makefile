@@ -42,7 +42,7 @@ race:
 # Each fuzz target for FUZZTIME; the seed corpus is in */testdata/fuzz/.
 FUZZTIME ?= 10s
 FUZZ     := inventory:FuzzINI inventory:FuzzYAML inventory:FuzzPattern inventory:FuzzExtraVars \
-            inventory:FuzzPyLiteral modules:FuzzComposeLoad modules:FuzzDaemonJSONMerge
+            inventory:FuzzPyLiteral modules/stack:FuzzComposeLoad modules:FuzzDaemonJSONMerge
 fuzz:
 	@set -eo pipefail; for t in $(FUZZ); do echo "fuzz $$t"; \
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ | tail -n 2; done

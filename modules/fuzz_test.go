@@ -2,34 +2,12 @@ package modules
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
 
 // Fuzz targets for the inputs modules parse on the controller (make fuzz
 // runs each for a few seconds; seeds under testdata/fuzz/).
-
-func FuzzComposeLoad(f *testing.F) {
-	for _, p := range []string{"../testdata/e2e/swarm/simple.yml", "../testdata/e2e/swarm/web.yml"} {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
-	f.Add([]byte("version: '3.8'\nservices:\n  a: &a\n    image: x\n    labels: *a\n"))
-	f.Add([]byte("services:\n  web:\n    image: nginx\n    environment:\n      - A=${X:?need X}\n"))
-	dir := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := os.WriteFile(filepath.Join(dir, "c.yml"), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, _, err := loadCompose(dir, []string{"c.yml"}, map[string]string{"X": "1"})
-		if err == nil && cfg == nil {
-			t.Fatal("no error and no config")
-		}
-	})
-}
 
 // FuzzDaemonJSONMerge: whatever is on the host and whatever the playbook
 // asks, the document written must read back as exactly what was planned

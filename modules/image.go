@@ -163,17 +163,30 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 		res.Msg = "would load " + path.Base(file) + " (" + strings.Join(missing, ", ") + ")"
 		return res, nil
 	}
+	if err := loadImages(ctx, api, file); err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		if _, err := api.ImageInspect(ctx, img.ID); err != nil {
+			return nil, fmt.Errorf("image %s not present after loading: %w", img.ID, err)
+		}
+	}
+	return res, nil
+}
+
+// loadImages sends the archive to the engine, which reports failures
+// inside its JSON message stream.
+func loadImages(ctx context.Context, api client.APIClient, file string) error {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	lr, err := api.ImageLoad(ctx, f, client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return nil, fmt.Errorf("image load: %w", err)
+		return fmt.Errorf("image load: %w", err)
 	}
 	defer lr.Body.Close()
-	// The engine reports failures inside the JSON message stream.
 	dec := json.NewDecoder(lr.Body)
 	for {
 		var m struct {
@@ -184,7 +197,7 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 			break
 		} else if err != nil {
 			if lr.JSON {
-				return nil, fmt.Errorf("image load: %w", err)
+				return fmt.Errorf("image load: %w", err)
 			}
 			break
 		}
@@ -193,13 +206,8 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 			if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
 				msg = m.ErrorDetail.Message
 			}
-			return nil, errors.New("image load: " + msg)
+			return errors.New("image load: " + msg)
 		}
 	}
-	for _, img := range imgs {
-		if _, err := api.ImageInspect(ctx, img.ID); err != nil {
-			return nil, fmt.Errorf("image %s not present after loading: %w", img.ID, err)
-		}
-	}
-	return res, nil
+	return nil
 }

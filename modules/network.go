@@ -170,6 +170,29 @@ func networkUsers(ctx context.Context, api client.APIClient, n *network.Inspect)
 	})
 }
 
+// removeNetwork removes the network unless a service uses it.
+func removeNetwork(ctx context.Context, t *Target, api client.APIClient, name string, cur *network.Inspect, res *Result) (*Result, error) {
+	if cur == nil {
+		res.Msg = "network " + name + " absent"
+		return res, nil
+	}
+	users, err := networkUsers(ctx, api, cur)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) > 0 {
+		return nil, fmt.Errorf("network %s is used by services %s; remove them first", name, strings.Join(users, ", "))
+	}
+	res.Changed, res.Msg = true, "network "+name+" removed"
+	if t.Diff {
+		res.Diff = "- network " + name + "\n"
+	}
+	if t.Check {
+		return res, nil
+	}
+	return res, api.NetworkRemove(ctx, cur.ID)
+}
+
 func runNetwork(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	name := p.String("name")
 	want := desiredNetwork(p)
@@ -185,25 +208,7 @@ func runNetwork(ctx context.Context, t *Target, p Params, api client.APIClient) 
 	}
 	res := &Result{Outputs: map[string]any{"name": name}}
 	if p.String("state") == "absent" {
-		if cur == nil {
-			res.Msg = "network " + name + " absent"
-			return res, nil
-		}
-		users, err := networkUsers(ctx, api, cur)
-		if err != nil {
-			return nil, err
-		}
-		if len(users) > 0 {
-			return nil, fmt.Errorf("network %s is used by services %s; remove them first", name, strings.Join(users, ", "))
-		}
-		res.Changed, res.Msg = true, "network "+name+" removed"
-		if t.Diff {
-			res.Diff = "- network " + name + "\n"
-		}
-		if t.Check {
-			return res, nil
-		}
-		return res, api.NetworkRemove(ctx, cur.ID)
+		return removeNetwork(ctx, t, api, name, cur, res)
 	}
 	var ch changes
 	if cur != nil {

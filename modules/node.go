@@ -61,23 +61,7 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 	n, err := findJoinedNode(ctx, t, api, p.String("node"))
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
-			// An earlier step may join it: a new node is active; its role
-			// comes from the join token, which cannot be seen from here.
-			var ch changes
-			if a := p.String("availability"); a != "" && a != string(swarm.NodeAvailabilityActive) {
-				ch.add("availability", "active", a)
-			}
-			if r := p.String("role"); r != "" {
-				ch.note("role: (set by the join token) -> %q", r)
-			}
-			res := &Result{Changed: len(ch) > 0, Msg: fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, active)", p.String("node"))}
-			if res.Changed {
-				res.Msg = fmt.Sprintf("would update node %s once it has joined: %s", p.String("node"), strings.Join(ch, ", "))
-				if t.Diff {
-					res.Diff = ch.String()
-				}
-			}
-			return res, nil
+			return nodeNotJoined(t, p), nil
 		}
 		return nil, err
 	}
@@ -117,9 +101,39 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 	}
 	// Waiting also runs when nothing changed: a re-run right after an
 	// interrupted drain should still only return once the node is empty.
+	if err := waitNode(ctx, api, n.ID, name, spec, timeout); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// nodeNotJoined is the --check result for a node not in the swarm yet: an
+// earlier step may join it; a new node is active, and its role comes from
+// the join token, which cannot be seen from here.
+func nodeNotJoined(t *Target, p Params) *Result {
+	var ch changes
+	if a := p.String("availability"); a != "" && a != string(swarm.NodeAvailabilityActive) {
+		ch.add("availability", "active", a)
+	}
+	if r := p.String("role"); r != "" {
+		ch.note("role: (set by the join token) -> %q", r)
+	}
+	res := &Result{Changed: len(ch) > 0, Msg: fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, active)", p.String("node"))}
+	if res.Changed {
+		res.Msg = fmt.Sprintf("would update node %s once it has joined: %s", p.String("node"), strings.Join(ch, ", "))
+		if t.Diff {
+			res.Diff = ch.String()
+		}
+	}
+	return res
+}
+
+// waitNode waits until the node is as its spec says: drained of running
+// tasks, ready when active, in its role.
+func waitNode(ctx context.Context, api client.APIClient, id, name string, spec swarm.NodeSpec, timeout time.Duration) error {
 	if spec.Availability == swarm.NodeAvailabilityDrain {
-		err = waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
-			tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("node", n.ID))})
+		err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+			tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("node", id))})
 			if err != nil {
 				return false, "", err
 			}
@@ -132,18 +146,15 @@ func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*R
 			return left == 0, fmt.Sprintf("%d task(s) still running on %s", left, name), nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("drain %s: %w", name, err)
+			return fmt.Errorf("drain %s: %w", name, err)
 		}
 	}
 	if spec.Availability == swarm.NodeAvailabilityActive {
-		if err := waitNodeReady(ctx, api, n.ID, name, timeout); err != nil {
-			return nil, err
+		if err := waitNodeReady(ctx, api, id, name, timeout); err != nil {
+			return err
 		}
 	}
-	if err := waitRole(ctx, api, n.ID, name, spec.Role, timeout); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return waitRole(ctx, api, id, name, spec.Role, timeout)
 }
 
 // waitRole waits after a promotion until the node is a reachable manager,

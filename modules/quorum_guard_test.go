@@ -13,7 +13,7 @@ import (
 // and a worker w1; down names the nodes that are not Ready.
 func threeManagers(down ...string) *fakeEngine {
 	f := newFakeManager()
-	f.nodes = map[string]*swarm.Node{}
+	f.Nodes = map[string]*swarm.Node{}
 	for i, name := range []string{"m1", "m2", "m3", "w1"} {
 		n := &swarm.Node{ID: "id-" + name, Description: swarm.NodeDescription{Hostname: name},
 			Spec:   swarm.NodeSpec{Role: swarm.NodeRoleWorker, Availability: swarm.NodeAvailabilityActive},
@@ -28,7 +28,7 @@ func threeManagers(down ...string) *fakeEngine {
 				n.ManagerStatus.Reachability = swarm.ReachabilityUnreachable
 			}
 		}
-		f.nodes[n.ID] = n
+		f.Nodes[n.ID] = n
 	}
 	return f
 }
@@ -62,8 +62,8 @@ func TestQuorumGuard(t *testing.T) {
 				t.Errorf("down %v, going %v: %+v %v, want %q", c.down, c.nodes, r, err, c.msg)
 			}
 		}
-		if len(f.calls) != 0 {
-			t.Errorf("the guard changed something: %v", f.calls)
+		if len(f.Calls) != 0 {
+			t.Errorf("the guard changed something: %v", f.Calls)
 		}
 	}
 	// refuse = False reports instead of failing.
@@ -86,8 +86,8 @@ func TestNodeDemoteGuarded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "refusing to demote m2") {
 		t.Fatalf("demote with one manager down: %v", err)
 	}
-	if len(f.calls) != 0 || f.nodes["id-m2"].Spec.Role != swarm.NodeRoleManager {
-		t.Fatalf("the refused demotion touched the node: %v", f.calls)
+	if len(f.Calls) != 0 || f.Nodes["id-m2"].Spec.Role != swarm.NodeRoleManager {
+		t.Fatalf("the refused demotion touched the node: %v", f.Calls)
 	}
 	f = threeManagers()
 	if r, err := run(t, "node", target(false), f, Params{"node": "m2", "role": "worker"}); err != nil || !r.Changed {
@@ -97,12 +97,12 @@ func TestNodeDemoteGuarded(t *testing.T) {
 
 func TestNodeWaitReady(t *testing.T) {
 	f := threeManagers()
-	f.nodes["id-w1"].Spec.Availability = swarm.NodeAvailabilityDrain
+	f.Nodes["id-w1"].Spec.Availability = swarm.NodeAvailabilityDrain
 	r, err := run(t, "node", target(false), f, Params{"node": "w1", "availability": "active", "wait": true})
 	if err != nil || !r.Changed {
 		t.Fatalf("activate and wait: %+v %v", r, err)
 	}
-	f.nodes["id-w1"].Status.State = swarm.NodeStateDown
+	f.Nodes["id-w1"].Status.State = swarm.NodeStateDown
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = runCtx(t, ctx, "node", target(false), f, Params{"node": "w1", "availability": "active", "wait": true})
@@ -117,12 +117,12 @@ func TestNodeAbsentAndLeave(t *testing.T) {
 	if _, err := run(t, "node", target(false), f, Params{"node": "m2", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "demote it first") {
 		t.Errorf("removing a manager: %v", err)
 	}
-	if r := mustRun(t, "node", target(true), f, gone); !r.Changed || len(f.calls) != 0 {
-		t.Fatalf("check: %+v %v", r, f.calls)
+	if r := mustRun(t, "node", target(true), f, gone); !r.Changed || len(f.Calls) != 0 {
+		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
-	f.nodes["id-w1"].Status.State = swarm.NodeStateDown
-	if r := mustRun(t, "node", target(false), f, gone); !r.Changed || strings.Join(f.calls, ";") != "NodeRemove w1" {
-		t.Fatalf("remove: %+v %v", r, f.calls)
+	f.Nodes["id-w1"].Status.State = swarm.NodeStateDown
+	if r := mustRun(t, "node", target(false), f, gone); !r.Changed || strings.Join(f.Calls, ";") != "NodeRemove w1" {
+		t.Fatalf("remove: %+v %v", r, f.Calls)
 	}
 	if r := mustRun(t, "node", target(false), f, gone); r.Changed {
 		t.Fatalf("second run: %+v", r)
@@ -133,13 +133,13 @@ func TestNodeAbsentAndLeave(t *testing.T) {
 	if _, err := run(t, "swarm_leave", target(false), m, Params{}); err == nil || !strings.Contains(err.Error(), "demote it first") {
 		t.Errorf("manager leave: %v", err)
 	}
-	m.info.Swarm.ControlAvailable = false
-	if r := mustRun(t, "swarm_leave", target(true), m, Params{}); !r.Changed || len(m.calls) != 0 {
-		t.Fatalf("leave check: %+v %v", r, m.calls)
+	m.SysInfo.Swarm.ControlAvailable = false
+	if r := mustRun(t, "swarm_leave", target(true), m, Params{}); !r.Changed || len(m.Calls) != 0 {
+		t.Fatalf("leave check: %+v %v", r, m.Calls)
 	}
 	mustRun(t, "swarm_leave", target(false), m, Params{})
-	if r := mustRun(t, "swarm_leave", target(false), m, Params{}); r.Changed || len(m.calls) != 1 {
-		t.Fatalf("leave again: %+v %v", r, m.calls)
+	if r := mustRun(t, "swarm_leave", target(false), m, Params{}); r.Changed || len(m.Calls) != 1 {
+		t.Fatalf("leave again: %+v %v", r, m.Calls)
 	}
 }
 
@@ -148,15 +148,15 @@ func TestNodeAbsentAndLeave(t *testing.T) {
 // again and updated; one that keeps changing fails after a few tries.
 func TestNodeUpdateOutOfSequence(t *testing.T) {
 	f := threeManagers()
-	f.busyNodes = 2
+	f.BusyNodes = 2
 	if r, err := run(t, "node", target(false), f, Params{"node": "m2", "availability": "drain"}); err != nil || !r.Changed {
 		t.Fatalf("drain after two concurrent updates: %+v %v", r, err)
 	}
-	if got := f.nodes["id-m2"].Spec.Availability; got != swarm.NodeAvailabilityDrain {
+	if got := f.Nodes["id-m2"].Spec.Availability; got != swarm.NodeAvailabilityDrain {
 		t.Errorf("availability %q, want drain", got)
 	}
 	f = threeManagers()
-	f.busyNodes = 10
+	f.BusyNodes = 10
 	if _, err := run(t, "node_label", target(false), f, Params{"node": "m2", "labels": map[string]any{"zone": "a"}}); err == nil || !strings.Contains(err.Error(), "out of sequence") {
 		t.Errorf("a node that keeps changing: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,57 +176,30 @@ func objectVersion(o swarmObject, base string) int {
 	return 0
 }
 
+// fileObjectRun is one run of the secret or config module on a host.
+type fileObjectRun struct {
+	t    *Target
+	k    objectKind
+	kind string
+	name string
+	all  []swarmObject // the engine's objects of this kind
+	res  *Result
+	ch   changes
+}
+
 func runFileObject(ctx context.Context, t *Target, p Params, k objectKind) (*Result, error) {
-	kind, name := k.kind(), p.String("name")
 	all, err := k.list(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Outputs: map[string]any{"name": name}}
-	var ch changes
+	r := &fileObjectRun{t: t, k: k, kind: k.kind(), name: p.String("name"), all: all,
+		res: &Result{Outputs: map[string]any{"name": p.String("name")}}}
 	if p.String("state") == "absent" {
-		var gone []swarmObject
-		if p.Bool("rotate") {
-			gone = objectVersions(all, name)
-		} else {
-			for _, o := range all {
-				if o.Name == name {
-					gone = append(gone, o)
-				}
-			}
-		}
-		for _, o := range gone {
-			users, err := k.usedBy(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			if len(users) > 0 {
-				return nil, fmt.Errorf("%s %s is used by services %s; remove them from the services first", kind, o.Name, strings.Join(users, ", "))
-			}
-			ch.note("- %s %s", kind, o.Name)
-		}
-		return applyObjectChanges(ctx, t, k, res, ch, func() error {
-			for _, o := range gone {
-				if err := k.remove(ctx, o.ID); err != nil {
-					return fmt.Errorf("remove %s %s: %w", kind, o.Name, err)
-				}
-			}
-			return nil
-		})
+		return r.absent(ctx, p.Bool("rotate"))
 	}
-
-	var data []byte
-	switch {
-	case p.Has("data") && p.Has("src"):
-		return nil, errors.New("give data or src, not both")
-	case p.Has("data"):
-		data = []byte(p.String("data"))
-	case p.Has("src"):
-		if data, err = readSrc(t, p.String("src")); err != nil {
-			return nil, fmt.Errorf("src: %w", err)
-		}
-	default:
-		return nil, errors.New("give the value as data or src")
+	data, err := fileObjectData(t, p)
+	if err != nil {
+		return nil, err
 	}
 	hash := sha256Hex(data)
 	labels := stringMap(p.Dict("labels"))
@@ -233,104 +207,187 @@ func runFileObject(ctx context.Context, t *Target, p Params, k objectKind) (*Res
 		labels = map[string]string{}
 	}
 	labels[hashLabel] = hash
-
 	if !p.Bool("rotate") {
-		var cur *swarmObject
-		for i := range all {
-			if all[i].Name == name {
-				cur = &all[i]
+		return r.replace(ctx, data, hash, labels)
+	}
+	return r.rotate(ctx, data, hash, labels, int(p.Int("keep")))
+}
+
+// fileObjectData is the value from data or src.
+func fileObjectData(t *Target, p Params) ([]byte, error) {
+	switch {
+	case p.Has("data") && p.Has("src"):
+		return nil, errors.New("give data or src, not both")
+	case p.Has("data"):
+		return []byte(p.String("data")), nil
+	case p.Has("src"):
+		data, err := readSrc(t, p.String("src"))
+		if err != nil {
+			return nil, fmt.Errorf("src: %w", err)
+		}
+		return data, nil
+	default:
+		return nil, errors.New("give the value as data or src")
+	}
+}
+
+// absent removes the object (with rotate: all its versions) unless a
+// service uses it.
+func (r *fileObjectRun) absent(ctx context.Context, rotate bool) (*Result, error) {
+	var gone []swarmObject
+	if rotate {
+		gone = objectVersions(r.all, r.name)
+	} else {
+		for _, o := range r.all {
+			if o.Name == r.name {
+				gone = append(gone, o)
 			}
 		}
-		if cur == nil {
-			ch.note("+ %s %s", kind, name)
-			return applyObjectChanges(ctx, t, k, res, ch, func() error {
-				id, err := k.create(ctx, name, data, labels)
-				res.Outputs["id"] = id
-				return err
-			})
-		}
-		res.Outputs["id"] = cur.ID
-		if objectHash(k, *cur) == hash {
-			labelChanges(&ch, kind+" "+name+" label ", cur.Labels, labels, true)
-			return applyObjectChanges(ctx, t, k, res, ch, func() error { return k.setLabels(ctx, *cur, labels) })
-		}
-		users, err := k.usedBy(ctx, *cur)
+	}
+	for _, o := range gone {
+		users, err := r.k.usedBy(ctx, o)
 		if err != nil {
 			return nil, err
 		}
-		ch.note("~ %s %s: value changed (replaced: %ss are immutable)", kind, name, kind)
 		if len(users) > 0 {
-			res.Diff = ch.String()
-			return res, fmt.Errorf("%s %s has a different value but is used by services %s, and %ss cannot change in place; set rotate = True to create a new version", kind, name, strings.Join(users, ", "), kind)
+			return nil, fmt.Errorf("%s %s is used by services %s; remove them from the services first", r.kind, o.Name, strings.Join(users, ", "))
 		}
-		if k.dataReadable() && t.Diff && cur.Data != nil {
-			ch.note("%s", strings.TrimRight(FileDiff(kind+" "+name, string(cur.Data), string(data)), "\n"))
-		}
-		return applyObjectChanges(ctx, t, k, res, ch, func() error {
-			if err := k.remove(ctx, cur.ID); err != nil {
-				return fmt.Errorf("remove %s %s: %w", kind, name, err)
-			}
-			id, err := k.create(ctx, name, data, labels)
-			res.Outputs["id"] = id
-			return err
-		})
+		r.ch.note("- %s %s", r.kind, o.Name)
 	}
+	return r.apply(ctx, func() error {
+		for _, o := range gone {
+			if err := r.k.remove(ctx, o.ID); err != nil {
+				return fmt.Errorf("remove %s %s: %w", r.kind, o.Name, err)
+			}
+		}
+		return nil
+	})
+}
 
-	// Rotation.
-	versions := objectVersions(all, name)
+// replace creates the object, updates its labels, or replaces it when its
+// value changed and no service uses it.
+func (r *fileObjectRun) replace(ctx context.Context, data []byte, hash string, labels map[string]string) (*Result, error) {
+	kind, name, k := r.kind, r.name, r.k
+	var cur *swarmObject
+	for i := range r.all {
+		if r.all[i].Name == name {
+			cur = &r.all[i]
+		}
+	}
+	if cur == nil {
+		r.ch.note("+ %s %s", kind, name)
+		return r.apply(ctx, func() error { return r.create(ctx, name, data, labels) })
+	}
+	r.res.Outputs["id"] = cur.ID
+	if objectHash(k, *cur) == hash {
+		labelChanges(&r.ch, kind+" "+name+" label ", cur.Labels, labels, true)
+		return r.apply(ctx, func() error { return k.setLabels(ctx, *cur, labels) })
+	}
+	users, err := k.usedBy(ctx, *cur)
+	if err != nil {
+		return nil, err
+	}
+	r.ch.note("~ %s %s: value changed (replaced: %ss are immutable)", kind, name, kind)
+	if len(users) > 0 {
+		r.res.Diff = r.ch.String()
+		return r.res, fmt.Errorf("%s %s has a different value but is used by services %s, and %ss cannot change in place; set rotate = True to create a new version", kind, name, strings.Join(users, ", "), kind)
+	}
+	if k.dataReadable() && r.t.Diff && cur.Data != nil {
+		r.ch.note("%s", strings.TrimRight(FileDiff(kind+" "+name, string(cur.Data), string(data)), "\n"))
+	}
+	return r.apply(ctx, func() error {
+		if err := k.remove(ctx, cur.ID); err != nil {
+			return fmt.Errorf("remove %s %s: %w", kind, name, err)
+		}
+		return r.create(ctx, name, data, labels)
+	})
+}
+
+// create creates the object and outputs its ID.
+func (r *fileObjectRun) create(ctx context.Context, name string, data []byte, labels map[string]string) error {
+	id, err := r.k.create(ctx, name, data, labels)
+	r.res.Outputs["id"] = id
+	return err
+}
+
+// rotate keeps the version whose value is wanted (relabelled if need be)
+// or creates the next one, and prunes old versions beyond keep.
+func (r *fileObjectRun) rotate(ctx context.Context, data []byte, hash string, labels map[string]string, keep int) (*Result, error) {
+	versions := objectVersions(r.all, r.name)
 	var current *swarmObject
 	for i := range versions {
-		if objectHash(k, versions[i]) == hash {
+		if objectHash(r.k, versions[i]) == hash {
 			current = &versions[i]
 		}
 	}
-	var create func() error
+	var step func() error
 	if current != nil {
-		res.Outputs["name"], res.Outputs["id"] = current.Name, current.ID
-		res.Outputs["version"] = int64(objectVersion(*current, name))
-		want := map[string]string{}
-		for k, v := range labels {
-			want[k] = v
-		}
-		if current.Labels[baseLabel] != "" || current.Name != name {
-			want[baseLabel] = name
-			want[versionLabel] = strconv.Itoa(objectVersion(*current, name))
-		}
-		var lc changes
-		labelChanges(&lc, kind+" "+current.Name+" label ", current.Labels, want, true)
-		if len(lc) > 0 {
-			ch = append(ch, lc...)
-			cur := *current
-			create = func() error { return k.setLabels(ctx, cur, want) }
-		}
+		step = r.relabelVersion(ctx, *current, labels)
 	} else {
-		n := 1
-		if len(versions) > 0 {
-			n = objectVersion(versions[len(versions)-1], name) + 1
-		}
-		newName := versionName(name, n)
-		res.Outputs["name"], res.Outputs["version"] = newName, int64(n)
-		want := map[string]string{}
-		for k, v := range labels {
-			want[k] = v
-		}
-		want[baseLabel] = name
-		want[versionLabel] = strconv.Itoa(n)
-		if len(versions) > 0 {
-			ch.note("+ %s %s (new version %d: value changed)", kind, newName, n)
-		} else {
-			ch.note("+ %s %s", kind, newName)
-		}
-		versions = append(versions, swarmObject{Name: newName, Labels: want})
-		create = func() error {
-			id, err := k.create(ctx, newName, data, want)
-			res.Outputs["id"] = id
-			return err
-		}
+		var next swarmObject
+		next, step = r.nextVersion(ctx, versions, data, labels)
+		versions = append(versions, next)
 	}
-	// Keep the newest `keep` versions and the current one; never remove a
-	// version a service still uses.
-	keep := int(p.Int("keep"))
+	prune, err := r.oldVersions(ctx, versions, current, keep)
+	if err != nil {
+		return nil, err
+	}
+	return r.apply(ctx, func() error {
+		if step != nil {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		for _, o := range prune {
+			if err := r.k.remove(ctx, o.ID); err != nil {
+				return fmt.Errorf("remove old %s %s: %w", r.kind, o.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// relabelVersion outputs the existing version with the wanted value and
+// returns the label update it needs, nil when none.
+func (r *fileObjectRun) relabelVersion(ctx context.Context, current swarmObject, labels map[string]string) func() error {
+	n := objectVersion(current, r.name)
+	r.res.Outputs["name"], r.res.Outputs["id"], r.res.Outputs["version"] = current.Name, current.ID, int64(n)
+	want := maps.Clone(labels)
+	if current.Labels[baseLabel] != "" || current.Name != r.name {
+		want[baseLabel] = r.name
+		want[versionLabel] = strconv.Itoa(n)
+	}
+	before := len(r.ch)
+	labelChanges(&r.ch, r.kind+" "+current.Name+" label ", current.Labels, want, true)
+	if len(r.ch) == before {
+		return nil
+	}
+	return func() error { return r.k.setLabels(ctx, current, want) }
+}
+
+// nextVersion plans the version after the newest one and returns it with
+// the step that creates it.
+func (r *fileObjectRun) nextVersion(ctx context.Context, versions []swarmObject, data []byte, labels map[string]string) (swarmObject, func() error) {
+	n := 1
+	if len(versions) > 0 {
+		n = objectVersion(versions[len(versions)-1], r.name) + 1
+	}
+	newName := versionName(r.name, n)
+	r.res.Outputs["name"], r.res.Outputs["version"] = newName, int64(n)
+	want := maps.Clone(labels)
+	want[baseLabel] = r.name
+	want[versionLabel] = strconv.Itoa(n)
+	if len(versions) > 0 {
+		r.ch.note("+ %s %s (new version %d: value changed)", r.kind, newName, n)
+	} else {
+		r.ch.note("+ %s %s", r.kind, newName)
+	}
+	return swarmObject{Name: newName, Labels: want}, func() error { return r.create(ctx, newName, data, want) }
+}
+
+// oldVersions are the versions to prune: all but the newest keep and the
+// current one, never one a service still uses.
+func (r *fileObjectRun) oldVersions(ctx context.Context, versions []swarmObject, current *swarmObject, keep int) ([]swarmObject, error) {
 	if keep < 1 {
 		keep = 1
 	}
@@ -339,28 +396,21 @@ func runFileObject(ctx context.Context, t *Target, p Params, k objectKind) (*Res
 		if i >= len(versions)-keep || o.ID == "" || (current != nil && o.ID == current.ID) {
 			continue
 		}
-		users, err := k.usedBy(ctx, o)
+		users, err := r.k.usedBy(ctx, o)
 		if err != nil {
 			return nil, err
 		}
 		if len(users) == 0 {
 			prune = append(prune, o)
-			ch.note("- %s %s (old version)", kind, o.Name)
+			r.ch.note("- %s %s (old version)", r.kind, o.Name)
 		}
 	}
-	return applyObjectChanges(ctx, t, k, res, ch, func() error {
-		if create != nil {
-			if err := create(); err != nil {
-				return err
-			}
-		}
-		for _, o := range prune {
-			if err := k.remove(ctx, o.ID); err != nil {
-				return fmt.Errorf("remove old %s %s: %w", kind, o.Name, err)
-			}
-		}
-		return nil
-	})
+	return prune, nil
+}
+
+// apply reports the run's changes and, outside check mode, applies them.
+func (r *fileObjectRun) apply(ctx context.Context, apply func() error) (*Result, error) {
+	return applyObjectChanges(ctx, r.t, r.k, r.res, r.ch, apply)
 }
 
 // applyObjectChanges reports ch and, outside check mode, applies them.

@@ -71,95 +71,75 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 			return res, err
 		}
 	}
-	res := &Result{}
 	switch sw.LocalNodeState {
 	case swarm.LocalNodeStateInactive:
-		advertise := p.String("advertise_addr")
-		if advertise == "" {
-			advertise = t.Address
-		}
-		req := swarm.InitRequest{
-			ListenAddr:       p.String("listen_addr"),
-			AdvertiseAddr:    advertise,
-			DefaultAddrPool:  p.Strings("default_addr_pool"),
-			SubnetSize:       uint32(p.Int("subnet_size")),
-			DataPathPort:     uint32(p.Int("data_path_port")),
-			AutoLockManagers: p.Bool("autolock"),
-		}
-		req.Spec.CAConfig.NodeCertExpiry = certExpiry
-		if p.Has("task_history_limit") {
-			l := p.Int("task_history_limit")
-			req.Spec.Orchestration.TaskHistoryRetentionLimit = &l
-		}
-		res.Changed = true
-		res.Msg = "swarm initialised, advertising " + advertise
-		if t.Diff {
-			res.Diff = fmt.Sprintf("swarm: inactive -> manager of a new swarm (advertise %s, listen %s)\n", advertise, req.ListenAddr)
-		}
-		if t.Check {
-			res.Msg = "would initialise a swarm advertising " + advertise
-			return res, nil
-		}
-		if _, err := api.SwarmInit(ctx, req); err != nil {
-			return nil, fmt.Errorf("swarm init: %w", err)
-		}
-		if info, err = api.Info(ctx); err != nil {
-			return nil, err
-		}
-		return res, swarmInitOutputs(ctx, api, info.Swarm, res)
+		return initSwarm(ctx, t, p, api, certExpiry)
 	case swarm.LocalNodeStateActive:
 		if !sw.ControlAvailable {
 			return nil, fmt.Errorf("host is already a worker of swarm (managers %s); swarm_init needs a host outside any swarm or a manager", peerAddrs(sw.RemoteManagers))
 		}
+		return updateSwarm(ctx, t, p, api, sw, certExpiry)
 	case swarm.LocalNodeStateLocked:
 		return nil, fmt.Errorf("host's swarm is locked: unlock it with `docker swarm unlock` first")
 	default:
 		return nil, fmt.Errorf("host is in swarm state %q (%s); leave it (`docker swarm leave --force`) or let swarm_join repair it", sw.LocalNodeState, sw.Error)
 	}
+}
 
-	// Existing manager: compare settings.
+// initSwarm creates a swarm on a host outside any.
+func initSwarm(ctx context.Context, t *Target, p Params, api client.APIClient, certExpiry time.Duration) (*Result, error) {
+	advertise := p.String("advertise_addr")
+	if advertise == "" {
+		advertise = t.Address
+	}
+	req := swarm.InitRequest{
+		ListenAddr:       p.String("listen_addr"),
+		AdvertiseAddr:    advertise,
+		DefaultAddrPool:  p.Strings("default_addr_pool"),
+		SubnetSize:       uint32(p.Int("subnet_size")),
+		DataPathPort:     uint32(p.Int("data_path_port")),
+		AutoLockManagers: p.Bool("autolock"),
+	}
+	req.Spec.CAConfig.NodeCertExpiry = certExpiry
+	if p.Has("task_history_limit") {
+		l := p.Int("task_history_limit")
+		req.Spec.Orchestration.TaskHistoryRetentionLimit = &l
+	}
+	res := &Result{Changed: true, Msg: "swarm initialised, advertising " + advertise}
+	if t.Diff {
+		res.Diff = fmt.Sprintf("swarm: inactive -> manager of a new swarm (advertise %s, listen %s)\n", advertise, req.ListenAddr)
+	}
+	if t.Check {
+		res.Msg = "would initialise a swarm advertising " + advertise
+		return res, nil
+	}
+	if _, err := api.SwarmInit(ctx, req); err != nil {
+		return nil, fmt.Errorf("swarm init: %w", err)
+	}
+	info, err := api.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return res, swarmInitOutputs(ctx, api, info.Swarm, res)
+}
+
+// updateSwarm brings an existing swarm's settings to the wanted ones; the
+// settings fixed at creation can only be compared.
+func updateSwarm(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, certExpiry time.Duration) (*Result, error) {
 	cur, err := api.SwarmInspect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var fixed changes
-	if p.Has("default_addr_pool") && !slices.Equal(p.Strings("default_addr_pool"), cur.DefaultAddrPool) {
-		fixed.add("default_addr_pool", cur.DefaultAddrPool, p.Strings("default_addr_pool"))
-	}
-	if p.Has("subnet_size") && uint32(p.Int("subnet_size")) != cur.SubnetSize {
-		fixed.add("subnet_size", cur.SubnetSize, p.Int("subnet_size"))
-	}
-	if p.Has("data_path_port") && uint32(p.Int("data_path_port")) != cur.DataPathPort {
-		fixed.add("data_path_port", cur.DataPathPort, p.Int("data_path_port"))
-	}
-	if len(fixed) > 0 {
+	if fixed := fixedSettingChanges(p, cur); len(fixed) > 0 {
 		return &Result{Diff: fixed.String()}, fmt.Errorf("swarm exists with settings that are fixed at creation and differ:\n%s", fixed.String())
 	}
 	spec := cur.Spec
-	var ch changes
-	if p.Has("cert_expiry") && spec.CAConfig.NodeCertExpiry != certExpiry {
-		ch.add("cert_expiry", spec.CAConfig.NodeCertExpiry, certExpiry)
-		spec.CAConfig.NodeCertExpiry = certExpiry
-	}
-	if p.Has("task_history_limit") {
-		l := p.Int("task_history_limit")
-		if spec.Orchestration.TaskHistoryRetentionLimit == nil || *spec.Orchestration.TaskHistoryRetentionLimit != l {
-			var old any
-			if spec.Orchestration.TaskHistoryRetentionLimit != nil {
-				old = *spec.Orchestration.TaskHistoryRetentionLimit
-			}
-			ch.add("task_history_limit", old, l)
-			spec.Orchestration.TaskHistoryRetentionLimit = &l
-		}
-	}
-	if p.Has("autolock") && spec.EncryptionConfig.AutoLockManagers != p.Bool("autolock") {
-		ch.add("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
-		spec.EncryptionConfig.AutoLockManagers = p.Bool("autolock")
-	}
+	ch := swarmSettingChanges(p, &spec, certExpiry)
 	flags, caNote, err := swarmRotations(p, cur, &spec, &ch)
 	if err != nil {
 		return nil, err
 	}
+	res := &Result{}
 	if len(ch) == 0 {
 		res.Msg = "already a manager of swarm " + cur.ID
 		return res, swarmInitOutputs(ctx, api, sw, res)
@@ -186,6 +166,48 @@ func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient
 		}
 	}
 	return res, swarmInitOutputs(ctx, api, sw, res)
+}
+
+// fixedSettingChanges are the differences in settings a swarm gets at
+// creation and keeps.
+func fixedSettingChanges(p Params, cur swarm.Swarm) changes {
+	var fixed changes
+	if p.Has("default_addr_pool") && !slices.Equal(p.Strings("default_addr_pool"), cur.DefaultAddrPool) {
+		fixed.add("default_addr_pool", cur.DefaultAddrPool, p.Strings("default_addr_pool"))
+	}
+	if p.Has("subnet_size") && uint32(p.Int("subnet_size")) != cur.SubnetSize {
+		fixed.add("subnet_size", cur.SubnetSize, p.Int("subnet_size"))
+	}
+	if p.Has("data_path_port") && uint32(p.Int("data_path_port")) != cur.DataPathPort {
+		fixed.add("data_path_port", cur.DataPathPort, p.Int("data_path_port"))
+	}
+	return fixed
+}
+
+// swarmSettingChanges sets in spec the changeable settings that differ and
+// lists them.
+func swarmSettingChanges(p Params, spec *swarm.Spec, certExpiry time.Duration) changes {
+	var ch changes
+	if p.Has("cert_expiry") && spec.CAConfig.NodeCertExpiry != certExpiry {
+		ch.add("cert_expiry", spec.CAConfig.NodeCertExpiry, certExpiry)
+		spec.CAConfig.NodeCertExpiry = certExpiry
+	}
+	if p.Has("task_history_limit") {
+		l := p.Int("task_history_limit")
+		if spec.Orchestration.TaskHistoryRetentionLimit == nil || *spec.Orchestration.TaskHistoryRetentionLimit != l {
+			var old any
+			if spec.Orchestration.TaskHistoryRetentionLimit != nil {
+				old = *spec.Orchestration.TaskHistoryRetentionLimit
+			}
+			ch.add("task_history_limit", old, l)
+			spec.Orchestration.TaskHistoryRetentionLimit = &l
+		}
+	}
+	if p.Has("autolock") && spec.EncryptionConfig.AutoLockManagers != p.Bool("autolock") {
+		ch.add("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
+		spec.EncryptionConfig.AutoLockManagers = p.Bool("autolock")
+	}
+	return ch
 }
 
 // swarmInitOutputs fills the outputs from the live swarm.

@@ -120,41 +120,11 @@ func runSwarmJoin(ctx context.Context, t *Target, p Params, api client.APIClient
 		return nil, err
 	}
 	sw := info.Swarm
-	res := &Result{}
-	var before string
-	switch sw.LocalNodeState {
-	case swarm.LocalNodeStateInactive:
-		before = "not in a swarm"
-	case swarm.LocalNodeStatePending, swarm.LocalNodeStateError:
-		// An earlier join that timed out goes on in the background and can
-		// leave the node stuck; only leaving lets it join again.
-		before = fmt.Sprintf("stuck in state %q (%s); leave and join again", sw.LocalNodeState, sw.Error)
-	case swarm.LocalNodeStateLocked:
-		return nil, errors.New("host's swarm is locked: unlock it first (docker swarm unlock)")
-	case swarm.LocalNodeStateActive:
-		same, how := sameSwarm(ctx, t, api, sw, tok, manager)
-		if same {
-			role := "worker"
-			if sw.ControlAvailable {
-				role = "manager"
-				if cur, err := api.SwarmInspect(ctx); err == nil && p.String("token") == cur.JoinTokens.Worker {
-					return nil, errors.New("host is already a manager of this swarm but was given the worker token; joining would not demote it (use the node module's role = \"worker\")")
-				}
-			}
-			res.Msg = "already a " + role + " of this swarm (" + how + ")"
-			res.Outputs = map[string]any{"node_id": sw.NodeID, "role": role}
-			return res, nil
-		}
-		if !p.Bool("force") {
-			return nil, fmt.Errorf("host already belongs to another swarm (%s; managers %s); set force = True to leave it and join %s", how, peerAddrs(sw.RemoteManagers), manager)
-		}
-		before = fmt.Sprintf("member of another swarm (managers %s); leave and join", peerAddrs(sw.RemoteManagers))
-	default:
-		return nil, fmt.Errorf("unexpected swarm state %q", sw.LocalNodeState)
+	before, member, err := joinFrom(ctx, t, p, api, sw, tok, manager)
+	if member != nil || err != nil {
+		return member, err
 	}
-
-	res.Changed = true
-	res.Msg = "joined the swarm at " + manager
+	res := &Result{Changed: true, Msg: "joined the swarm at " + manager}
 	if t.Diff {
 		res.Diff = fmt.Sprintf("swarm: %s -> member of the swarm at %s (advertise %s)\n", before, manager, advertise)
 	}
@@ -167,19 +137,63 @@ func runSwarmJoin(ctx context.Context, t *Target, p Params, api client.APIClient
 			return nil, fmt.Errorf("swarm leave: %w", err)
 		}
 	}
-	joinErr := api.SwarmJoin(ctx, swarm.JoinRequest{
-		ListenAddr:    p.String("listen_addr"),
-		AdvertiseAddr: advertise,
-		RemoteAddrs:   []string{manager},
-		JoinToken:     p.String("token"),
-	})
-	// The engine gives up waiting after a while yet goes on joining in the
-	// background ("Timeout was reached before node joined"): poll the state
-	// instead of trusting that error.
-	if joinErr != nil && !strings.Contains(joinErr.Error(), "Timeout was reached") {
-		return nil, fmt.Errorf("swarm join: %s", redactToken(joinErr.Error(), p.String("token")))
+	req := swarm.JoinRequest{ListenAddr: p.String("listen_addr"), AdvertiseAddr: advertise, RemoteAddrs: []string{manager}, JoinToken: p.String("token")}
+	if sw, err = joinSwarm(ctx, api, req, timeout); err != nil {
+		return nil, err
 	}
-	err = waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
+	role := "worker"
+	if sw.ControlAvailable {
+		role = "manager"
+	}
+	res.Msg = "joined the swarm at " + manager + " as " + role
+	res.Outputs = map[string]any{"node_id": sw.NodeID, "role": role}
+	return res, nil
+}
+
+// joinFrom describes the host's swarm state before a join, or returns the
+// result for a host already in the token's swarm, or why it cannot join.
+func joinFrom(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, tok joinToken, manager string) (string, *Result, error) {
+	switch sw.LocalNodeState {
+	case swarm.LocalNodeStateInactive:
+		return "not in a swarm", nil, nil
+	case swarm.LocalNodeStatePending, swarm.LocalNodeStateError:
+		// An earlier join that timed out goes on in the background and can
+		// leave the node stuck; only leaving lets it join again.
+		return fmt.Sprintf("stuck in state %q (%s); leave and join again", sw.LocalNodeState, sw.Error), nil, nil
+	case swarm.LocalNodeStateLocked:
+		return "", nil, errors.New("host's swarm is locked: unlock it first (docker swarm unlock)")
+	case swarm.LocalNodeStateActive:
+	default:
+		return "", nil, fmt.Errorf("unexpected swarm state %q", sw.LocalNodeState)
+	}
+	same, how := sameSwarm(ctx, t, api, sw, tok, manager)
+	if same {
+		role := "worker"
+		if sw.ControlAvailable {
+			role = "manager"
+			if cur, err := api.SwarmInspect(ctx); err == nil && p.String("token") == cur.JoinTokens.Worker {
+				return "", nil, errors.New("host is already a manager of this swarm but was given the worker token; joining would not demote it (use the node module's role = \"worker\")")
+			}
+		}
+		return "", &Result{Msg: "already a " + role + " of this swarm (" + how + ")", Outputs: map[string]any{"node_id": sw.NodeID, "role": role}}, nil
+	}
+	if !p.Bool("force") {
+		return "", nil, fmt.Errorf("host already belongs to another swarm (%s; managers %s); set force = True to leave it and join %s", how, peerAddrs(sw.RemoteManagers), manager)
+	}
+	return fmt.Sprintf("member of another swarm (managers %s); leave and join", peerAddrs(sw.RemoteManagers)), nil, nil
+}
+
+// joinSwarm joins and waits until the node is active. The engine gives up
+// waiting after a while yet goes on joining in the background ("Timeout
+// was reached before node joined"): the state is polled instead of
+// trusting that error.
+func joinSwarm(ctx context.Context, api client.APIClient, req swarm.JoinRequest, timeout time.Duration) (swarm.Info, error) {
+	var sw swarm.Info
+	joinErr := api.SwarmJoin(ctx, req)
+	if joinErr != nil && !strings.Contains(joinErr.Error(), "Timeout was reached") {
+		return sw, fmt.Errorf("swarm join: %s", redactToken(joinErr.Error(), req.JoinToken))
+	}
+	err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
 		info, err := api.Info(ctx)
 		if err != nil {
 			return false, "", err
@@ -189,20 +203,14 @@ func runSwarmJoin(ctx context.Context, t *Target, p Params, api client.APIClient
 		case swarm.LocalNodeStateActive:
 			return true, "", nil
 		case swarm.LocalNodeStateError:
-			return false, "", fmt.Errorf("join failed: %s", redactToken(sw.Error, p.String("token")))
+			return false, "", fmt.Errorf("join failed: %s", redactToken(sw.Error, req.JoinToken))
 		}
 		return false, fmt.Sprintf("node state %q %s", sw.LocalNodeState, sw.Error), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("swarm join: %w (a later run leaves and joins again)", err)
+		return sw, fmt.Errorf("swarm join: %w (a later run leaves and joins again)", err)
 	}
-	role := "worker"
-	if sw.ControlAvailable {
-		role = "manager"
-	}
-	res.Msg = "joined the swarm at " + manager + " as " + role
-	res.Outputs = map[string]any{"node_id": sw.NodeID, "role": role}
-	return res, nil
+	return sw, nil
 }
 
 // sameSwarm decides whether the host's active swarm is the one the token

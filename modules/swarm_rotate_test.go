@@ -16,14 +16,14 @@ import (
 
 func TestRotateTokens(t *testing.T) {
 	f := newFakeManager()
-	old := f.sw.JoinTokens
+	old := f.Swarm.JoinTokens
 	p := Params{"rotate_tokens": []any{"worker"}}
 	r := mustRun(t, "swarm_init", target(true), f, p)
-	if !r.Changed || len(f.calls) != 0 || r.Outputs["worker_token"] != nil || r.Outputs["manager_token"] != old.Manager {
-		t.Fatalf("check: %+v %v", r, f.calls)
+	if !r.Changed || len(f.Calls) != 0 || r.Outputs["worker_token"] != nil || r.Outputs["manager_token"] != old.Manager {
+		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	r = mustRun(t, "swarm_init", target(false), f, p)
-	if !r.Changed || r.Outputs["worker_token"] == old.Worker || r.Outputs["worker_token"] != f.sw.JoinTokens.Worker || f.sw.JoinTokens.Manager != old.Manager {
+	if !r.Changed || r.Outputs["worker_token"] == old.Worker || r.Outputs["worker_token"] != f.Swarm.JoinTokens.Worker || f.Swarm.JoinTokens.Manager != old.Manager {
 		t.Fatalf("rotate worker: %+v", r)
 	}
 	if _, err := run(t, "swarm_init", target(false), f, Params{"rotate_tokens": []any{"admin"}}); err == nil {
@@ -33,18 +33,18 @@ func TestRotateTokens(t *testing.T) {
 
 func TestRotateCA(t *testing.T) {
 	f := newFakeManager()
-	f.sw.TLSInfo.TrustRoot = testCA(t, 31*24*time.Hour)
-	old := f.sw.JoinTokens
+	f.Swarm.TLSInfo.TrustRoot = testCA(t, 31*24*time.Hour)
+	old := f.Swarm.JoinTokens
 	if r := mustRun(t, "swarm_init", target(false), f, Params{"ca_rotate_within": "720h"}); r.Changed {
 		t.Fatalf("a CA valid 31 days is not within 720h: %+v", r)
 	}
 	r := mustRun(t, "swarm_init", target(true), f, Params{"ca_rotate_within": "1000h"})
-	if !r.Changed || !strings.Contains(r.Msg, "within 1000h0m0s): rotate") || len(f.calls) != 0 {
-		t.Fatalf("check: %+v %v", r, f.calls)
+	if !r.Changed || !strings.Contains(r.Msg, "within 1000h0m0s): rotate") || len(f.Calls) != 0 {
+		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	r = mustRun(t, "swarm_init", target(false), f, Params{"rotate_ca": true})
-	if !r.Changed || r.Outputs["worker_token"] == old.Worker || !strings.Contains(f.sw.TLSInfo.TrustRoot, "-rotated-") {
-		t.Fatalf("rotate: %+v %q", r, f.sw.TLSInfo.TrustRoot)
+	if !r.Changed || r.Outputs["worker_token"] == old.Worker || !strings.Contains(f.Swarm.TLSInfo.TrustRoot, "-rotated-") {
+		t.Fatalf("rotate: %+v %q", r, f.Swarm.TLSInfo.TrustRoot)
 	}
 }
 
@@ -65,17 +65,17 @@ func testCA(t *testing.T, d time.Duration) string {
 func TestSwarmUnlock(t *testing.T) {
 	f := newFakeManager()
 	key := Params{"key": "SWMKEY-1-fake"}
-	if r := mustRun(t, "swarm_unlock", target(false), f, key); r.Changed || len(f.calls) != 0 {
+	if r := mustRun(t, "swarm_unlock", target(false), f, key); r.Changed || len(f.Calls) != 0 {
 		t.Fatalf("not locked: %+v", r)
 	}
-	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
-	if r := mustRun(t, "swarm_unlock", target(true), f, key); !r.Changed || len(f.calls) != 0 {
-		t.Fatalf("check: %+v %v", r, f.calls)
+	f.SysInfo.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
+	if r := mustRun(t, "swarm_unlock", target(true), f, key); !r.Changed || len(f.Calls) != 0 {
+		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	if _, err := run(t, "swarm_unlock", target(false), f, Params{"key": "SWMKEY-1-wrong"}); err == nil {
 		t.Fatal("a wrong key unlocked")
 	}
-	if r := mustRun(t, "swarm_unlock", target(false), f, key); !r.Changed || f.info.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
+	if r := mustRun(t, "swarm_unlock", target(false), f, key); !r.Changed || f.SysInfo.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
 		t.Fatalf("unlock: %+v", r)
 	}
 	if r := mustRun(t, "swarm_unlock", target(false), f, key); r.Changed {
@@ -87,19 +87,19 @@ func TestForceNewCluster(t *testing.T) {
 	f := newFakeManager()
 	p := Params{"force_new_cluster": true, "advertise_addr": "198.18.1.11"}
 	// A working manager is left alone.
-	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.calls) != 0 {
-		t.Fatalf("working manager: %+v %v", r, f.calls)
+	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.Calls) != 0 {
+		t.Fatalf("working manager: %+v %v", r, f.Calls)
 	}
-	f.noLeader = true // state restored from a backup: the old peers are gone
-	if r := mustRun(t, "swarm_init", target(true), f, p); !r.Changed || len(f.calls) != 0 || !strings.Contains(r.Msg, "would force a new cluster") {
-		t.Fatalf("check: %+v %v", r, f.calls)
+	f.NoLeader = true // state restored from a backup: the old peers are gone
+	if r := mustRun(t, "swarm_init", target(true), f, p); !r.Changed || len(f.Calls) != 0 || !strings.Contains(r.Msg, "would force a new cluster") {
+		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	r := mustRun(t, "swarm_init", target(false), f, p)
-	if !r.Changed || strings.Join(f.calls, ";") != "SwarmInit 198.18.1.11 force=true" || r.Outputs["worker_token"] == nil {
-		t.Fatalf("force: %+v %v", r, f.calls)
+	if !r.Changed || strings.Join(f.Calls, ";") != "SwarmInit 198.18.1.11 force=true" || r.Outputs["worker_token"] == nil {
+		t.Fatalf("force: %+v %v", r, f.Calls)
 	}
-	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.calls) != 1 {
-		t.Fatalf("again: %+v %v", r, f.calls)
+	if r := mustRun(t, "swarm_init", target(false), f, p); r.Changed || len(f.Calls) != 1 {
+		t.Fatalf("again: %+v %v", r, f.Calls)
 	}
 }
 
@@ -108,7 +108,7 @@ func TestForceNewCluster(t *testing.T) {
 type slowUnlock struct{ *fakeEngine }
 
 func (s slowUnlock) SwarmUnlock(ctx context.Context, req swarm.UnlockRequest) error {
-	s.fakeEngine.info.Swarm.LocalNodeState = swarm.LocalNodeStatePending
+	s.fakeEngine.SysInfo.Swarm.LocalNodeState = swarm.LocalNodeStatePending
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -117,7 +117,7 @@ func TestSwarmUnlockRestored(t *testing.T) {
 	defer func(d time.Duration) { unlockAnswerWait = d }(unlockAnswerWait)
 	unlockAnswerWait = 100 * time.Millisecond
 	f := newFakeManager()
-	f.info.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
+	f.SysInfo.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
 	r, err := run(t, "swarm_unlock", target(false), slowUnlock{f}, Params{"key": "SWMKEY-1-fake"})
 	if err != nil || !r.Changed || r.Msg != "unlocked (swarm state pending)" {
 		t.Fatalf("%+v %v", r, err)

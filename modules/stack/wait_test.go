@@ -1,38 +1,12 @@
-package modules
+package stack
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 )
-
-// Compose errors name the file and the line to look at.
-func TestLoadComposeErrorLines(t *testing.T) {
-	dir := t.TempDir()
-	cases := []struct{ name, text, want string }{
-		{"syntax.yml", "version: \"3.8\"\nservices:\n  web:\n    image: a\n    environment:\n      A: \"1\"\n     B: x\n",
-			"syntax.yml:7: did not find expected key (in the block that starts at line 3)"},
-		{"key.yml", "version: \"3.8\"\nservices:\n  web:\n    image: a\n    replicas: 2\n",
-			"key.yml:5: services.web Additional property replicas is not allowed"},
-		{"type.yml", "version: \"3.8\"\nservices:\n  web:\n    image: a\n    deploy:\n      replicas: two\n",
-			"type.yml:6: services.web.deploy.replicas must be a integer"},
-		{"root.yml", "version: \"3.8\"\nservices:\n  web:\n    image: a\nnetwork:\n  x: {}\n",
-			"root.yml:5: (root) Additional property network is not allowed"},
-	}
-	for _, c := range cases {
-		if err := os.WriteFile(filepath.Join(dir, c.name), []byte(c.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err := loadCompose(dir, []string{c.name}, nil)
-		if err == nil || !strings.HasSuffix(err.Error(), c.want) || !strings.HasPrefix(err.Error(), dir) {
-			t.Errorf("%s: got %v, want %s", c.name, err, c.want)
-		}
-	}
-}
 
 // A replica that can never be scheduled: the wait names the scheduler's
 // reason first (not an earlier task's failure) and gives up after

@@ -1,4 +1,4 @@
-package modules
+package stack
 
 // stack(state = "absent"): what `docker stack rm` does, observed first so a
 // second run (or --check) reports exactly what is left to remove.
@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+	"github.com/swarmrun/swarmrun/modules"
 )
-
-const stackLabel = "com.docker.stack.namespace"
 
 // stackObjects are a stack's objects, found by its namespace label.
 type stackObjects struct {
@@ -24,51 +24,53 @@ type stackObjects struct {
 	names                                []string // "service web_web", ...
 }
 
+// add records one object: its ID in ids, "kind name" in names.
+func (o *stackObjects) add(ids *[]string, kind, id, name string) {
+	*ids = append(*ids, id)
+	o.names = append(o.names, kind+" "+name)
+}
+
 func listStack(ctx context.Context, api client.APIClient, name string) (stackObjects, error) {
 	var o stackObjects
-	f := labelFilter(stackLabel + "=" + name)
+	f := modules.LabelFilter(convert.LabelNamespace + "=" + name)
 	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
 	if err != nil {
 		return o, err
 	}
 	for _, s := range svcs {
-		o.services = append(o.services, s.ID)
-		o.names = append(o.names, "service "+s.Spec.Name)
+		o.add(&o.services, "service", s.ID, s.Spec.Name)
 	}
 	nets, err := api.NetworkList(ctx, network.ListOptions{Filters: f})
 	if err != nil {
 		return o, err
 	}
 	for _, n := range nets {
-		o.networks = append(o.networks, n.ID)
-		o.names = append(o.names, "network "+n.Name)
+		o.add(&o.networks, "network", n.ID, n.Name)
 	}
 	secs, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
 	if err != nil {
 		return o, err
 	}
 	for _, s := range secs {
-		o.secrets = append(o.secrets, s.ID)
-		o.names = append(o.names, "secret "+s.Spec.Name)
+		o.add(&o.secrets, "secret", s.ID, s.Spec.Name)
 	}
 	cfgs, err := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
 	if err != nil {
 		return o, err
 	}
 	for _, c := range cfgs {
-		o.configs = append(o.configs, c.ID)
-		o.names = append(o.names, "config "+c.Spec.Name)
+		o.add(&o.configs, "config", c.ID, c.Spec.Name)
 	}
 	sort.Strings(o.names)
 	return o, nil
 }
 
-func removeStack(ctx context.Context, t *Target, api client.APIClient, name string) (*Result, error) {
+func removeStack(ctx context.Context, t *modules.Target, api client.APIClient, name string) (*modules.Result, error) {
 	o, err := listStack(ctx, api, name)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Outputs: map[string]any{"services": []any{}, "created": []any{}, "updated": []any{}, "removed": []any{}}}
+	res := &modules.Result{Outputs: map[string]any{"services": []any{}, "created": []any{}, "updated": []any{}, "removed": []any{}}}
 	if len(o.names) == 0 {
 		res.Msg = "stack " + name + " absent"
 		return res, nil
@@ -87,7 +89,7 @@ func removeStack(ctx context.Context, t *Target, api client.APIClient, name stri
 		}
 	}
 	// Networks stay attached until the services' tasks are gone: retry.
-	err = waitUntil(ctx, waitBudget(ctx, 2*time.Minute), time.Second, func() (bool, string, error) {
+	err = modules.WaitUntil(ctx, modules.WaitBudget(ctx, 2*time.Minute), time.Second, func() (bool, string, error) {
 		left := ""
 		for _, id := range o.networks {
 			if err := api.NetworkRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {

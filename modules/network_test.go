@@ -1,0 +1,42 @@
+package modules
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// Removing a network or secret a service uses is refused; once nothing
+// uses them they can go.
+func TestRemoveInUseRefused(t *testing.T) {
+	f := newFakeManager()
+	mustRun(t, "network", target(false), f, Params{"name": "appnet", "attachable": true})
+	r := mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "x"})
+	// A service on the network with the secret, as stack(...) with
+	// testdata/e2e/swarm/web.yml deploys it (modules/stack's tests).
+	spec := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web_web"}, TaskTemplate: swarm.TaskSpec{
+		ContainerSpec: &swarm.ContainerSpec{Image: "swarmrun/testweb:latest",
+			Secrets: []*swarm.SecretReference{{SecretID: r.Outputs["id"].(string), SecretName: "pw"}}},
+		Networks: []swarm.NetworkAttachmentConfig{{Target: "appnet"}}}}
+	svc, err := f.ServiceCreate(context.Background(), spec, swarm.ServiceCreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Calls = nil
+	if _, err := run(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "used by services web_web") {
+		t.Errorf("network in use: %v", err)
+	}
+	if _, err := run(t, "secret", target(true), f, Params{"name": "pw", "data": "x", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "used by services web_web") {
+		t.Errorf("secret in use (check): %v", err)
+	}
+	if len(f.Calls) != 0 {
+		t.Errorf("refused removals touched the swarm: %v", f.Calls)
+	}
+	if err := f.ServiceRemove(context.Background(), svc.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"})
+	mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "x", "state": "absent"})
+}

@@ -1,0 +1,166 @@
+package stack
+
+// Observing the swarm for a plan: what it has, read stage by stage in the
+// order docker/cli's cli/command/stack/swarm deploy uses (networks,
+// secrets, configs, then services), each stage's decision left to the
+// pure functions of plan.go. Nothing is changed here.
+
+import (
+	"context"
+	"sort"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/cli/cli/compose/convert"
+	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/swarmrun/swarmrun/modules"
+)
+
+// planner holds what every stage of planning one stack needs.
+type planner struct {
+	api      client.APIClient
+	ns       convert.Namespace
+	check    bool
+	plan     *stackPlan
+	pc       *planClient
+	netNames map[string]string // network ID -> name
+}
+
+// planStack compares the compose model with the swarm and returns what
+// must change. It changes nothing.
+func planStack(ctx context.Context, api client.APIClient, name string, cfg *composetypes.Config, prune bool, resolveImage string, check bool) (*stackPlan, error) {
+	pl := &planner{
+		api: api, ns: convert.NewNamespace(name), check: check,
+		plan: &stackPlan{netOpts: map[string]network.CreateOptions{}},
+		pc:   &planClient{APIClient: api, check: check, secrets: map[string]string{}, configs: map[string]string{}},
+	}
+	if err := pl.networks(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := pl.secrets(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := pl.configs(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := pl.services(ctx, name, cfg, prune, resolveImage); err != nil {
+		return nil, err
+	}
+	return pl.plan, nil
+}
+
+// networks reads the engine's networks for the ones the services use, as
+// docker stack deploy decides them.
+func (pl *planner) networks(ctx context.Context, cfg *composetypes.Config) error {
+	used := map[string]struct{}{}
+	for _, s := range cfg.Services {
+		if len(s.Networks) == 0 {
+			used["default"] = struct{}{}
+		}
+		for n := range s.Networks {
+			used[n] = struct{}{}
+		}
+	}
+	want, external := convert.Networks(pl.ns, cfg.Networks, used)
+	have, err := pl.api.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return err
+	}
+	pl.netNames = map[string]string{}
+	for _, n := range have {
+		pl.netNames[n.ID] = n.Name
+	}
+	return pl.plan.networks(want, external, have, pl.check)
+}
+
+// secrets reads the secrets the file defines.
+func (pl *planner) secrets(ctx context.Context, cfg *composetypes.Config) error {
+	secrets, err := convert.Secrets(pl.ns, cfg.Secrets)
+	if err != nil {
+		return err
+	}
+	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
+	for _, s := range secrets {
+		s.Labels[modules.HashLabel] = modules.SHA256Hex(s.Data)
+		cur, _, err := pl.api.SecretInspectWithRaw(ctx, s.Name)
+		switch {
+		case errdefs.IsNotFound(err):
+			pl.plan.Secrets = append(pl.plan.Secrets, s)
+			pl.pc.secrets[s.Name] = plannedID
+		case err != nil:
+			return err
+		default:
+			if err := pl.plan.secret(s, cur); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// configs reads the configs the file defines.
+func (pl *planner) configs(ctx context.Context, cfg *composetypes.Config) error {
+	configs, err := convert.Configs(pl.ns, cfg.Configs)
+	if err != nil {
+		return err
+	}
+	sort.Slice(configs, func(i, j int) bool { return configs[i].Name < configs[j].Name })
+	for _, c := range configs {
+		c.Labels[modules.HashLabel] = modules.SHA256Hex(c.Data)
+		cur, _, err := pl.api.ConfigInspectWithRaw(ctx, c.Name)
+		switch {
+		case errdefs.IsNotFound(err):
+			pl.plan.Configs = append(pl.plan.Configs, c)
+			pl.pc.configs[c.Name] = plannedID
+		case err != nil:
+			return err
+		default:
+			if err := pl.plan.config(c, cur); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// services converts the file's services (through pl.pc, which resolves
+// the secrets and configs planned above) and reads the stack's running
+// ones.
+func (pl *planner) services(ctx context.Context, name string, cfg *composetypes.Config, prune bool, resolveImage string) error {
+	want, err := convert.Services(ctx, pl.ns, cfg, pl.pc)
+	if err != nil {
+		return err
+	}
+	for _, m := range pl.pc.missing {
+		pl.plan.Warnings = append(pl.plan.Warnings, "external "+m+" does not exist yet (an earlier step may create it)")
+	}
+	existing, err := pl.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: modules.LabelFilter(convert.LabelNamespace + "=" + name)})
+	if err != nil {
+		return err
+	}
+	byName := map[string]swarm.Service{}
+	for _, s := range existing {
+		byName[s.Spec.Name] = s
+	}
+	for _, internal := range sortedKeys(want) {
+		full := pl.ns.Scope(internal)
+		cur, ok := byName[full]
+		if !ok {
+			pl.plan.Services = append(pl.plan.Services, servicePlan{Name: full, Action: "create", Spec: want[internal]})
+			continue
+		}
+		nameSwarmNetworks(ctx, pl.api, cur.Spec, pl.netNames)
+		pl.plan.Services = append(pl.plan.Services, updatePlan(full, want[internal], cur, resolveImage, pl.netNames))
+	}
+	if prune {
+		for _, n := range sortedKeys(byName) {
+			if _, ok := want[pl.ns.Descope(n)]; !ok {
+				cur := byName[n]
+				pl.plan.Services = append(pl.plan.Services, servicePlan{Name: n, Action: "remove", Current: &cur})
+			}
+		}
+	}
+	return nil
+}
