@@ -52,6 +52,8 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 		fn = runQuorumGuard
 	case "swarm_leave":
 		fn = runSwarmLeave
+	case "node_prune":
+		fn = runNodePrune
 	case "swarm_unlock":
 		fn = runSwarmUnlock
 	case "network":
