@@ -20,6 +20,7 @@
 //	22       lab_test.go (fresh hosts, down after a crash)
 //	23       site_test.go (single node)
 //	25       fresh_reboot_test.go (fresh hosts, rolling reboot)
+//	26       restore_test.go (fresh hosts, backup and restore)
 //	70       canary_test.go (secret canary)
 //	71-73    faults_test.go (fault injection; each net for two tests, one after the other)
 //	74       bridge_test.go
