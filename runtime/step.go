@@ -546,12 +546,7 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 // becomeFor is a step's become on a host: ansible_become on a host makes
 // every step on it go through sudo.
 func (e *Engine) becomeFor(h *Host, become bool) bool {
-	if b, ok := h.spec.Vars["ansible_become"].(bool); ok && b {
-		return true
-	} else if s, ok := h.spec.Vars["ansible_become"].(string); ok && (strings.EqualFold(s, "true") || s == "yes" || s == "1") {
-		return true
-	}
-	return become
+	return become || h.cvars.Become
 }
 
 // attempt runs the module once, turning a panic into a failure and
