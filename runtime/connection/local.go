@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -106,6 +107,10 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 	if l.needSudo(o.Become, "") {
 		return shellWrite(ctx, l, l.cfg.Name, p, data, o)
 	}
+	p, err := localFollow(p)
+	if err != nil {
+		return l.fileErr(err)
+	}
 	const keep = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 	mode := o.Mode & keep
 	uid, gid := -1, -1
@@ -122,7 +127,6 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 	if mode == 0 {
 		mode = 0o644
 	}
-	var err error
 	if o.Owner != "" {
 		if uid, err = localID(o.Owner, false); err != nil {
 			return l.fileErr(err)
@@ -137,6 +141,27 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 		return l.fileErr(err)
 	}
 	return nil
+}
+
+// localFollow resolves p if it is a symlink (a chain of them, up to 40
+// like the kernel), so a write goes to the target and keeps the link, as
+// on SSH (sftpFollow, shellWrite).
+func localFollow(p string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return p, nil
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return p, err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = target
+	}
+	return p, errors.New("too many levels of symbolic links")
 }
 
 func localID(name string, group bool) (int, error) {
