@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -249,7 +251,7 @@ func (e *Engine) host(s HostSpec) *Host {
 	}
 	cv := connection.ReadVars(s.Vars)
 	vars := starlark.NewDict(len(s.Vars))
-	for _, k := range sortedKeys(s.Vars) {
+	for _, k := range slices.Sorted(maps.Keys(s.Vars)) {
 		vars.SetKey(starlark.String(k), toStarlark(s.Vars[k]))
 	}
 	vars.Freeze()

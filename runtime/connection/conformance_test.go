@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -265,21 +264,7 @@ func connTestFetch(k *connCase) {
 
 // DialUnix reaches a unix socket of the host; a missing one is an error.
 func connTestDialUnix(k *connCase) {
-	sock := filepath.Join(k.t.TempDir(), "echo.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	sock := serveUnix(k.t, echo)
 	nc, err := k.c.DialUnix(k.ctx, sock)
 	if err != nil {
 		k.t.Fatal(err)

@@ -153,7 +153,7 @@ func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteO
 func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data []byte, o WriteOpts) (err error) {
 	mode := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 	uid, gid := -1, -1
-	if p, err = sftpFollow(cl, p); err != nil {
+	if p, err = followLinks(p, cl.Lstat, cl.ReadLink); err != nil {
 		return c.fileErr("write", p, err)
 	}
 	old, err := cl.Lstat(p)
@@ -277,15 +277,17 @@ func (c *sshConn) noSpace(ctx context.Context, p string, need int, err error) er
 // testHookTempCreated lets a test look at the temporary file as created.
 var testHookTempCreated func(tmp string)
 
-// sftpFollow resolves p if it is a symlink (a chain of them, up to 40
-// like the kernel), so a write goes to the target and keeps the link.
-func sftpFollow(cl *sftp.Client, p string) (string, error) {
+// followLinks resolves p if it is a symlink (a chain of them, up to 40
+// like the kernel), so a write goes to the target and keeps the link, as
+// Ansible does (the shell path does the same with readlink -f). lstat
+// and readlink are the SFTP client's or the local machine's.
+func followLinks(p string, lstat func(string) (fs.FileInfo, error), readlink func(string) (string, error)) (string, error) {
 	for range 40 {
-		fi, err := cl.Lstat(p)
+		fi, err := lstat(p)
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			return p, nil
 		}
-		target, err := cl.ReadLink(p)
+		target, err := readlink(p)
 		if err != nil {
 			return p, err
 		}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -107,7 +106,7 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 	if l.needSudo(o.Become, "") {
 		return shellWrite(ctx, l, l.cfg.Name, p, data, o)
 	}
-	p, err := localFollow(p)
+	p, err := followLinks(p, os.Lstat, os.Readlink)
 	if err != nil {
 		return l.fileErr(err)
 	}
@@ -141,27 +140,6 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 		return l.fileErr(err)
 	}
 	return nil
-}
-
-// localFollow resolves p if it is a symlink (a chain of them, up to 40
-// like the kernel), so a write goes to the target and keeps the link, as
-// on SSH (sftpFollow, shellWrite).
-func localFollow(p string) (string, error) {
-	for range 40 {
-		fi, err := os.Lstat(p)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			return p, nil
-		}
-		target, err := os.Readlink(p)
-		if err != nil {
-			return p, err
-		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(p), target)
-		}
-		p = target
-	}
-	return p, errors.New("too many levels of symbolic links")
 }
 
 func localID(name string, group bool) (int, error) {

@@ -181,28 +181,14 @@ func TestAgentAuth(t *testing.T) {
 	}
 	signers, _ := keyring.Signers()
 	s.authorize(signers[0].PublicKey())
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go agent.ServeAgent(keyring, c)
-		}
-	}()
+	sock := serveUnix(t, func(c net.Conn) { agent.ServeAgent(keyring, c) })
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	cfg.KeyFiles = nil // only the agent's key
 	c := dial(t, cfg)
 	mustRun(t, c, "true", RunOpts{})
 
 	t.Setenv("SSH_AUTH_SOCK", "")
-	_, err = Dial(context.Background(), cfg)
+	_, err := Dial(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "authentication") {
 		t.Errorf("without agent: err = %v", err)
 	}
