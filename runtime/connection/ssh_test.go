@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -354,7 +355,8 @@ func TestBecomeWithoutSudo(t *testing.T) {
 	}
 }
 
-// fakeDocker serves the two API calls a negotiating client makes.
+// fakeDocker serves the two API calls a negotiating client makes, and
+// makes its socket the one DockerClient reaches until the test ends.
 func fakeDocker(t *testing.T) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "docker.sock")
@@ -376,27 +378,34 @@ func fakeDocker(t *testing.T) string {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	old := dockerSocket
+	dockerSocket = sock
+	t.Cleanup(func() { dockerSocket = old })
 	return sock
+}
+
+// dockerVersion asks the engine behind c's Docker client for its version.
+func dockerVersion(t *testing.T, c Conn, become bool) (*client.Client, string) {
+	t.Helper()
+	cli, err := DockerClient(context.Background(), c, become)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	v, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli, v.Version
 }
 
 func TestDockerClient(t *testing.T) {
 	_, cfg := setup(t)
 	c := dial(t, cfg)
-	sock := fakeDocker(t)
-	old := dockerSocket
-	dockerSocket = sock
-	defer func() { dockerSocket = old }()
-	cli, err := DockerClient(context.Background(), c, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	v, err := cli.ServerVersion(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Version != "20.10.24" || cli.ClientVersion() != "1.41" {
-		t.Errorf("version %q, API %q", v.Version, cli.ClientVersion())
+	fakeDocker(t)
+	cli, version := dockerVersion(t, c, false)
+	if version != "20.10.24" || cli.ClientVersion() != "1.41" {
+		t.Errorf("version %q, API %q", version, cli.ClientVersion())
 	}
 }
 
@@ -408,24 +417,12 @@ func TestDockerClientRelay(t *testing.T) {
 	fakeSudo(t, s, "pw")
 	s.noUnix.Store(true)
 	sock := fakeDocker(t)
-	old := dockerSocket
-	dockerSocket = sock
-	defer func() { dockerSocket = old }()
 
 	cfg.User = "alice"
 	cfg.BecomePassword = "pw"
 	c := dial(t, cfg)
-	cli, err := DockerClient(context.Background(), c, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	v, err := cli.ServerVersion(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Version != "20.10.24" {
-		t.Errorf("version %q", v.Version)
+	if _, version := dockerVersion(t, c, true); version != "20.10.24" {
+		t.Errorf("version %q", version)
 	}
 	// No engine yet (a fresh host before Docker is installed): the error
 	// says so instead of hanging or blaming a missing command.
