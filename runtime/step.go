@@ -218,26 +218,17 @@ func (e *Engine) params(thread *starlark.Thread, m *modules.Module, raw map[stri
 	p := modules.Params{}
 	for _, spec := range m.Params {
 		v, given := raw[spec.Name]
-		if !given {
-			if spec.Required {
-				return nil, fmt.Errorf("%s: missing required argument %q (%s)", m.Name, spec.Name, spec.Doc)
-			}
-			if spec.Default != nil {
-				p[spec.Name] = spec.Default
-			}
-			continue
+		if !given && spec.Required {
+			return nil, fmt.Errorf("%s: missing required argument %q (%s)", m.Name, spec.Name, spec.Doc)
 		}
-		if fn, ok := v.(starlark.Callable); ok && !isValueBuiltin(v) {
-			out, err := starlark.Call(thread, fn, starlark.Tuple{h}, nil)
-			if err != nil {
-				return nil, fmt.Errorf("%s: argument %s for host %s: %v", m.Name, spec.Name, h.name, err)
+		var g any
+		if given {
+			var err error
+			if g, err = argValue(thread, m, spec, v, h); err != nil {
+				return nil, err
 			}
-			v = out
 		}
-		g, err := toGo(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: argument %s: %v", m.Name, spec.Name, err)
-		}
+		// Not given, or None (for this host): the schema's default, if any.
 		if g == nil {
 			if spec.Default != nil {
 				p[spec.Name] = spec.Default
@@ -245,6 +236,7 @@ func (e *Engine) params(thread *starlark.Thread, m *modules.Module, raw map[stri
 			continue
 		}
 		if _, unknown := hasUnknown(g); !unknown {
+			var err error
 			if g, err = checkType(spec, g); err != nil {
 				return nil, fmt.Errorf("%s: argument %s: %v", m.Name, spec.Name, err)
 			}
@@ -255,6 +247,23 @@ func (e *Engine) params(thread *starlark.Thread, m *modules.Module, raw map[stri
 		p[spec.Name] = g
 	}
 	return p, nil
+}
+
+// argValue is an argument's Go value on host h: a function of the host
+// (lambda h: ...) is called first.
+func argValue(thread *starlark.Thread, m *modules.Module, spec modules.Param, v starlark.Value, h *Host) (any, error) {
+	if fn, ok := v.(starlark.Callable); ok && !isValueBuiltin(v) {
+		out, err := starlark.Call(thread, fn, starlark.Tuple{h}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: argument %s for host %s: %v", m.Name, spec.Name, h.name, err)
+		}
+		v = out
+	}
+	g, err := toGo(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: argument %s: %v", m.Name, spec.Name, err)
+	}
+	return g, nil
 }
 
 // isValueBuiltin keeps builtins such as the module functions from being
