@@ -40,9 +40,6 @@ var commonDocs = []modules.Param{
 	{Name: "check_mode", Type: modules.Bool, Doc: "True: this step runs as under --check (observes and reports what would change, touches nothing), e.g. to plan a rolling change."},
 }
 
-// CommonParams documents the keyword arguments every module accepts.
-func CommonParams() []modules.Param { return commonDocs }
-
 // moduleBuiltin returns the Starlark function for a module:
 // module(targets, **kwargs) -> result.
 func (e *Engine) moduleBuiltin(m *modules.Module) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
