@@ -25,102 +25,118 @@ type pendingDecl struct {
 // declared later, and [g:vars] needs g declared somewhere.
 func (inv *Inventory) parseINI(data []byte) error {
 	lines := strings.Split(strings.ReplaceAll(string(trimBOM(data)), "\r\n", "\n"), "\n")
-	groupname, state := "ungrouped", "hosts"
-	pending := map[string]*pendingDecl{}
-	var pendingOrder []string
-	addPending := func(name string, d *pendingDecl) {
-		pending[name] = d
-		pendingOrder = append(pendingOrder, name)
-	}
-	errf := func(lineno int, format string, args ...any) error {
-		return fmt.Errorf("%s:%d: %s", inv.path, lineno, fmt.Sprintf(format, args...))
-	}
-
+	p := &iniParser{inv: inv, group: "ungrouped", state: "hosts", pending: map[string]*pendingDecl{}}
 	for i, line := range lines {
 		lineno := i + 1
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
 		}
+		var err error
 		if m := iniSection.FindStringSubmatch(line); m != nil {
-			// Names like "web-servers" are kept as they are: Ansible only
-			// warns about them (TRANSFORM_INVALID_GROUP_CHARS=never).
-			groupname = m[1]
-			state = m[2]
-			if state == "" {
-				state = "hosts"
-			}
-			if state != "hosts" && state != "children" && state != "vars" {
-				return errf(lineno, "section [%s:%s] has unknown type: %s", m[1], m[2], state)
-			}
-			if _, ok := inv.groups[groupname]; !ok {
-				if _, ok := pending[groupname]; state == "vars" && !ok {
-					addPending(groupname, &pendingDecl{line: lineno, state: state})
-				}
-				inv.addGroup(groupname)
-			}
-			if d, ok := pending[groupname]; ok && state != "vars" {
-				if d.state == "children" {
-					if err := inv.addPendingChildren(groupname, pending); err != nil {
-						return errf(lineno, "%v", err)
-					}
-				} else {
-					delete(pending, groupname)
-				}
-			}
-			continue
+			err = p.section(lineno, m)
 		} else if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			return errf(lineno, "invalid section entry: %q; make sure there are no spaces or other invalid characters in the section entry", line)
+			err = fmt.Errorf("invalid section entry: %q; make sure there are no spaces or other invalid characters in the section entry", line)
+		} else {
+			err = p.entry(lineno, line)
 		}
-
-		switch state {
-		case "hosts":
-			names, port, vars, err := parseHostLine(line)
-			if err != nil {
-				return errf(lineno, "%v", err)
-			}
-			for _, name := range names {
-				h := inv.addHost(name, inv.groups[groupname], port)
-				for _, kv := range vars {
-					h.vars[kv.k] = kv.v
-				}
-			}
-		case "vars":
-			k, v, ok := strings.Cut(line, "=")
-			if !ok {
-				// The line is not shown: it may be a mistyped password.
-				return errf(lineno, "expected key=value in [%s:vars]", groupname)
-			}
-			if err := inv.groups[groupname].setVar(strings.TrimSpace(k), pyLiteral(strings.TrimSpace(v))); err != nil {
-				return errf(lineno, "%v", err)
-			}
-		case "children":
-			m := iniGroupName.FindStringSubmatch(line)
-			if m == nil {
-				return errf(lineno, "expected group name, got: %s", line)
-			}
-			child := m[1]
-			if c, ok := inv.groups[child]; ok {
-				if err := inv.addChild(inv.groups[groupname], c); err != nil {
-					return errf(lineno, "%v", err)
-				}
-			} else if d, ok := pending[child]; ok {
-				d.parents = append(d.parents, groupname)
-			} else {
-				addPending(child, &pendingDecl{line: lineno, state: "children", parents: []string{groupname}})
-			}
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", inv.path, lineno, err)
 		}
 	}
-	// Report the first unresolved reference, as Ansible does.
-	for _, name := range pendingOrder {
-		d, ok := pending[name]
+	return p.unresolved()
+}
+
+// iniParser is parseINI's state: the current section and the groups
+// named before they are declared.
+type iniParser struct {
+	inv          *Inventory
+	group, state string // the current section: [group:state]
+	pending      map[string]*pendingDecl
+	pendingOrder []string
+}
+
+func (p *iniParser) addPending(name string, d *pendingDecl) {
+	p.pending[name] = d
+	p.pendingOrder = append(p.pendingOrder, name)
+}
+
+// section starts [m[1]:m[2]].
+func (p *iniParser) section(lineno int, m []string) error {
+	// Names like "web-servers" are kept as they are: Ansible only
+	// warns about them (TRANSFORM_INVALID_GROUP_CHARS=never).
+	p.group, p.state = m[1], m[2]
+	if p.state == "" {
+		p.state = "hosts"
+	}
+	if p.state != "hosts" && p.state != "children" && p.state != "vars" {
+		return fmt.Errorf("section [%s:%s] has unknown type: %s", m[1], m[2], p.state)
+	}
+	if _, ok := p.inv.groups[p.group]; !ok {
+		if _, ok := p.pending[p.group]; p.state == "vars" && !ok {
+			p.addPending(p.group, &pendingDecl{line: lineno, state: p.state})
+		}
+		p.inv.addGroup(p.group)
+	}
+	if d, ok := p.pending[p.group]; ok && p.state != "vars" {
+		if d.state == "children" {
+			return p.inv.addPendingChildren(p.group, p.pending)
+		}
+		delete(p.pending, p.group)
+	}
+	return nil
+}
+
+// entry reads a line of the current section.
+func (p *iniParser) entry(lineno int, line string) error {
+	inv, groupname := p.inv, p.group
+	switch p.state {
+	case "hosts":
+		names, port, vars, err := parseHostLine(line)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			h := inv.addHost(name, inv.groups[groupname], port)
+			for _, kv := range vars {
+				h.vars[kv.k] = kv.v
+			}
+		}
+	case "vars":
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			// The line is not shown: it may be a mistyped password.
+			return fmt.Errorf("expected key=value in [%s:vars]", groupname)
+		}
+		return inv.groups[groupname].setVar(strings.TrimSpace(k), pyLiteral(strings.TrimSpace(v)))
+	case "children":
+		m := iniGroupName.FindStringSubmatch(line)
+		if m == nil {
+			return fmt.Errorf("expected group name, got: %s", line)
+		}
+		child := m[1]
+		if c, ok := inv.groups[child]; ok {
+			return inv.addChild(inv.groups[groupname], c)
+		} else if d, ok := p.pending[child]; ok {
+			d.parents = append(d.parents, groupname)
+		} else {
+			p.addPending(child, &pendingDecl{line: lineno, state: "children", parents: []string{groupname}})
+		}
+	}
+	return nil
+}
+
+// unresolved reports the first group still undeclared, as Ansible does.
+func (p *iniParser) unresolved() error {
+	for _, name := range p.pendingOrder {
+		d, ok := p.pending[name]
 		if !ok {
 			continue
 		}
 		if d.state == "vars" {
-			return fmt.Errorf("%s:%d: section [%s:vars] not valid for undefined group: %s", inv.path, d.line, name, name)
+			return fmt.Errorf("%s:%d: section [%s:vars] not valid for undefined group: %s", p.inv.path, d.line, name, name)
 		}
-		return fmt.Errorf("%s:%d: section [%s:children] includes undefined group: %s", inv.path, d.line, d.parents[len(d.parents)-1], name)
+		return fmt.Errorf("%s:%d: section [%s:children] includes undefined group: %s", p.inv.path, d.line, d.parents[len(d.parents)-1], name)
 	}
 	return nil
 }

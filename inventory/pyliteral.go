@@ -101,28 +101,7 @@ func (p *pyParser) parseExpr(nested bool) (any, error) {
 	switch {
 	case c == '+' || c == '-':
 		p.pos++
-		p.skipSpace(nested)
-		// literal_eval allows one sign, directly on a number.
-		if p.eof() || !(p.src[p.pos] == '.' || (p.src[p.pos] >= '0' && p.src[p.pos] <= '9')) {
-			return nil, errNotLiteral
-		}
-		v, err := p.parseNumber()
-		if err != nil {
-			return nil, err
-		}
-		switch n := v.(type) {
-		case int:
-			if c == '-' {
-				return -n, nil
-			}
-			return n, nil
-		case float64:
-			if c == '-' {
-				return -n, nil
-			}
-			return n, nil
-		}
-		return nil, errNotLiteral
+		return p.parseSigned(c == '-', nested)
 	case c == '[':
 		p.pos++
 		items, err := p.parseSeq(']')
@@ -150,23 +129,55 @@ func (p *pyParser) parseExpr(nested bool) (any, error) {
 	case c == '\'' || c == '"':
 		return p.parseStrings(nested)
 	case isIdentStart(rune(c)):
-		start := p.pos
-		for !p.eof() && isIdentChar(rune(p.src[p.pos])) {
-			p.pos++
+		return p.parseWord(nested)
+	}
+	return nil, errNotLiteral
+}
+
+// parseSigned reads the number after a sign: literal_eval allows one
+// sign, directly on a number.
+func (p *pyParser) parseSigned(minus, nested bool) (any, error) {
+	p.skipSpace(nested)
+	if p.eof() || !(p.src[p.pos] == '.' || (p.src[p.pos] >= '0' && p.src[p.pos] <= '9')) {
+		return nil, errNotLiteral
+	}
+	v, err := p.parseNumber()
+	if err != nil {
+		return nil, err
+	}
+	switch n := v.(type) {
+	case int:
+		if minus {
+			return -n, nil
 		}
-		word := p.src[start:p.pos]
-		if !p.eof() && (p.src[p.pos] == '\'' || p.src[p.pos] == '"') {
-			p.pos = start
-			return p.parseStrings(nested)
+		return n, nil
+	case float64:
+		if minus {
+			return -n, nil
 		}
-		switch word {
-		case "True":
-			return true, nil
-		case "False":
-			return false, nil
-		case "None":
-			return nil, nil
-		}
+		return n, nil
+	}
+	return nil, errNotLiteral
+}
+
+// parseWord reads True, False, None, or a prefixed string (b”, r”).
+func (p *pyParser) parseWord(nested bool) (any, error) {
+	start := p.pos
+	for !p.eof() && isIdentChar(rune(p.src[p.pos])) {
+		p.pos++
+	}
+	word := p.src[start:p.pos]
+	if !p.eof() && (p.src[p.pos] == '\'' || p.src[p.pos] == '"') {
+		p.pos = start
+		return p.parseStrings(nested)
+	}
+	switch word {
+	case "True":
+		return true, nil
+	case "False":
+		return false, nil
+	case "None":
+		return nil, nil
 	}
 	return nil, errNotLiteral
 }

@@ -93,36 +93,41 @@ func (inv *Inventory) yamlGroup(d *yamlDecoder, keyNode, body *yaml.Node) (*grou
 			return nil, err
 		}
 		for j := 0; j+1 < len(secPairs); j += 2 {
-			k, v := secPairs[j], secPairs[j+1]
-			switch section {
-			case "vars":
-				key, err := d.scalarKey(k)
-				if err != nil {
-					return nil, err
-				}
-				x, err := d.value(v)
-				if err != nil {
-					return nil, err
-				}
-				if err := g.setVar(key, x); err != nil {
-					return nil, d.errf(v, "%v", err)
-				}
-			case "children":
-				child, err := inv.yamlGroup(d, k, v)
-				if err != nil {
-					return nil, err
-				}
-				if err := inv.addChild(g, child); err != nil {
-					return nil, d.errf(k, "%v", err)
-				}
-			case "hosts":
-				if err := inv.yamlHost(d, g, k, v); err != nil {
-					return nil, err
-				}
+			if err := inv.yamlGroupEntry(d, g, section, secPairs[j], secPairs[j+1]); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return g, nil
+}
+
+// yamlGroupEntry reads one entry k: v of a group's vars, children or hosts.
+func (inv *Inventory) yamlGroupEntry(d *yamlDecoder, g *group, section string, k, v *yaml.Node) error {
+	switch section {
+	case "vars":
+		key, err := d.scalarKey(k)
+		if err != nil {
+			return err
+		}
+		x, err := d.value(v)
+		if err != nil {
+			return err
+		}
+		if err := g.setVar(key, x); err != nil {
+			return d.errf(v, "%v", err)
+		}
+	case "children":
+		child, err := inv.yamlGroup(d, k, v)
+		if err != nil {
+			return err
+		}
+		if err := inv.addChild(g, child); err != nil {
+			return d.errf(k, "%v", err)
+		}
+	case "hosts":
+		return inv.yamlHost(d, g, k, v)
+	}
+	return nil
 }
 
 func (inv *Inventory) yamlHost(d *yamlDecoder, g *group, k, v *yaml.Node) error {

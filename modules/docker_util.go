@@ -169,33 +169,6 @@ func srcPath(t *Target, path string) string {
 	return filepath.Join(t.Dir, path)
 }
 
-// durationParam reads a duration given as a string ("90s", "2m") or an int
-// (seconds); def when absent.
-func durationParam(p Params, name string, def time.Duration) (time.Duration, error) {
-	v, ok := p[name]
-	if !ok || v == nil {
-		return def, nil
-	}
-	switch x := v.(type) {
-	case int64:
-		return time.Duration(x) * time.Second, nil
-	case int:
-		return time.Duration(x) * time.Second, nil
-	case float64:
-		return time.Duration(x * float64(time.Second)), nil
-	case string:
-		if n, err := strconv.ParseFloat(x, 64); err == nil {
-			return time.Duration(n * float64(time.Second)), nil
-		}
-		d, err := time.ParseDuration(x)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %q is not a duration (e.g. 90s, 5m)", name, x)
-		}
-		return d, nil
-	}
-	return 0, fmt.Errorf("%s: want a duration string or seconds, got %T", name, v)
-}
-
 // waitBudget is how long a module may wait for the engine to converge: the
 // step's common `timeout` argument (which the runtime turns into the context
 // deadline) when given, else def.

@@ -43,7 +43,7 @@ func TestSvcScript(t *testing.T) {
 	// A step that leaves a background process holding its stdout must not
 	// hold up the script.
 	t0 := time.Now()
-	if _, err := genRun(t, tg, false, "shell", map[string]any{"cmd": svcScript([]string{"sleep 5 &"})}); err != nil || time.Since(t0) > 3*time.Second {
+	if _, err := genRun(t, tg, false, "shell", map[string]any{"cmd": svcScript([]string{"sleep 30 &"})}); err != nil || time.Since(t0) > 15*time.Second {
 		t.Fatalf("%v after %s", err, time.Since(t0))
 	}
 }

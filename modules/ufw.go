@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
 func init() {
@@ -648,10 +650,8 @@ func ufwSSHEndpoint(t *Target) (int, string) {
 	if ep, ok := t.Conn.(interface{ SSHEndpoint() (int, string) }); ok {
 		return ep.SSHEndpoint()
 	}
-	for _, k := range []string{"ansible_port", "ansible_ssh_port"} {
-		if n, err := strconv.Atoi(hpScalar(t.Vars[k])); err == nil && n > 0 {
-			return n, ""
-		}
+	if p := connection.ReadVars(t.Vars).Port; p > 0 {
+		return p, ""
 	}
 	return 22, ""
 }

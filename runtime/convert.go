@@ -2,8 +2,9 @@ package runtime
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 
 	"go.starlark.net/starlark"
 )
@@ -125,13 +126,13 @@ func toStarlark(v any) starlark.Value {
 		return starlark.NewList(l)
 	case map[string]string:
 		d := starlark.NewDict(len(v))
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			d.SetKey(starlark.String(k), starlark.String(v[k]))
 		}
 		return d
 	case map[string]any:
 		d := starlark.NewDict(len(v))
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			d.SetKey(starlark.String(k), toStarlark(v[k]))
 		}
 		return d
@@ -143,13 +144,4 @@ func toStarlark(v any) starlark.Value {
 		return d
 	}
 	return starlark.String(fmt.Sprint(v))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

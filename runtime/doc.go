@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,7 +19,7 @@ func ModuleText(m *modules.Module) string {
 	}
 	if len(m.Outputs) > 0 {
 		b.WriteString("\nOUTPUTS\n")
-		for _, k := range sortedKeys(m.Outputs) {
+		for _, k := range slices.Sorted(maps.Keys(m.Outputs)) {
 			fmt.Fprintf(&b, "  %s\n      %s\n", k, m.Outputs[k])
 		}
 	}
@@ -99,7 +101,7 @@ func ModulesMarkdown() string {
 		}
 		if len(m.Outputs) > 0 {
 			b.WriteString("\n| output | meaning |\n| --- | --- |\n")
-			for _, k := range sortedKeys(m.Outputs) {
+			for _, k := range slices.Sorted(maps.Keys(m.Outputs)) {
 				fmt.Fprintf(&b, "| `%s` | %s |\n", k, mdEscape(m.Outputs[k]))
 			}
 		}

@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -248,33 +250,21 @@ func (e *Engine) host(s HostSpec) *Host {
 	if h, ok := e.hosts[s.Name]; ok {
 		return h
 	}
-	addr := s.Name
-	if a, ok := s.Vars["ansible_host"].(string); ok && a != "" {
-		addr = a
-	}
+	cv := connection.ReadVars(s.Vars)
 	vars := starlark.NewDict(len(s.Vars))
-	for _, k := range sortedKeys(s.Vars) {
+	for _, k := range slices.Sorted(maps.Keys(s.Vars)) {
 		vars.SetKey(starlark.String(k), toStarlark(s.Vars[k]))
 	}
 	vars.Freeze()
 	// Passwords from the inventory (or -e) are masked like --become's: a
 	// playbook may print h.vars, a command may echo them.
-	for _, k := range passwordVars {
-		if v, ok := s.Vars[k]; ok && v != nil {
-			e.redact.Add(fmt.Sprint(v))
-		}
+	for _, pw := range cv.Secrets() {
+		e.redact.Add(pw)
 	}
-	h := &Host{name: s.Name, address: addr, vars: vars, eng: e}
-	h.spec = s
+	h := &Host{name: s.Name, address: cv.Address(s.Name), vars: vars, eng: e}
+	h.spec, h.cvars = s, cv
 	e.hosts[s.Name] = h
 	return h
-}
-
-// passwordVars are the inventory variables that hold passwords
-// (connection.FromVars reads them).
-var passwordVars = []string{
-	"ansible_password", "ansible_ssh_pass", "ansible_ssh_password",
-	"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass",
 }
 
 // conn returns the host's connection, dialling it once.

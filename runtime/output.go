@@ -46,28 +46,52 @@ func (j *JSONReporter) emit(v any) {
 	j.enc.Encode(v)
 }
 
+// The lines of --output json, one type per "event"; cmd/swarmrun/e2e and
+// cmd/swarmrun-bench read them. Fields are in key order, as a map's would
+// be printed.
+type (
+	StepEvent struct {
+		Event  string `json:"event"` // "step"
+		Hosts  int    `json:"hosts"`
+		Module string `json:"module"`
+		Task   string `json:"task"`
+	}
+	ResultEvent struct {
+		Diff    string `json:"diff,omitempty"`
+		Event   string `json:"event"` // "result"
+		Host    string `json:"host"`
+		Ignored bool   `json:"ignored,omitempty"`
+		Module  string `json:"module"`
+		Msg     string `json:"msg"`
+		Status  string `json:"status"`
+		Task    string `json:"task"`
+	}
+	PrintEvent struct {
+		Event string `json:"event"` // "print"
+		Msg   string `json:"msg"`
+	}
+	RecapEvent struct {
+		Event   string            `json:"event"` // "recap"
+		Hosts   map[string]Counts `json:"hosts"`
+		Seconds float64           `json:"seconds"`
+	}
+)
+
 func (j *JSONReporter) StepStart(s StepInfo) {
-	j.emit(map[string]any{"event": "step", "task": s.Task, "module": s.Module, "hosts": s.Hosts})
+	j.emit(StepEvent{Event: "step", Task: s.Task, Module: s.Module, Hosts: s.Hosts})
 }
 
 func (j *JSONReporter) HostDone(s StepInfo, r *HostResult) {
-	ev := map[string]any{"event": "result", "task": s.Task, "host": r.host.name, "module": s.Module,
-		"status": string(r.Status), "msg": r.Msg}
-	if r.Diff != "" {
-		ev["diff"] = r.Diff
-	}
-	if r.Ignored {
-		ev["ignored"] = true
-	}
-	j.emit(ev)
+	j.emit(ResultEvent{Event: "result", Task: s.Task, Host: r.host.name, Module: s.Module,
+		Status: string(r.Status), Msg: r.Msg, Diff: r.Diff, Ignored: r.Ignored})
 }
 
 func (j *JSONReporter) StepEnd(StepInfo) {}
 
-func (j *JSONReporter) Print(msg string) { j.emit(map[string]any{"event": "print", "msg": msg}) }
+func (j *JSONReporter) Print(msg string) { j.emit(PrintEvent{Event: "print", Msg: msg}) }
 
 func (j *JSONReporter) Recap(c map[string]Counts, d time.Duration) {
-	j.emit(map[string]any{"event": "recap", "hosts": c, "seconds": d.Seconds()})
+	j.emit(RecapEvent{Event: "recap", Hosts: c, Seconds: d.Seconds()})
 }
 
 // HumanReporter prints in the style of Ansible: a header per step, a line

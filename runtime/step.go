@@ -40,9 +40,6 @@ var commonDocs = []modules.Param{
 	{Name: "check_mode", Type: modules.Bool, Doc: "True: this step runs as under --check (observes and reports what would change, touches nothing), e.g. to plan a rolling change."},
 }
 
-// CommonParams documents the keyword arguments every module accepts.
-func CommonParams() []modules.Param { return commonDocs }
-
 // moduleBuiltin returns the Starlark function for a module:
 // module(targets, **kwargs) -> result.
 func (e *Engine) moduleBuiltin(m *modules.Module) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
@@ -218,26 +215,17 @@ func (e *Engine) params(thread *starlark.Thread, m *modules.Module, raw map[stri
 	p := modules.Params{}
 	for _, spec := range m.Params {
 		v, given := raw[spec.Name]
-		if !given {
-			if spec.Required {
-				return nil, fmt.Errorf("%s: missing required argument %q (%s)", m.Name, spec.Name, spec.Doc)
-			}
-			if spec.Default != nil {
-				p[spec.Name] = spec.Default
-			}
-			continue
+		if !given && spec.Required {
+			return nil, fmt.Errorf("%s: missing required argument %q (%s)", m.Name, spec.Name, spec.Doc)
 		}
-		if fn, ok := v.(starlark.Callable); ok && !isValueBuiltin(v) {
-			out, err := starlark.Call(thread, fn, starlark.Tuple{h}, nil)
-			if err != nil {
-				return nil, fmt.Errorf("%s: argument %s for host %s: %v", m.Name, spec.Name, h.name, err)
+		var g any
+		if given {
+			var err error
+			if g, err = argValue(thread, m, spec, v, h); err != nil {
+				return nil, err
 			}
-			v = out
 		}
-		g, err := toGo(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: argument %s: %v", m.Name, spec.Name, err)
-		}
+		// Not given, or None (for this host): the schema's default, if any.
 		if g == nil {
 			if spec.Default != nil {
 				p[spec.Name] = spec.Default
@@ -245,6 +233,7 @@ func (e *Engine) params(thread *starlark.Thread, m *modules.Module, raw map[stri
 			continue
 		}
 		if _, unknown := hasUnknown(g); !unknown {
+			var err error
 			if g, err = checkType(spec, g); err != nil {
 				return nil, fmt.Errorf("%s: argument %s: %v", m.Name, spec.Name, err)
 			}
@@ -255,6 +244,23 @@ func (e *Engine) params(thread *starlark.Thread, m *modules.Module, raw map[stri
 		p[spec.Name] = g
 	}
 	return p, nil
+}
+
+// argValue is an argument's Go value on host h: a function of the host
+// (lambda h: ...) is called first.
+func argValue(thread *starlark.Thread, m *modules.Module, spec modules.Param, v starlark.Value, h *Host) (any, error) {
+	if fn, ok := v.(starlark.Callable); ok && !isValueBuiltin(v) {
+		out, err := starlark.Call(thread, fn, starlark.Tuple{h}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: argument %s for host %s: %v", m.Name, spec.Name, h.name, err)
+		}
+		v = out
+	}
+	g, err := toGo(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: argument %s: %v", m.Name, spec.Name, err)
+	}
+	return g, nil
 }
 
 // isValueBuiltin keeps builtins such as the module functions from being
@@ -546,12 +552,7 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 // becomeFor is a step's become on a host: ansible_become on a host makes
 // every step on it go through sudo.
 func (e *Engine) becomeFor(h *Host, become bool) bool {
-	if b, ok := h.spec.Vars["ansible_become"].(bool); ok && b {
-		return true
-	} else if s, ok := h.spec.Vars["ansible_become"].(string); ok && (strings.EqualFold(s, "true") || s == "yes" || s == "1") {
-		return true
-	}
-	return become
+	return become || h.cvars.Become
 }
 
 // attempt runs the module once, turning a panic into a failure and

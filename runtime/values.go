@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/swarmrun/swarmrun/runtime/connection"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -15,6 +16,7 @@ type Host struct {
 	address string
 	vars    *starlark.Dict
 	spec    HostSpec
+	cvars   connection.Vars // its connection variables, read once
 	eng     *Engine
 }
 

@@ -3,9 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,7 +78,7 @@ func adhocArgs(m *modules.Module, args string) ([]string, error) {
 		types[p.Name] = p.Type
 	}
 	var out []string
-	for _, k := range sortedKeys(kv) {
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
 		v := kv[k].(string)
 		t, ok := types[k]
 		if !ok {
@@ -153,13 +154,4 @@ func runAdhoc(c *cli.Context, pattern, module string, kwargs []string) error {
 	src := fmt.Sprintf(adhocSource, module, strconv.Quote(pattern), strings.Join(kwargs, ", "))
 	wd, _ := os.Getwd()
 	return run(c, filepath.Join(wd, "<ad-hoc>"), []byte(src))
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

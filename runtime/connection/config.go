@@ -56,75 +56,46 @@ func (c Config) String() string {
 // variables from the inventory override base (the command-line settings),
 // ~/.ssh/config fills in what is still unset, then defaults apply.
 func FromVars(name string, vars map[string]any, base Config) Config {
+	v := ReadVars(vars)
 	c := base
 	c.Name = name
 	c.KeyFiles = append([]string(nil), base.KeyFiles...)
-	for _, k := range []string{"ansible_host", "ansible_ssh_host"} {
-		if s := varString(vars, k); s != "" {
-			c.Host = s
-			break
-		}
+	setString(&c.Host, v.Host)
+	if v.Port > 0 {
+		c.Port = v.Port
 	}
-	for _, k := range []string{"ansible_port", "ansible_ssh_port"} {
-		if p, err := strconv.Atoi(varString(vars, k)); err == nil && p > 0 {
-			c.Port = p
-			break
-		}
+	setString(&c.User, v.User)
+	if v.KeyFile != "" {
+		c.KeyFiles = []string{v.KeyFile}
 	}
-	for _, k := range []string{"ansible_user", "ansible_ssh_user"} {
-		if s := varString(vars, k); s != "" {
-			c.User = s
-			break
-		}
-	}
-	if s := varString(vars, "ansible_ssh_private_key_file"); s != "" {
-		c.KeyFiles = []string{expandHome(s)}
-	}
-	for _, k := range []string{"ansible_password", "ansible_ssh_pass", "ansible_ssh_password"} {
-		if s := varString(vars, k); s != "" {
-			c.Password = s
-			break
-		}
-	}
-	for _, k := range []string{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"} {
-		if s := varString(vars, k); s != "" {
-			c.BecomePassword = s
-			break
-		}
-	}
-	switch varString(vars, "ansible_connection") {
+	setString(&c.Password, v.Password)
+	setString(&c.BecomePassword, v.BecomePassword)
+	switch v.Connection {
 	case "local":
 		c.Local = true
 	case "ssh", "smart", "paramiko":
 		c.Local = false
 	}
-	if s := varString(vars, "ansible_host_key_checking"); s != "" {
-		if b, err := strconv.ParseBool(s); err == nil && !b {
-			c.HostKeyChecking = Off
-		}
+	if v.NoHostKeyCheck {
+		c.HostKeyChecking = Off
 	}
-	if s := varString(vars, "ansible_timeout"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			c.ConnectTimeout = time.Duration(n) * time.Second
-		}
+	if v.Timeout > 0 {
+		c.ConnectTimeout = v.Timeout
 	}
-	for _, k := range []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"} {
-		if s := varString(vars, k); s != "" {
-			applySSHArgs(&c, splitArgs(s))
-		}
-	}
-	if s := varString(vars, "ansible_become_user"); s != "" {
-		c.BecomeUser = s
-	}
-	if s := varString(vars, "ansible_become_method"); s != "" {
-		c.BecomeMethod = s
-	}
-	if s := varString(vars, "swarmrun_known_hosts_file"); s != "" {
-		c.KnownHostsFile = expandHome(s)
-	}
+	applySSHArgs(&c, v.SSHArgs)
+	setString(&c.BecomeUser, v.BecomeUser)
+	setString(&c.BecomeMethod, v.BecomeMethod)
+	setString(&c.KnownHostsFile, v.KnownHostsFile)
 	applySSHConfig(&c)
 	applyDefaults(&c)
 	return c
+}
+
+// setString sets *dst to s unless s is empty (not set).
+func setString(dst *string, s string) {
+	if s != "" {
+		*dst = s
+	}
 }
 
 // ApplySSHArgs applies OpenSSH "-o Key=Value" options (ansible.cfg's

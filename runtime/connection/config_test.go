@@ -83,3 +83,30 @@ func TestSplitArgs(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// ReadVars: the first of a variable's aliases wins, Ansible booleans are
+// read as Ansible reads them, every password set is a secret.
+func TestReadVars(t *testing.T) {
+	home := isolate(t)
+	v := ReadVars(map[string]any{
+		"ansible_ssh_host": "10.0.0.9", "ansible_ssh_port": 2200, "ansible_ssh_user": "u",
+		"ansible_ssh_private_key_file": "~/id", "ansible_become": "yes",
+		"ansible_password": "p1", "ansible_ssh_pass": "p2", "ansible_sudo_pass": "p3",
+		"ansible_host_key_checking": "False", "ansible_timeout": "7",
+		"ansible_ssh_common_args": "-o A=b", "ansible_ssh_extra_args": "-p 2",
+	})
+	want := Vars{Host: "10.0.0.9", Port: 2200, User: "u", KeyFile: filepath.Join(home, "id"),
+		Password: "p1", BecomePassword: "p3", Become: true, NoHostKeyCheck: true,
+		Timeout: 7 * time.Second, SSHArgs: []string{"-o", "A=b", "-p", "2"},
+		passwordsByName: []string{"p1", "p2", "p3"}}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("ReadVars:\n got %+v\nwant %+v", v, want)
+	}
+	if v.Address("n") != "10.0.0.9" || ReadVars(nil).Address("n") != "n" {
+		t.Error("Address")
+	}
+	v = ReadVars(map[string]any{"ansible_host": "a", "ansible_ssh_host": "b", "ansible_become": true})
+	if v.Host != "a" || !v.Become || ReadVars(map[string]any{"ansible_become": "no"}).Become {
+		t.Errorf("precedence, become: %+v", v)
+	}
+}

@@ -150,40 +150,11 @@ func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteO
 // sftpWrite writes a temporary file next to p, gives it its owner and mode
 // before any data (so the data is never more exposed than intended), syncs it
 // and renames it over p. On error the temporary file is removed.
-func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data []byte, o WriteOpts) (err error) {
-	mode := o.Mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	uid, gid := -1, -1
-	if p, err = sftpFollow(cl, p); err != nil {
-		return c.fileErr("write", p, err)
+func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data []byte, o WriteOpts) error {
+	p, mode, uid, gid, err := c.sftpPlan(ctx, cl, p, o)
+	if err != nil {
+		return err
 	}
-	old, err := cl.Lstat(p)
-	switch {
-	case err == nil && old.Mode().IsRegular():
-		if mode == 0 {
-			mode = old.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-		}
-		if st, ok := old.Sys().(*sftp.FileStat); ok {
-			uid, gid = int(st.UID), int(st.GID)
-		}
-	case err == nil && old.IsDir():
-		return c.fileErr("write", p, errors.New("is a directory"))
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return c.fileErr("write", p, err)
-	}
-	if mode == 0 {
-		mode = 0o644
-	}
-	if o.Owner != "" {
-		if uid, err = c.userID(ctx, o.Owner); err != nil {
-			return err
-		}
-	}
-	if o.Group != "" {
-		if gid, err = c.groupID(ctx, o.Group); err != nil {
-			return err
-		}
-	}
-
 	// SFTP cannot create a file with a mode: it gets the server's default
 	// (0644), and whoever opens it before the chmod below could read the
 	// data later. So the file is made inside a fresh directory that is
@@ -200,6 +171,60 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 		return c.fileErr("chmod", p, err)
 	}
 	tmp := tmpDir + "/" + path.Base(p)
+	err = c.sftpWriteTemp(ctx, cl, tmp, p, data, mode, uid, gid)
+	if err == nil {
+		if err = cl.PosixRename(tmp, p); err != nil {
+			err = c.fileErr("rename", p, err)
+		}
+	}
+	if err != nil {
+		cl.Remove(tmp)
+	}
+	return err
+}
+
+// sftpPlan says what sftpWrite leaves behind: the file written (a
+// symlink's target), its mode and its owner and group (-1: the default),
+// kept from an existing file unless o sets them.
+func (c *sshConn) sftpPlan(ctx context.Context, cl *sftp.Client, p string, o WriteOpts) (_ string, mode fs.FileMode, uid, gid int, err error) {
+	const keep = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+	mode, uid, gid = o.Mode&keep, -1, -1
+	if p, err = followLinks(p, cl.Lstat, cl.ReadLink); err != nil {
+		return p, 0, 0, 0, c.fileErr("write", p, err)
+	}
+	old, err := cl.Lstat(p)
+	switch {
+	case err == nil && old.Mode().IsRegular():
+		if mode == 0 {
+			mode = old.Mode() & keep
+		}
+		if st, ok := old.Sys().(*sftp.FileStat); ok {
+			uid, gid = int(st.UID), int(st.GID)
+		}
+	case err == nil && old.IsDir():
+		return p, 0, 0, 0, c.fileErr("write", p, errors.New("is a directory"))
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return p, 0, 0, 0, c.fileErr("write", p, err)
+	}
+	if mode == 0 {
+		mode = 0o644
+	}
+	if o.Owner != "" {
+		if uid, err = c.userID(ctx, o.Owner); err != nil {
+			return p, 0, 0, 0, err
+		}
+	}
+	if o.Group != "" {
+		if gid, err = c.groupID(ctx, o.Group); err != nil {
+			return p, 0, 0, 0, err
+		}
+	}
+	return p, mode, uid, gid, nil
+}
+
+// sftpWriteTemp creates tmp (for the file p), gives it its owner, then its
+// mode, then the data, and syncs and closes it.
+func (c *sshConn) sftpWriteTemp(ctx context.Context, cl *sftp.Client, tmp, p string, data []byte, mode fs.FileMode, uid, gid int) error {
 	f, err := cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return c.fileErr("write", p, err)
@@ -207,12 +232,7 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 	if testHookTempCreated != nil {
 		testHookTempCreated(tmp)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			cl.Remove(tmp)
-		}
-	}()
+	defer f.Close() // a second Close after the one below is harmless
 	if uid >= 0 || gid >= 0 {
 		if uid < 0 || gid < 0 { // SFTP sets both: fill in the temp file's own
 			st, err := f.Stat()
@@ -234,6 +254,12 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 	if _, err := f.Write(data); err != nil {
 		return c.fileErr("write", p, c.noSpace(ctx, p, len(data), err))
 	}
+	return c.sftpSyncClose(ctx, f, tmp, p)
+}
+
+// sftpSyncClose syncs and closes f; without fsync@openssh.com the shell
+// syncs it.
+func (c *sshConn) sftpSyncClose(ctx context.Context, f *sftp.File, tmp, p string) error {
 	synced := true
 	if err := f.Sync(); err != nil {
 		var se *sftp.StatusError
@@ -245,17 +271,15 @@ func (c *sshConn) sftpWrite(ctx context.Context, cl *sftp.Client, p string, data
 	if err := f.Close(); err != nil {
 		return c.fileErr("write", p, err)
 	}
-	if !synced { // no fsync@openssh.com: ask the shell
-		res, err := c.Run(ctx, "sync -- "+ShellQuote(tmp)+" 2>/dev/null || sync", RunOpts{})
-		if err != nil {
-			return err
-		}
-		if res.ExitCode != 0 {
-			return c.fileErr("sync", p, errors.New(strings.TrimSpace(string(res.Stderr))))
-		}
+	if synced {
+		return nil
 	}
-	if err := cl.PosixRename(tmp, p); err != nil {
-		return c.fileErr("rename", p, err)
+	res, err := c.Run(ctx, "sync -- "+ShellQuote(tmp)+" 2>/dev/null || sync", RunOpts{})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return c.fileErr("sync", p, errors.New(strings.TrimSpace(string(res.Stderr))))
 	}
 	return nil
 }
@@ -277,15 +301,17 @@ func (c *sshConn) noSpace(ctx context.Context, p string, need int, err error) er
 // testHookTempCreated lets a test look at the temporary file as created.
 var testHookTempCreated func(tmp string)
 
-// sftpFollow resolves p if it is a symlink (a chain of them, up to 40
-// like the kernel), so a write goes to the target and keeps the link.
-func sftpFollow(cl *sftp.Client, p string) (string, error) {
+// followLinks resolves p if it is a symlink (a chain of them, up to 40
+// like the kernel), so a write goes to the target and keeps the link, as
+// Ansible does (the shell path does the same with readlink -f). lstat
+// and readlink are the SFTP client's or the local machine's.
+func followLinks(p string, lstat func(string) (fs.FileInfo, error), readlink func(string) (string, error)) (string, error) {
 	for range 40 {
-		fi, err := cl.Lstat(p)
+		fi, err := lstat(p)
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			return p, nil
 		}
-		target, err := cl.ReadLink(p)
+		target, err := readlink(p)
 		if err != nil {
 			return p, err
 		}

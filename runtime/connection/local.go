@@ -109,6 +109,10 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 	if l.needSudo(o.Become, "") {
 		return shellWrite(ctx, l, l.cfg.Name, p, data, o)
 	}
+	p, err := followLinks(p, os.Lstat, os.Readlink)
+	if err != nil {
+		return l.fileErr(err)
+	}
 	const keep = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 	mode := o.Mode & keep
 	uid, gid := -1, -1
@@ -125,7 +129,6 @@ func (l *localConn) WriteFile(ctx context.Context, p string, data []byte, o Writ
 	if mode == 0 {
 		mode = 0o644
 	}
-	var err error
 	if o.Owner != "" {
 		if uid, err = localID(o.Owner, false); err != nil {
 			return l.fileErr(err)

@@ -134,21 +134,7 @@ LogLevel ERROR
 	}
 	noTemp(t, dir)
 
-	sock := filepath.Join(dir, "echo.sock")
-	uln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uln.Close()
-	go func() {
-		for {
-			c, err := uln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	sock := serveUnix(t, echo)
 	nc, err := c.DialUnix(ctx, sock)
 	if err != nil {
 		t.Fatal(err)

@@ -377,3 +377,31 @@ func setup(t testing.TB) (*testServer, Config) {
 func fileUID(st os.FileInfo) int {
 	return int(st.Sys().(*syscall.Stat_t).Uid)
 }
+
+// serveUnix listens on a new unix socket, hands every connection to
+// handle, and returns the socket's path.
+func serveUnix(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+	return sock
+}
+
+// echo sends back what it reads, until the other side closes.
+func echo(c net.Conn) {
+	io.Copy(c, c)
+	c.Close()
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -39,24 +39,6 @@ func mustRun(t *testing.T, c Conn, cmd string, o RunOpts) *RunResult {
 		t.Fatalf("Run(%q): %v", cmd, err)
 	}
 	return res
-}
-
-func TestRun(t *testing.T) {
-	_, cfg := setup(t)
-	c := dial(t, cfg)
-	res := mustRun(t, c, "echo out; echo err >&2; exit 3", RunOpts{})
-	if string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" || res.ExitCode != 3 {
-		t.Errorf("got %+v", res)
-	}
-	res = mustRun(t, c, "tr a-z A-Z", RunOpts{Stdin: []byte("hello")})
-	if string(res.Stdout) != "HELLO" || res.ExitCode != 0 {
-		t.Errorf("stdin: got %q, %d", res.Stdout, res.ExitCode)
-	}
-	// sh -c semantics: quotes and multiple lines survive.
-	res = mustRun(t, c, "x='a b'\nprintf '%s|' \"$x\" 'it'\\''s'", RunOpts{})
-	if string(res.Stdout) != "a b|it's|" {
-		t.Errorf("quoting: got %q", res.Stdout)
-	}
 }
 
 func TestConcurrentSessions(t *testing.T) {
@@ -202,28 +184,14 @@ func TestAgentAuth(t *testing.T) {
 	}
 	signers, _ := keyring.Signers()
 	s.authorize(signers[0].PublicKey())
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go agent.ServeAgent(keyring, c)
-		}
-	}()
+	sock := serveUnix(t, func(c net.Conn) { agent.ServeAgent(keyring, c) })
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	cfg.KeyFiles = nil // only the agent's key
 	c := dial(t, cfg)
 	mustRun(t, c, "true", RunOpts{})
 
 	t.Setenv("SSH_AUTH_SOCK", "")
-	_, err = Dial(context.Background(), cfg)
+	_, err := Dial(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "authentication") {
 		t.Errorf("without agent: err = %v", err)
 	}
@@ -242,93 +210,6 @@ func TestPasswordAuth(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("err = %v", err)
 	}
-}
-
-func TestFiles(t *testing.T) {
-	s, cfg := setup(t)
-	c := dial(t, cfg)
-	ctx := context.Background()
-	p := filepath.Join(s.dir, "etc", "app.conf")
-	os.Mkdir(filepath.Dir(p), 0o755)
-
-	if _, err := c.ReadFile(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadFile of a missing file: %v", err)
-	}
-	if _, err := c.Stat(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Stat of a missing file: %v", err)
-	}
-	if err := c.WriteFile(ctx, p, []byte("v1\n"), WriteOpts{}); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, p, "v1\n", 0o644, 0)
-	if got, err := c.ReadFile(ctx, p, false); err != nil || string(got) != "v1\n" {
-		t.Errorf("ReadFile = %q, %v", got, err)
-	}
-
-	// Mode 0 keeps the existing mode and owner.
-	os.Chmod(p, 0o600)
-	os.Chown(p, 65534, 65534)
-	if err := c.WriteFile(ctx, p, []byte("v2\n"), WriteOpts{}); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, p, "v2\n", 0o600, 65534)
-	fi, err := c.Stat(ctx, p, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode != 0o600 || fi.Size != 3 || fi.Owner != "nobody" || fi.Group != "nogroup" {
-		t.Errorf("Stat = %+v", fi)
-	}
-
-	// Explicit mode and owner by name.
-	if err := c.WriteFile(ctx, p, []byte("v3\n"), WriteOpts{Mode: 0o640, Owner: "root", Group: "0"}); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, p, "v3\n", 0o640, 0)
-	if err := c.WriteFile(ctx, p, nil, WriteOpts{Owner: "no-such-user"}); err == nil {
-		t.Error("unknown owner accepted")
-	}
-
-	os.Symlink("app.conf", filepath.Join(s.dir, "etc", "link"))
-	fi, err = c.Stat(ctx, filepath.Join(s.dir, "etc", "link"), false)
-	if err != nil || fi.Mode&fs.ModeSymlink == 0 || fi.LinkTarget != "app.conf" {
-		t.Errorf("Stat(link) = %+v, %v", fi, err)
-	}
-
-	local := filepath.Join(t.TempDir(), "fetched")
-	if err := c.Fetch(ctx, p, local, false); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(local); string(got) != "v3\n" {
-		t.Errorf("Fetch = %q", got)
-	}
-	noTemp(t, filepath.Dir(p))
-}
-
-// Without an SFTP subsystem, file operations fall back to shell commands.
-func TestFilesWithoutSFTP(t *testing.T) {
-	s, cfg := setup(t)
-	s.noSFTP.Store(true)
-	c := dial(t, cfg)
-	ctx := context.Background()
-	p := filepath.Join(s.dir, "f")
-	if _, err := c.ReadFile(ctx, p, false); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadFile missing: %v", err)
-	}
-	os.WriteFile(p, []byte("old"), 0o600)
-	os.Chown(p, 65534, 65534)
-	if err := c.WriteFile(ctx, p, []byte("new"), WriteOpts{}); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, p, "new", 0o600, 65534)
-	fi, err := c.Stat(ctx, p, false)
-	if err != nil || fi.Owner != "nobody" || fi.Mode != 0o600 || fi.Size != 3 {
-		t.Errorf("Stat = %+v, %v", fi, err)
-	}
-	if got, err := c.ReadFile(ctx, p, false); err != nil || string(got) != "new" {
-		t.Errorf("ReadFile = %q, %v", got, err)
-	}
-	noTemp(t, s.dir)
 }
 
 func TestWriteFailureLeavesOldFile(t *testing.T) {
@@ -416,6 +297,8 @@ func sudoBin(s *testServer) string {
 	return strings.SplitN(strings.TrimPrefix(s.env[0], "PATH="), ":", 2)[0]
 }
 
+// TestBecome: what is particular to sudo (commands and files with become
+// are in the conformance suite's ssh+sudo backend).
 func TestBecome(t *testing.T) {
 	s, cfg := setup(t)
 	fakeSudo(t, s, "s3cret")
@@ -424,44 +307,15 @@ func TestBecome(t *testing.T) {
 	c := dial(t, cfg)
 	ctx := context.Background()
 
-	res := mustRun(t, c, "cat; echo; echo err >&2; exit 5", RunOpts{Become: true, Stdin: []byte("data")})
-	if string(res.Stdout) != "data\n" || string(res.Stderr) != "err\n" || res.ExitCode != 5 {
-		t.Errorf("become run: %+v", res)
-	}
 	mustRun(t, c, "true", RunOpts{Become: true, BecomeUser: "postgres"})
 	if u, _ := os.ReadFile(filepath.Join(sudoBin(s), "log")); string(u) != "postgres\n" {
 		t.Errorf("sudo -u %q", u)
 	}
 
-	// Files go through the shell with become.
-	p := filepath.Join(s.dir, "secret")
-	if _, err := c.ReadFile(ctx, p, true); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadFile missing: %v", err)
-	}
-	if _, err := c.Stat(ctx, p, true); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Stat missing: %v", err)
-	}
-	if err := c.WriteFile(ctx, p, []byte("top\nsecret"), WriteOpts{Become: true, Mode: 0o600, Owner: "nobody"}); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, p, "top\nsecret", 0o600, 65534)
-	if err := c.WriteFile(ctx, p, []byte("v2"), WriteOpts{Become: true}); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, p, "v2", 0o600, 65534)
-	if got, err := c.ReadFile(ctx, p, true); err != nil || string(got) != "v2" {
-		t.Errorf("ReadFile = %q, %v", got, err)
-	}
-	fi, err := c.Stat(ctx, p, true)
-	if err != nil || fi.Mode != 0o600 || fi.Owner != "nobody" || fi.Size != 2 {
-		t.Errorf("Stat = %+v, %v", fi, err)
-	}
-	noTemp(t, s.dir)
-
 	// Wrong and missing passwords: clear errors that never show it.
 	cfg.BecomePassword = "wrong-pw"
 	c2 := dial(t, cfg)
-	_, err = c2.Run(ctx, "true", RunOpts{Become: true})
+	_, err := c2.Run(ctx, "true", RunOpts{Become: true})
 	if err == nil || strings.Contains(err.Error(), "wrong-pw") || !strings.Contains(err.Error(), "password") {
 		t.Errorf("wrong password: %v", err)
 	}
@@ -503,40 +357,8 @@ func TestBecomeWithoutSudo(t *testing.T) {
 	}
 }
 
-func TestDialUnix(t *testing.T) {
-	_, cfg := setup(t)
-	c := dial(t, cfg)
-	sock := filepath.Join(t.TempDir(), "echo.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	nc, err := c.DialUnix(context.Background(), sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.Write([]byte("ping"))
-	buf := make([]byte, 4)
-	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "ping" {
-		t.Errorf("read %q, %v", buf, err)
-	}
-	if _, err := c.DialUnix(context.Background(), sock+".missing"); err == nil {
-		t.Error("dialled a missing socket")
-	}
-}
-
-// fakeDocker serves the two API calls a negotiating client makes.
+// fakeDocker serves the two API calls a negotiating client makes, and
+// makes its socket the one DockerClient reaches until the test ends.
 func fakeDocker(t *testing.T) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "docker.sock")
@@ -558,27 +380,34 @@ func fakeDocker(t *testing.T) string {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	old := dockerSocket
+	dockerSocket = sock
+	t.Cleanup(func() { dockerSocket = old })
 	return sock
+}
+
+// dockerVersion asks the engine behind c's Docker client for its version.
+func dockerVersion(t *testing.T, c Conn, become bool) (*client.Client, string) {
+	t.Helper()
+	cli, err := DockerClient(context.Background(), c, become)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	v, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli, v.Version
 }
 
 func TestDockerClient(t *testing.T) {
 	_, cfg := setup(t)
 	c := dial(t, cfg)
-	sock := fakeDocker(t)
-	old := dockerSocket
-	dockerSocket = sock
-	defer func() { dockerSocket = old }()
-	cli, err := DockerClient(context.Background(), c, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	v, err := cli.ServerVersion(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Version != "20.10.24" || cli.ClientVersion() != "1.41" {
-		t.Errorf("version %q, API %q", v.Version, cli.ClientVersion())
+	fakeDocker(t)
+	cli, version := dockerVersion(t, c, false)
+	if version != "20.10.24" || cli.ClientVersion() != "1.41" {
+		t.Errorf("version %q, API %q", version, cli.ClientVersion())
 	}
 }
 
@@ -590,24 +419,12 @@ func TestDockerClientRelay(t *testing.T) {
 	fakeSudo(t, s, "pw")
 	s.noUnix.Store(true)
 	sock := fakeDocker(t)
-	old := dockerSocket
-	dockerSocket = sock
-	defer func() { dockerSocket = old }()
 
 	cfg.User = "alice"
 	cfg.BecomePassword = "pw"
 	c := dial(t, cfg)
-	cli, err := DockerClient(context.Background(), c, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	v, err := cli.ServerVersion(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Version != "20.10.24" {
-		t.Errorf("version %q", v.Version)
+	if _, version := dockerVersion(t, c, true); version != "20.10.24" {
+		t.Errorf("version %q", version)
 	}
 	// No engine yet (a fresh host before Docker is installed): the error
 	// says so instead of hanging or blaming a missing command.

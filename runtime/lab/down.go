@@ -33,19 +33,9 @@ func DownNet(dir string, net int) error {
 		// A torn state file: keep going with what the names tell.
 		l = nil
 	}
-	// Names derived from K might belong to someone else's lab on this shared
-	// machine (a second `up` on a K in use fails and cleans up after
-	// itself): only remove them when the bridge is ours or its owner is gone.
-	nets := map[int]bool{}
-	if l != nil && !otherOwner(l.Net, dir) {
-		nets[l.Net] = true
-	}
-	if net >= 0 && !nets[net] {
-		if otherOwner(net, dir) {
-			owner := netOwner(net)
-			return fmt.Errorf("lab down: network %d belongs to the running lab in %s (swarmrun lab down --dir %s)", net, owner, owner)
-		}
-		nets[net] = true
+	nets, err := downNets(l, dir, net)
+	if err != nil {
+		return err
 	}
 	var errs []error
 
@@ -65,48 +55,9 @@ func DownNet(dir string, net int) error {
 	if err := killAll(victims); err != nil {
 		errs = append(errs, err)
 	}
-
+	// 2. to 4., per network number.
 	for k := range nets {
-		// 2. Network namespaces (their veth ends go with them), veths, bridge.
-		// Deleting a namespace takes its veth ends, and so the pairs, along;
-		// links are listed again after that.
-		var b strings.Builder
-		for _, ns := range labNetns(k) {
-			fmt.Fprintf(&b, "netns del %s\n", ns)
-		}
-		if b.Len() > 0 {
-			if _, err := run(ctx, b.String(), "ip", "-force", "-batch", "-"); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		// The kernel dismantles a deleted namespace (and the veth pairs with
-		// an end in it) asynchronously: give it a moment before deleting
-		// what is left by hand.
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if ls := labLinks(k); len(ls) == 0 || len(ls) == 1 && ls[0] == bridgeName(k) {
-				break
-			}
-		}
-		for _, link := range labLinks(k) {
-			if _, err := run(ctx, "", "ip", "link", "del", link); err != nil && linkExists(link) {
-				errs = append(errs, err)
-			}
-		}
-		// 3. Firewall.
-		errs = append(errs, teardownFirewall(ctx, k)...)
-		// Fresh hosts: what systemd-nspawn leaves below /run on the machine.
-		errs = append(errs, removeNspawnRun(k)...)
-		// 4. Cgroups of containers killed with their engine.
-		if err := removeCgroups(k); err != nil {
-			errs = append(errs, err)
-		}
-		// What is left must really be gone.
-		for _, ns := range labNetns(k) {
-			errs = append(errs, fmt.Errorf("network namespace %s still exists", ns))
-		}
-		for _, link := range labLinks(k) {
-			errs = append(errs, fmt.Errorf("link %s still exists", link))
-		}
+		errs = append(errs, downNetwork(ctx, k)...)
 	}
 
 	// 5. Mounts below the lab directory in the machine's namespace (hosts'
@@ -125,6 +76,71 @@ func DownNet(dir string, net int) error {
 		return fmt.Errorf("lab down: still mounted below %s: %s", dir, strings.Join(ms, ", "))
 	}
 	return removeLabFiles(dir)
+}
+
+// downNets are the network numbers DownNet removes. Names derived from K
+// might belong to someone else's lab on this shared machine (a second `up`
+// on a K in use fails and cleans up after itself): only remove them when
+// the bridge is ours or its owner is gone.
+func downNets(l *Lab, dir string, net int) (map[int]bool, error) {
+	nets := map[int]bool{}
+	if l != nil && !otherOwner(l.Net, dir) {
+		nets[l.Net] = true
+	}
+	if net >= 0 && !nets[net] {
+		if otherOwner(net, dir) {
+			owner := netOwner(net)
+			return nil, fmt.Errorf("lab down: network %d belongs to the running lab in %s (swarmrun lab down --dir %s)", net, owner, owner)
+		}
+		nets[net] = true
+	}
+	return nets, nil
+}
+
+// downNetwork removes network number k's namespaces, links, firewall
+// rules, nspawn leftovers and cgroups, and checks that they are gone.
+func downNetwork(ctx context.Context, k int) (errs []error) {
+	// 2. Network namespaces (their veth ends go with them), veths, bridge.
+	// Deleting a namespace takes its veth ends, and so the pairs, along;
+	// links are listed again after that.
+	var b strings.Builder
+	for _, ns := range labNetns(k) {
+		fmt.Fprintf(&b, "netns del %s\n", ns)
+	}
+	if b.Len() > 0 {
+		if _, err := run(ctx, b.String(), "ip", "-force", "-batch", "-"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The kernel dismantles a deleted namespace (and the veth pairs with
+	// an end in it) asynchronously: give it a moment before deleting
+	// what is left by hand.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if ls := labLinks(k); len(ls) == 0 || len(ls) == 1 && ls[0] == bridgeName(k) {
+			break
+		}
+	}
+	for _, link := range labLinks(k) {
+		if _, err := run(ctx, "", "ip", "link", "del", link); err != nil && linkExists(link) {
+			errs = append(errs, err)
+		}
+	}
+	// 3. Firewall.
+	errs = append(errs, teardownFirewall(ctx, k)...)
+	// Fresh hosts: what systemd-nspawn leaves below /run on the machine.
+	errs = append(errs, removeNspawnRun(k)...)
+	// 4. Cgroups of containers killed with their engine.
+	if err := removeCgroups(k); err != nil {
+		errs = append(errs, err)
+	}
+	// What is left must really be gone.
+	for _, ns := range labNetns(k) {
+		errs = append(errs, fmt.Errorf("network namespace %s still exists", ns))
+	}
+	for _, link := range labLinks(k) {
+		errs = append(errs, fmt.Errorf("link %s still exists", link))
+	}
+	return errs
 }
 
 type proc struct {

@@ -119,19 +119,33 @@ func hostInit(cfgPath string) error {
 // already in fresh mount, UTS and PID namespaces (unshare) and in the host's
 // network namespace (nsenter).
 func setupRoot(c *hostConfig, root string) error {
-	must := func(err error, what string) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	}
 	if err := syscall.Sethostname([]byte(c.Name)); err != nil {
-		return must(err, "sethostname")
+		return fmt.Errorf("sethostname: %w", err)
 	}
 	// Nothing we mount may propagate back to the machine.
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return must(err, "make / private")
+		return fmt.Errorf("make / private: %w", err)
 	}
+	if err := overlayRoot(c, root); err != nil {
+		return err
+	}
+	if err := mountSystem(c, root); err != nil {
+		return err
+	}
+	return pivotInto(root)
+}
+
+// must adds what failed to err, if any.
+func must(err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// overlayRoot mounts the host's copy-on-write root at root: the machine's
+// root filesystem below, the host's own directory above.
+func overlayRoot(c *hostConfig, root string) error {
 	upper, work := filepath.Join(c.HostDir, "upper"), filepath.Join(c.HostDir, "work")
 	for _, d := range []string{upper, work, root, filepath.Join(c.HostDir, "docker"), filepath.Join(c.HostDir, "containerd")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -157,6 +171,12 @@ func setupRoot(c *hostConfig, root string) error {
 	if err := syscall.Mount("overlay", root, "overlay", 0, opts); err != nil {
 		return must(err, "mount overlay on "+root)
 	}
+	return nil
+}
+
+// mountSystem mounts /proc, /sys, /dev, /run, /tmp and Docker's directories
+// in the new root, and masks the machine paths the host must not see.
+func mountSystem(c *hostConfig, root string) error {
 	mounts := []struct {
 		src, dst, fstype string
 		flags            uintptr
@@ -202,6 +222,11 @@ func setupRoot(c *hostConfig, root string) error {
 			return must(err, "mask "+d)
 		}
 	}
+	return nil
+}
+
+// pivotInto makes root the root of this mount namespace.
+func pivotInto(root string) error {
 	// pivot_root, not chroot: with a chrooted dockerd `docker exec` (and so
 	// every CMD healthcheck) fails. pivot_root(".", ".") stacks the old root
 	// under the new one; the lazy unmount then drops it.

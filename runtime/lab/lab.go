@@ -252,28 +252,7 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	if old, err := Load(o.Dir); err == nil {
-		if old.anyAlive() {
-			return nil, fmt.Errorf("a lab is already up in %s (swarmrun lab down --dir %s)", o.Dir, o.Dir)
-		}
-		// A dead lab (machine rebooted, crash): clear it first.
-		fmt.Fprintf(o.Log, "removing the remains of a previous lab in %s\n", o.Dir)
-		if err := Down(o.Dir); err != nil {
-			return nil, err
-		}
-	}
-	if linkExists(bridgeName(o.Net)) {
-		owner := netOwner(o.Net)
-		if otherOwner(o.Net, o.Dir) {
-			return nil, fmt.Errorf("network %d is used by the lab in %s: pick another --net (or swarmrun lab down --dir %s)", o.Net, owner, owner)
-		}
-		return nil, fmt.Errorf("network %d has leftovers (bridge %s, owner %q gone): remove them with `swarmrun lab down --dir %s --net %d`",
-			o.Net, bridgeName(o.Net), owner, o.Dir, o.Net)
-	}
-	if err := os.MkdirAll(filepath.Join(o.Dir, "hosts"), 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(o.Dir, 0o700); err != nil {
+	if err := claimDir(o); err != nil {
 		return nil, err
 	}
 	l := &Lab{Version: 1, Dir: o.Dir, Net: o.Net, Docker: !o.NoDocker && !o.Fresh, Bridge: bridgeName(o.Net),
@@ -295,50 +274,112 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	}()
 
 	// The test image builds while the hosts start: it is mostly CPU in `go build`.
-	var imgErr error
-	var imgWG sync.WaitGroup
-	if l.Docker || l.Fresh && !o.NoDocker {
-		imgWG.Add(1)
-		go func() {
-			defer imgWG.Done()
-			p := filepath.Join(o.Dir, "testweb.tar")
-			if imgErr = buildTestImage(ctx, o.Src, p); imgErr == nil {
-				l.mu.Lock()
-				l.Image = p
-				l.mu.Unlock()
-			}
-		}()
-	}
-
+	waitImage := l.buildImage(ctx, o)
 	clientKey, hostKeys, err := l.writeKeys()
 	if err != nil {
 		return nil, err
 	}
+	if err := l.setupNetwork(ctx, o.Log); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "network ready in %.1fs\n", time.Since(t0).Seconds())
+	if err := l.startHosts(ctx, clientKey, hostKeys); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "hosts answer SSH%s in %.1fs\n", map[bool]string{true: " and Docker"}[l.Docker], time.Since(t0).Seconds())
+	if err := l.loadImage(ctx, waitImage, o.Log); err != nil {
+		return nil, err
+	}
+	if err := l.writeClientFiles(hostKeys); err != nil {
+		return nil, err
+	}
+	l.Phase = "up"
+	l.ReadyIn = time.Since(t0).Round(10 * time.Millisecond).String()
+	if err := l.save(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// claimDir makes o.Dir ready for a new lab: the remains of a dead one are
+// removed; a live one, or another lab's network, is an error.
+func claimDir(o Options) error {
+	if old, err := Load(o.Dir); err == nil {
+		if old.anyAlive() {
+			return fmt.Errorf("a lab is already up in %s (swarmrun lab down --dir %s)", o.Dir, o.Dir)
+		}
+		// A dead lab (machine rebooted, crash): clear it first.
+		fmt.Fprintf(o.Log, "removing the remains of a previous lab in %s\n", o.Dir)
+		if err := Down(o.Dir); err != nil {
+			return err
+		}
+	}
+	if linkExists(bridgeName(o.Net)) {
+		owner := netOwner(o.Net)
+		if otherOwner(o.Net, o.Dir) {
+			return fmt.Errorf("network %d is used by the lab in %s: pick another --net (or swarmrun lab down --dir %s)", o.Net, owner, owner)
+		}
+		return fmt.Errorf("network %d has leftovers (bridge %s, owner %q gone): remove them with `swarmrun lab down --dir %s --net %d`",
+			o.Net, bridgeName(o.Net), owner, o.Dir, o.Net)
+	}
+	if err := os.MkdirAll(filepath.Join(o.Dir, "hosts"), 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(o.Dir, 0o700)
+}
+
+// buildImage builds the test image in the background when the hosts will
+// have Docker; the function it returns waits for it.
+func (l *Lab) buildImage(ctx context.Context, o Options) (wait func() error) {
+	if !(l.Docker || l.Fresh && !o.NoDocker) {
+		return func() error { return nil }
+	}
+	var imgErr error
+	var imgWG sync.WaitGroup
+	imgWG.Add(1)
+	go func() {
+		defer imgWG.Done()
+		p := filepath.Join(o.Dir, "testweb.tar")
+		if imgErr = buildTestImage(ctx, o.Src, p); imgErr == nil {
+			l.mu.Lock()
+			l.Image = p
+			l.mu.Unlock()
+		}
+	}()
+	return func() error {
+		imgWG.Wait()
+		return imgErr
+	}
+}
+
+// setupNetwork makes the bridge and the hosts' links (fresh hosts: after
+// their root image is there).
+func (l *Lab) setupNetwork(ctx context.Context, log io.Writer) (err error) {
 	if l.Fresh {
-		if l.ImageDir, err = EnsureImage(ctx, l.Distro, o.Log); err != nil {
-			return nil, err
+		if l.ImageDir, err = EnsureImage(ctx, l.Distro, log); err != nil {
+			return err
 		}
 	}
 	l.Mirrors, l.MirrorIPs = resolveMirrors(ctx)
 	if len(l.MirrorIPs) == 0 {
-		fmt.Fprintln(o.Log, "warning: the package mirror does not resolve here; apt-get will not work on the hosts")
+		fmt.Fprintln(log, "warning: the package mirror does not resolve here; apt-get will not work on the hosts")
 	}
 	l.Phase = "network"
 	if err := l.save(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := setupBridge(ctx, l); err != nil {
-		return nil, err
+		return err
 	}
 	if err := setupHostLinks(ctx, l); err != nil {
-		return nil, err
+		return err
 	}
 	l.Phase = "hosts"
-	if err := l.save(); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.Log, "network ready in %.1fs\n", time.Since(t0).Seconds())
+	return l.save()
+}
 
+// startHosts starts every host and waits until each answers.
+func (l *Lab) startHosts(ctx context.Context, clientKey ssh.PublicKey, hostKeys []ed25519.PrivateKey) error {
 	etcHosts := l.etcHosts()
 	// Host starts are mostly fork/exec and mounts; a few at a time keeps the
 	// 2-core machine responsive. dockerd starts in the background of each.
@@ -368,47 +409,36 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		}(i)
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.Log, "hosts answer SSH%s in %.1fs\n", map[bool]string{true: " and Docker"}[l.Docker], time.Since(t0).Seconds())
+	return errors.Join(errs...)
+}
 
+// loadImage loads the test image into every clone host's dockerd; fresh
+// hosts get it from the playbook (swarm_images), once Docker is installed.
+// The lab is still useful without the image.
+func (l *Lab) loadImage(ctx context.Context, waitImage func() error, log io.Writer) error {
+	if !l.Fresh && !l.Docker {
+		return nil
+	}
+	if err := waitImage(); err != nil {
+		fmt.Fprintf(log, "warning: no test image: %v\n", err)
+		return nil
+	}
 	if l.Fresh {
-		imgWG.Wait() // loaded by the playbook (swarm_images), once Docker is installed
-		if imgErr != nil {
-			fmt.Fprintf(o.Log, "warning: no test image: %v\n", imgErr)
-		}
+		return nil
 	}
-	if l.Docker {
-		imgWG.Wait()
-		if imgErr != nil {
-			// The lab is still useful without the test image.
-			fmt.Fprintf(o.Log, "warning: no test image: %v\n", imgErr)
-		} else {
-			for i := range l.Hosts {
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					if err := dockerLoad(ctx, l.Hosts[i].PID, l.Image); err != nil {
-						errs[i] = fmt.Errorf("%s: %w", l.Hosts[i].Name, err)
-					}
-				}(i)
+	errs := make([]error, len(l.Hosts))
+	var wg sync.WaitGroup
+	for i := range l.Hosts {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := dockerLoad(ctx, l.Hosts[i].PID, l.Image); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", l.Hosts[i].Name, err)
 			}
-			wg.Wait()
-			if err := errors.Join(errs...); err != nil {
-				return nil, err
-			}
-		}
+		}(i)
 	}
-	if err := l.writeClientFiles(hostKeys); err != nil {
-		return nil, err
-	}
-	l.Phase = "up"
-	l.ReadyIn = time.Since(t0).Round(10 * time.Millisecond).String()
-	if err := l.save(); err != nil {
-		return nil, err
-	}
-	return l, nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // writeKeys makes the client key pair and one host key per host.

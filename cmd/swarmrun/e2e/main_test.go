@@ -52,6 +52,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	swarmrun "github.com/swarmrun/swarmrun/runtime"
 )
 
 var (
@@ -305,14 +307,7 @@ type PlayRun struct {
 }
 
 // PlayResult is one {"event":"result"} line.
-type PlayResult struct {
-	Task   string `json:"task"`
-	Host   string `json:"host"`
-	Module string `json:"module"`
-	Status string `json:"status"`
-	Msg    string `json:"msg"`
-	Diff   string `json:"diff"`
-}
+type PlayResult = swarmrun.ResultEvent
 
 // Play runs a playbook against the lab with --output json (plus args).
 func (l *Lab) Play(t testing.TB, playbook string, args ...string) *PlayRun {
@@ -328,19 +323,19 @@ func parsePlay(out string, err error) *PlayRun {
 		if !strings.HasPrefix(line, "{") {
 			continue
 		}
-		var ev struct {
-			Event string                    `json:"event"`
-			Hosts map[string]map[string]int `json:"hosts"`
-			PlayResult
-		}
+		var ev swarmrun.ResultEvent // the other events' fields are not read
 		if json.Unmarshal([]byte(line), &ev) != nil {
 			continue
 		}
 		switch ev.Event {
 		case "result":
-			r.Results = append(r.Results, ev.PlayResult)
+			r.Results = append(r.Results, ev)
 		case "recap":
-			r.Recap = ev.Hosts
+			var rc struct {
+				Hosts map[string]map[string]int `json:"hosts"` // swarmrun.RecapEvent, by name
+			}
+			json.Unmarshal([]byte(line), &rc)
+			r.Recap = rc.Hosts
 		}
 	}
 	return r
