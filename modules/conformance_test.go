@@ -38,7 +38,7 @@ var kitTodo = map[string]string{
 	"image":          "Docker module (fake engine): owned by the Docker client work",
 	"lineinfile":     "not migrated yet",
 	"limits":         "not migrated yet",
-	"modprobe":       "not migrated yet",
+	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): owned by the Docker client work",
 	"node":           "Docker module (fake engine): owned by the Docker client work",
 	"node_label":     "Docker module (fake engine): owned by the Docker client work",
