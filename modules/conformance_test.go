@@ -15,6 +15,9 @@ import (
 type kitFixture func(t *testing.T, dir string) map[string]any
 
 var kitFixtures = map[string]kitFixture{
+	"limits": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"file": dir + "/limits.d/99-test.conf", "entries": []any{map[string]any{"domain": "*", "type": "soft", "item": "nofile", "value": 65536}}}
+	},
 	"sysctl": func(t *testing.T, dir string) map[string]any {
 		// File only: the live values are the machine's.
 		return map[string]any{"file": dir + "/99-test.conf", "reload": false, "values": map[string]any{"net.ipv4.ip_forward": 1}}
@@ -37,7 +40,6 @@ var kitTodo = map[string]string{
 	"file":           "not migrated yet",
 	"image":          "Docker module (fake engine): owned by the Docker client work",
 	"lineinfile":     "not migrated yet",
-	"limits":         "not migrated yet",
 	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): owned by the Docker client work",
 	"node":           "Docker module (fake engine): owned by the Docker client work",

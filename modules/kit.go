@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -41,6 +42,14 @@ func NewPlan(module, unchanged string) *Plan {
 // Add appends a change.
 func (p *Plan) Add(what, diff string, do func(ctx context.Context) error) {
 	p.Changes = append(p.Changes, Change{What: what, Diff: diff, Do: do})
+}
+
+// UpdateFile adds the change "update PATH": write data (was old) with
+// hpWriteFile, showing a unified diff.
+func (p *Plan) UpdateFile(t *Target, path, old, data string, mode fs.FileMode) {
+	p.Add("update "+path, FileDiff(path, old, data), func(ctx context.Context) error {
+		return hpWriteFile(ctx, t, path, []byte(data), mode)
+	})
 }
 
 // Note adds a fact to the message that is not a change.

@@ -319,14 +319,11 @@ func modprobePlanFiles(t *Target, plan *Plan, sec map[string]string, mods []modp
 	oldOpt, optExists := sec["opt-file"]
 	newLoad := modprobeEditList(oldLoad, names, present)
 	newOpt := modprobeEditOptions(oldOpt, mods, present)
-	write := func(path, data string) func(context.Context) error {
-		return func(ctx context.Context) error { return hpWriteFile(ctx, t, path, []byte(data), 0o644) }
-	}
 	if newLoad != oldLoad || (present && !loadExists) {
-		plan.Add("update "+files.load, FileDiff(files.load, oldLoad, newLoad), write(files.load, newLoad))
+		plan.UpdateFile(t, files.load, oldLoad, newLoad, 0o644)
 	}
 	if newOpt != oldOpt && (optExists || newOpt != "") {
-		plan.Add("update "+files.opt, FileDiff(files.opt, oldOpt, newOpt), write(files.opt, newOpt))
+		plan.UpdateFile(t, files.opt, oldOpt, newOpt, 0o644)
 	}
 }
 

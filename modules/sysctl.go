@@ -195,9 +195,7 @@ func sysctlPlan(t *Target, want map[string]string, keys []string, live, files ma
 		old, exists := files[file]
 		newFile := sysctlEditFile(old, want)
 		if newFile != old || !exists {
-			plan.Add("update "+file, FileDiff(file, old, newFile), func(ctx context.Context) error {
-				return hpWriteFile(ctx, t, file, []byte(newFile), 0o644)
-			})
+			plan.UpdateFile(t, file, old, newFile, 0o644)
 		}
 	}
 	var update []string
