@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,6 +16,13 @@ import (
 type kitFixture func(t *testing.T, dir string) map[string]any
 
 var kitFixtures = map[string]kitFixture{
+	"lineinfile": func(t *testing.T, dir string) map[string]any {
+		// A content change and a mode change: two changes, one write.
+		if err := os.WriteFile(dir+"/a.conf", []byte("x=1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"path": dir + "/a.conf", "line": "y=2", "mode": "0600"}
+	},
 	"limits": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"file": dir + "/limits.d/99-test.conf", "entries": []any{map[string]any{"domain": "*", "type": "soft", "item": "nofile", "value": 65536}}}
 	},
@@ -39,7 +47,6 @@ var kitTodo = map[string]string{
 	"fetch":          "not migrated yet",
 	"file":           "not migrated yet",
 	"image":          "Docker module (fake engine): owned by the Docker client work",
-	"lineinfile":     "not migrated yet",
 	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): owned by the Docker client work",
 	"node":           "Docker module (fake engine): owned by the Docker client work",
@@ -101,6 +108,7 @@ func kitConform(t *testing.T, module string, fx kitFixture) {
 	if !reflect.DeepEqual(check.Changes, real.Changes) {
 		t.Errorf("check reports %q, the real run %q", check.Changes, real.Changes)
 	}
+	t.Logf("check: %q; real: %q", check.Msg, real.Msg)
 	list := strings.Join(real.Changes, ", ")
 	if !kitWording(real.Msg, list) || !kitWording(check.Msg, "would "+list) {
 		t.Errorf("wording: check %q, real %q, changes %q", check.Msg, real.Msg, real.Changes)

@@ -207,9 +207,41 @@ func (e lineEdit) apply(content string) (string, bool, string, error) {
 
 func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
 	pth := p.String("path")
-	if !path.IsAbs(pth) {
-		return nil, fmt.Errorf("path %q: must be absolute", pth)
+	e, err := lineinfileParams(p)
+	if err != nil {
+		return nil, fmt.Errorf("lineinfile: %w", err)
 	}
+	a, err := fileAttrsFromParams(p)
+	if err != nil {
+		return nil, fmt.Errorf("lineinfile: %w", err)
+	}
+	old, err := t.Conn.ReadFile(ctx, pth, t.Become)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lineinfile: reading %s: %w", pth, err)
+	}
+	plan := NewPlan("lineinfile", "")
+	res := &Result{Outputs: map[string]any{"path": pth}}
+	switch {
+	case !exists && e.absent:
+		plan.Unchanged = "file not present"
+	case !exists && !p.Bool("create") && !t.Check:
+		return nil, fmt.Errorf("lineinfile: %s does not exist (set create = True to create it)", pth)
+	case !exists && !p.Bool("create"):
+		// In check mode the step that would create the file (a copy,
+		// a package) did not run: predict the edit rather than fail.
+		plan.Add("add the line to "+pth, FileDiff(pth, "", e.line+"\n"), nil)
+		plan.Note(pth + " is missing (assuming an earlier step creates it)")
+	default:
+		if err := lineinfilePlan(ctx, t, plan, e, a, pth, string(old), exists); err != nil {
+			return nil, err
+		}
+	}
+	return plan.Apply(ctx, t, res)
+}
+
+// lineinfileParams checks the parameters and returns the edit they ask for.
+func lineinfileParams(p Params) (lineEdit, error) {
 	e := lineEdit{
 		line:         p.String("line"),
 		absent:       p.String("state") == "absent",
@@ -218,114 +250,93 @@ func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
 		firstMatch:   p.Bool("firstmatch"),
 		backrefs:     p.Bool("backrefs"),
 	}
-	if e.insertAfter != "" && e.insertBefore != "" {
-		return nil, errors.New("give insertafter or insertbefore, not both")
-	}
-	if !e.absent && !p.Has("line") {
-		return nil, errors.New(`state = "present" needs line`)
-	}
-	if e.absent && !p.Has("line") && !p.Has("regexp") {
-		return nil, errors.New(`state = "absent" needs regexp or line`)
-	}
-	if e.backrefs && !p.Has("regexp") {
-		return nil, errors.New("backrefs = True needs regexp")
-	}
-	if strings.Contains(e.line, "\n") {
-		return nil, errors.New("line: must be one line (no newline)")
+	switch pth := p.String("path"); {
+	case !path.IsAbs(pth):
+		return e, fmt.Errorf("path %q: must be absolute", pth)
+	case e.insertAfter != "" && e.insertBefore != "":
+		return e, errors.New("give insertafter or insertbefore, not both")
+	case !e.absent && !p.Has("line"):
+		return e, errors.New(`state = "present" needs line`)
+	case e.absent && !p.Has("line") && !p.Has("regexp"):
+		return e, errors.New(`state = "absent" needs regexp or line`)
+	case e.backrefs && !p.Has("regexp"):
+		return e, errors.New("backrefs = True needs regexp")
+	case strings.Contains(e.line, "\n"):
+		return e, errors.New("line: must be one line (no newline)")
 	}
 	if p.Has("regexp") {
 		r, err := regexp.Compile(p.String("regexp"))
 		if err != nil {
-			return nil, fmt.Errorf("regexp: %w (Go RE2 syntax)", err)
+			return e, fmt.Errorf("regexp: %w (Go RE2 syntax)", err)
 		}
 		e.regexp = r
 	}
-	a, err := fileAttrsFromParams(p)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Outputs: map[string]any{"path": pth}}
+	return e, nil
+}
 
-	old, err := t.Conn.ReadFile(ctx, pth, t.Become)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+// lineinfilePlan plans the content edit ("update PATH: line added", or
+// "create PATH") and, for an existing file, the attribute changes.
+func lineinfilePlan(ctx context.Context, t *Target, plan *Plan, e lineEdit, a fileAttrs, pth, old string, exists bool) error {
+	updated, changed, msg, err := e.apply(old)
+	if err != nil {
+		return fmt.Errorf("lineinfile: %w", err)
 	}
 	if !exists {
-		switch {
-		case e.absent:
-			res.Msg = "file not present"
-			return res, nil
-		case !p.Bool("create") && !t.Check:
-			return nil, fmt.Errorf("%s does not exist (set create = True to create it)", pth)
-		case !p.Bool("create"):
-			// In check mode the step that would create the file (a copy,
-			// a package) did not run: predict the edit rather than fail.
-			res.Changed = true
-			res.Msg = pth + " is missing (assuming an earlier step creates it); the line would be added"
-			if t.Diff {
-				res.Diff = FileDiff(pth, "", e.line+"\n")
-			}
-			return res, nil
+		// A new file: the write gives it its attributes. backrefs
+		// without a match creates it empty, as Ansible does.
+		what := "create " + pth
+		if changed {
+			what += ": " + msg
 		}
-	}
-	updated, changed, msg, err := e.apply(string(old))
-	if err != nil {
-		return nil, err
-	}
-	if !exists && !changed {
-		// backrefs without a match on a new file: Ansible creates it empty.
-		changed, msg = true, "file created"
-	}
-	var st *connection.FileInfo
-	var attrCmds, attrDiffs []string
-	if exists && a.any() {
-		if st, err = t.Conn.Stat(ctx, pth, t.Become); err != nil {
-			return nil, err
+		diff := FileDiff(pth, old, updated)
+		for _, l := range newPathDiffs(a) {
+			diff += l + "\n"
 		}
-		if attrCmds, attrDiffs, err = attrPlan(ctx, t, pth, st, a); err != nil {
-			return nil, err
-		}
-	} else if !exists {
-		attrDiffs = newPathDiffs(a)
-	}
-	if !changed && len(attrCmds) == 0 {
-		return res, nil
-	}
-	res.Changed = true
-	res.Msg = msg
-	if !changed {
-		res.Msg = strings.Join(attrDiffs, ", ")
-	} else if len(attrDiffs) > 0 {
-		res.Msg += "; " + strings.Join(attrDiffs, ", ")
-	}
-	if t.Diff {
-		d := FileDiff(pth, string(old), updated)
-		for _, l := range attrDiffs {
-			d += l + "\n"
-		}
-		res.Diff = d
-	}
-	if t.Check {
-		return res, nil
+		plan.Add(what, diff, func(ctx context.Context) error { return lineinfileWrite(ctx, t, pth, updated, a) })
+		return nil
 	}
 	if changed {
-		// Mode 0 and empty owner keep an existing file's attributes.
-		o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
-		if a.hasMode {
-			o.Mode = goMode(a.mode)
-		}
-		if err := t.Conn.WriteFile(ctx, pth, []byte(updated), o); err != nil {
-			return nil, err
-		}
-		if a.hasMode && a.mode&0o7000 != 0 {
-			_, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(pth))
-			return res, err
-		}
-		return res, nil
+		plan.Add("update "+pth+": "+msg, FileDiff(pth, old, updated), func(ctx context.Context) error {
+			return lineinfileWrite(ctx, t, pth, updated, a)
+		})
 	}
-	if _, err := Sh(ctx, t, strings.Join(attrCmds, " && ")); err != nil {
-		return nil, err
+	if !a.any() {
+		return nil
 	}
-	return res, nil
+	st, err := t.Conn.Stat(ctx, pth, t.Become)
+	if err != nil {
+		return fmt.Errorf("lineinfile: %s: %w", pth, err)
+	}
+	attrCmds, attrDiffs, err := attrPlan(ctx, t, pth, st, a)
+	if err != nil {
+		return fmt.Errorf("lineinfile: %w", err)
+	}
+	if len(attrCmds) > 0 && !changed {
+		// The write sets the attributes too; only without one do they
+		// need their own commands.
+		plan.Add("set "+strings.Join(attrDiffs, ", "), strings.Join(attrDiffs, "\n")+"\n", func(ctx context.Context) error {
+			_, err := Sh(ctx, t, strings.Join(attrCmds, " && "))
+			return err
+		})
+	} else if len(attrCmds) > 0 {
+		plan.Add("set "+strings.Join(attrDiffs, ", "), strings.Join(attrDiffs, "\n")+"\n", nil)
+	}
+	return nil
+}
+
+// lineinfileWrite writes the file with the wanted attributes (mode 0 and
+// empty owner keep an existing file's).
+func lineinfileWrite(ctx context.Context, t *Target, pth, data string, a fileAttrs) error {
+	o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
+	if a.hasMode {
+		o.Mode = goMode(a.mode)
+	}
+	if err := t.Conn.WriteFile(ctx, pth, []byte(data), o); err != nil {
+		return err
+	}
+	if a.hasMode && a.mode&0o7000 != 0 {
+		_, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(pth))
+		return err
+	}
+	return nil
 }
