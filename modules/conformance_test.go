@@ -16,6 +16,9 @@ import (
 type kitFixture func(t *testing.T, dir string) map[string]any
 
 var kitFixtures = map[string]kitFixture{
+	"copy": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"dest": dir + "/c.txt", "content": "hello\n", "mode": "0640"}
+	},
 	"lineinfile": func(t *testing.T, dir string) map[string]any {
 		// A content change and a mode change: two changes, one write.
 		if err := os.WriteFile(dir+"/a.conf", []byte("x=1\n"), 0o644); err != nil {
@@ -40,7 +43,6 @@ var kitTodo = map[string]string{
 	"apt_repository": "not migrated yet",
 	"command":        "not migrated yet",
 	"config":         "Docker module (fake engine): owned by the Docker client work",
-	"copy":           "not migrated yet",
 	"daemon_json":    "not migrated yet",
 	"docker_user":    "not migrated yet",
 	"facts":          "not migrated yet",

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
 // The module kit. A module observes the host (batched probes: hpSection,
@@ -50,6 +52,25 @@ func (p *Plan) UpdateFile(t *Target, path, old, data string, mode fs.FileMode) {
 	p.Add("update "+path, FileDiff(path, old, data), func(ctx context.Context) error {
 		return hpWriteFile(ctx, t, path, []byte(data), mode)
 	})
+}
+
+// writeWithAttrs writes a file with the wanted attributes: WriteFile sets
+// mode and owner on the temporary file before the rename, so the new file
+// never shows with the wrong ones (mode 0 and empty owner keep an existing
+// file's); setuid/setgid/sticky need a chmod after.
+func writeWithAttrs(ctx context.Context, t *Target, p string, data []byte, a fileAttrs) error {
+	o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
+	if a.hasMode {
+		o.Mode = goMode(a.mode)
+	}
+	if err := t.Conn.WriteFile(ctx, p, data, o); err != nil {
+		return err
+	}
+	if a.hasMode && a.mode&0o7000 != 0 {
+		_, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(p))
+		return err
+	}
+	return nil
 }
 
 // Note adds a fact to the message that is not a change.

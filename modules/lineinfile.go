@@ -8,8 +8,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-
-	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
 func init() {
@@ -292,12 +290,12 @@ func lineinfilePlan(ctx context.Context, t *Target, plan *Plan, e lineEdit, a fi
 		for _, l := range newPathDiffs(a) {
 			diff += l + "\n"
 		}
-		plan.Add(what, diff, func(ctx context.Context) error { return lineinfileWrite(ctx, t, pth, updated, a) })
+		plan.Add(what, diff, func(ctx context.Context) error { return writeWithAttrs(ctx, t, pth, []byte(updated), a) })
 		return nil
 	}
 	if changed {
 		plan.Add("update "+pth+": "+msg, FileDiff(pth, old, updated), func(ctx context.Context) error {
-			return lineinfileWrite(ctx, t, pth, updated, a)
+			return writeWithAttrs(ctx, t, pth, []byte(updated), a)
 		})
 	}
 	if !a.any() {
@@ -320,23 +318,6 @@ func lineinfilePlan(ctx context.Context, t *Target, plan *Plan, e lineEdit, a fi
 		})
 	} else if len(attrCmds) > 0 {
 		plan.Add("set "+strings.Join(attrDiffs, ", "), strings.Join(attrDiffs, "\n")+"\n", nil)
-	}
-	return nil
-}
-
-// lineinfileWrite writes the file with the wanted attributes (mode 0 and
-// empty owner keep an existing file's).
-func lineinfileWrite(ctx context.Context, t *Target, pth, data string, a fileAttrs) error {
-	o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
-	if a.hasMode {
-		o.Mode = goMode(a.mode)
-	}
-	if err := t.Conn.WriteFile(ctx, pth, []byte(data), o); err != nil {
-		return err
-	}
-	if a.hasMode && a.mode&0o7000 != 0 {
-		_, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(pth))
-		return err
 	}
 	return nil
 }
