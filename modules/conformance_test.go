@@ -19,6 +19,9 @@ var kitFixtures = map[string]kitFixture{
 	"copy": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"dest": dir + "/c.txt", "content": "hello\n", "mode": "0640"}
 	},
+	"file": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"path": dir + "/d", "state": "directory", "mode": "0750"}
+	},
 	"lineinfile": func(t *testing.T, dir string) map[string]any {
 		// A content change and a mode change: two changes, one write.
 		if err := os.WriteFile(dir+"/a.conf", []byte("x=1\n"), 0o644); err != nil {
@@ -47,7 +50,6 @@ var kitTodo = map[string]string{
 	"docker_user":    "not migrated yet",
 	"facts":          "not migrated yet",
 	"fetch":          "not migrated yet",
-	"file":           "not migrated yet",
 	"image":          "Docker module (fake engine): owned by the Docker client work",
 	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): owned by the Docker client work",
