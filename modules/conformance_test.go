@@ -42,7 +42,7 @@ var kitFixtures = map[string]kitFixture{
 // The Docker modules can join through the fake engine in
 // swarm_fake_test.go once their owners move them onto the kit.
 var kitTodo = map[string]string{
-	"apt":            "not migrated yet",
+	"apt":            "through the kit, but no local fixture: it installs packages on the machine (TestHostPrep covers it on lab hosts)",
 	"apt_repository": "not migrated yet",
 	"command":        "not migrated yet",
 	"config":         "Docker module (fake engine): owned by the Docker client work",
