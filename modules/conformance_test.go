@@ -43,7 +43,7 @@ var kitFixtures = map[string]kitFixture{
 // swarm_fake_test.go once their owners move them onto the kit.
 var kitTodo = map[string]string{
 	"apt":            "through the kit, but no local fixture: it installs packages on the machine (TestHostPrep covers it on lab hosts)",
-	"apt_repository": "not migrated yet",
+	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
 	"command":        "not migrated yet",
 	"config":         "Docker module (fake engine): owned by the Docker client work",
 	"daemon_json":    "not migrated yet",
