@@ -60,7 +60,7 @@ var kitTodo = map[string]string{
 	"quorum_guard":   "Docker module (fake engine): owned by the Docker client work",
 	"reboot":         "not migrated yet",
 	"secret":         "Docker module (fake engine): owned by the Docker client work",
-	"service":        "not migrated yet",
+	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
 	"shell":          "not migrated yet",
 	"stack":          "being moved to modules/stack/ by another engineer",
 	"stack_remove":   "being moved to modules/stack/ by another engineer",
