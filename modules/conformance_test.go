@@ -19,6 +19,14 @@ var kitFixtures = map[string]kitFixture{
 	"copy": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"dest": dir + "/c.txt", "content": "hello\n", "mode": "0640"}
 	},
+	"daemon_json": func(t *testing.T, dir string) map[string]any {
+		// An existing file: the update keeps it as .bak. No restart here
+		// (faults_test.go in cmd/swarmrun/e2e covers the roll-back).
+		if err := os.WriteFile(dir+"/daemon.json", []byte(`{"debug": false}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"path": dir + "/daemon.json", "validate": false, "config": map[string]any{"log-driver": "local"}}
+	},
 	"file": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"path": dir + "/d", "state": "directory", "mode": "0750"}
 	},
@@ -46,7 +54,6 @@ var kitTodo = map[string]string{
 	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
 	"command":        "not migrated yet",
 	"config":         "Docker module (fake engine): owned by the Docker client work",
-	"daemon_json":    "not migrated yet",
 	"docker_user":    "not migrated yet",
 	"facts":          "not migrated yet",
 	"fetch":          "not migrated yet",
