@@ -76,7 +76,7 @@ var kitTodo = map[string]string{
 	"swarm_leave":    "Docker module (fake engine): owned by the Docker client work",
 	"swarm_rotate":   "Docker module (fake engine): owned by the Docker client work",
 	"swarm_unlock":   "Docker module (fake engine): owned by the Docker client work",
-	"ufw":            "not migrated yet",
+	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
 	"wait_for":       "not migrated yet",
 }
 
