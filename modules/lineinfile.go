@@ -100,61 +100,11 @@ func pyToGoTemplate(s string) string {
 func (e lineEdit) apply(content string) (string, bool, string, error) {
 	lines := splitKeepNL(content)
 	if e.absent {
-		var kept []string
-		removed := 0
-		for _, l := range lines {
-			if e.regexp != nil && e.regexp.MatchString(trimEOL(l)) || e.regexp == nil && trimEOL(l) == e.line {
-				removed++
-				continue
-			}
-			kept = append(kept, l)
-		}
-		if removed == 0 {
-			return content, false, "", nil
-		}
-		return strings.Join(kept, ""), true, fmt.Sprintf("%d line(s) removed", removed), nil
+		return e.remove(content, lines)
 	}
-
-	var ins *regexp.Regexp
-	for _, s := range []string{e.insertAfter, e.insertBefore} {
-		if s != "" && s != "EOF" && s != "BOF" {
-			r, err := regexp.Compile(s)
-			if err != nil {
-				return "", false, "", fmt.Errorf("insertafter/insertbefore: %w", err)
-			}
-			ins = r
-		}
-	}
-	matchIdx, insIdx := -1, -1 // Ansible's index[0] and index[1]
-	var match []int
-	// 1. A regexp match wins over everything else.
-	if e.regexp != nil {
-		for i, l := range lines {
-			if m := e.regexp.FindStringSubmatchIndex(trimEOL(l)); m != nil {
-				matchIdx, match = i, m
-				if e.firstMatch {
-					break
-				}
-			}
-		}
-	}
-	// 2. Without one, look for the exact line and the insertion point.
-	if match == nil {
-		for i, l := range lines {
-			if trimEOL(l) == e.line {
-				matchIdx = i
-			} else if ins != nil && ins.MatchString(trimEOL(l)) {
-				if e.insertAfter != "" {
-					insIdx = i + 1
-				}
-				if e.insertBefore != "" {
-					insIdx = i
-				}
-				if e.firstMatch {
-					break
-				}
-			}
-		}
+	matchIdx, insIdx, match, err := e.find(lines)
+	if err != nil {
+		return "", false, "", err
 	}
 	newLine := e.line
 	if matchIdx >= 0 {
@@ -170,37 +120,106 @@ func (e lineEdit) apply(content string) (string, bool, string, error) {
 		lines[matchIdx] = newLine
 		return strings.Join(lines, ""), true, "line replaced", nil
 	}
-	switch {
-	case e.backrefs:
+	if e.backrefs {
 		// Without a match there is nothing to fill the backreferences.
 		return content, false, "", nil
+	}
+	lines, changed := e.insert(lines, insIdx, newLine)
+	if !changed {
+		return content, false, "", nil
+	}
+	return strings.Join(lines, ""), true, "line added", nil
+}
+
+// remove is state absent: every line that matches goes.
+func (e lineEdit) remove(content string, lines []string) (string, bool, string, error) {
+	var kept []string
+	removed := 0
+	for _, l := range lines {
+		if e.regexp != nil && e.regexp.MatchString(trimEOL(l)) || e.regexp == nil && trimEOL(l) == e.line {
+			removed++
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if removed == 0 {
+		return content, false, "", nil
+	}
+	return strings.Join(kept, ""), true, fmt.Sprintf("%d line(s) removed", removed), nil
+}
+
+// find returns Ansible's index[0] (the line to replace, -1 for none) and
+// index[1] (the insertion point, -1 for none), and the regexp's submatches
+// when it matched.
+func (e lineEdit) find(lines []string) (matchIdx, insIdx int, match []int, err error) {
+	var ins *regexp.Regexp
+	for _, s := range []string{e.insertAfter, e.insertBefore} {
+		if s != "" && s != "EOF" && s != "BOF" {
+			r, err := regexp.Compile(s)
+			if err != nil {
+				return -1, -1, nil, fmt.Errorf("insertafter/insertbefore: %w", err)
+			}
+			ins = r
+		}
+	}
+	matchIdx, insIdx = -1, -1
+	// 1. A regexp match wins over everything else.
+	if e.regexp != nil {
+		for i, l := range lines {
+			if m := e.regexp.FindStringSubmatchIndex(trimEOL(l)); m != nil {
+				matchIdx, match = i, m
+				if e.firstMatch {
+					break
+				}
+			}
+		}
+	}
+	if match != nil {
+		return matchIdx, insIdx, match, nil
+	}
+	// 2. Without one, look for the exact line and the insertion point.
+	for i, l := range lines {
+		if trimEOL(l) == e.line {
+			matchIdx = i
+		} else if ins != nil && ins.MatchString(trimEOL(l)) {
+			if e.insertAfter != "" {
+				insIdx = i + 1
+			}
+			if e.insertBefore != "" {
+				insIdx = i
+			}
+			if e.firstMatch {
+				break
+			}
+		}
+	}
+	return matchIdx, insIdx, nil, nil
+}
+
+// insert adds newLine at BOF, EOF or the insertion point; false when it
+// already follows the anchor.
+func (e lineEdit) insert(lines []string, insIdx int, newLine string) ([]string, bool) {
+	switch {
 	case e.insertBefore == "BOF" || e.insertAfter == "BOF":
-		lines = append([]string{newLine + "\n"}, lines...)
+		return append([]string{newLine + "\n"}, lines...), true
 	case e.insertAfter == "EOF" || insIdx == -1:
 		if n := len(lines); n > 0 && !strings.HasSuffix(lines[n-1], "\n") {
 			lines[n-1] += "\n"
 		}
-		lines = append(lines, newLine+"\n")
-	case e.insertAfter != "":
+		return append(lines, newLine+"\n"), true
+	case e.insertAfter != "" && insIdx == len(lines):
 		// Don't insert the line if it already follows the anchor.
-		if insIdx == len(lines) {
-			if trimEOL(lines[insIdx-1]) == newLine {
-				return content, false, "", nil
-			}
-			if !strings.HasSuffix(lines[insIdx-1], "\n") {
-				lines[insIdx-1] += "\n"
-			}
-			lines = append(lines, newLine+"\n")
-		} else {
-			if trimEOL(lines[insIdx]) == newLine {
-				return content, false, "", nil
-			}
-			lines = append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...)
+		if trimEOL(lines[insIdx-1]) == newLine {
+			return lines, false
 		}
-	default:
-		lines = append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...)
+		if !strings.HasSuffix(lines[insIdx-1], "\n") {
+			lines[insIdx-1] += "\n"
+		}
+		return append(lines, newLine+"\n"), true
+	case e.insertAfter != "" && trimEOL(lines[insIdx]) == newLine:
+		return lines, false
 	}
-	return strings.Join(lines, ""), true, "line added", nil
+	return append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...), true
 }
 
 func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
