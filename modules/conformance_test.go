@@ -54,7 +54,7 @@ var kitTodo = map[string]string{
 	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
 	"command":        "not migrated yet",
 	"config":         "Docker module (fake engine): owned by the Docker client work",
-	"docker_user":    "not migrated yet",
+	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
 	"facts":          "not migrated yet",
 	"fetch":          "not migrated yet",
 	"image":          "Docker module (fake engine): owned by the Docker client work",
