@@ -65,7 +65,7 @@ var kitTodo = map[string]string{
 	"node_remove":    "Docker module (fake engine): owned by the Docker client work",
 	"preflight":      "not migrated yet",
 	"quorum_guard":   "Docker module (fake engine): owned by the Docker client work",
-	"reboot":         "not migrated yet",
+	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"secret":         "Docker module (fake engine): owned by the Docker client work",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
 	"shell":          "not migrated yet",

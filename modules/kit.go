@@ -73,7 +73,8 @@ func writeWithAttrs(ctx context.Context, t *Target, p string, data []byte, a fil
 	return nil
 }
 
-// Note adds a fact to the message that is not a change.
+// Note adds a fact to the message that is not a change; a change's Do may
+// add one about its outcome.
 func (p *Plan) Note(s string) { p.Notes = append(p.Notes, s) }
 
 // Empty says whether nothing would change.
@@ -103,7 +104,6 @@ func (p *Plan) Apply(ctx context.Context, t *Target, res *Result) (*Result, erro
 	}
 	res.Changes = p.Whats()
 	res.Changed = !p.Empty()
-	res.Msg = p.message(t.Check)
 	if t.Diff {
 		var d strings.Builder
 		for _, c := range p.Changes {
@@ -116,17 +116,18 @@ func (p *Plan) Apply(ctx context.Context, t *Target, res *Result) (*Result, erro
 		}
 		res.Diff = d.String()
 	}
-	if t.Check {
-		return res, nil
-	}
-	for _, c := range p.Changes {
-		if c.Do == nil {
-			continue
+	if !t.Check {
+		for _, c := range p.Changes {
+			if c.Do == nil {
+				continue
+			}
+			if err := c.Do(ctx); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.Module, c.What, err)
+			}
 		}
-		if err := c.Do(ctx); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", p.Module, c.What, err)
-		}
 	}
+	// After the changes: one may have noted its outcome ("back after 3 s").
+	res.Msg = p.message(t.Check)
 	return res, nil
 }
 
