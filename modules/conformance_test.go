@@ -27,6 +27,12 @@ var kitFixtures = map[string]kitFixture{
 		}
 		return map[string]any{"path": dir + "/daemon.json", "validate": false, "config": map[string]any{"log-driver": "local"}}
 	},
+	"fetch": func(t *testing.T, dir string) map[string]any {
+		if err := os.WriteFile(dir+"/remote.txt", []byte("data\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"src": dir + "/remote.txt", "dest": dir + "/got/", "flat": true}
+	},
 	"file": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"path": dir + "/d", "state": "directory", "mode": "0750"}
 	},
@@ -56,7 +62,6 @@ var kitTodo = map[string]string{
 	"config":         "Docker module (fake engine): owned by the Docker client work",
 	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
 	"facts":          "not migrated yet",
-	"fetch":          "not migrated yet",
 	"image":          "Docker module (fake engine): owned by the Docker client work",
 	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): owned by the Docker client work",
@@ -77,7 +82,7 @@ var kitTodo = map[string]string{
 	"swarm_rotate":   "Docker module (fake engine): owned by the Docker client work",
 	"swarm_unlock":   "Docker module (fake engine): owned by the Docker client work",
 	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
-	"wait_for":       "not migrated yet",
+	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
 }
 
 func TestKitConformance(t *testing.T) {
