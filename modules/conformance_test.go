@@ -58,7 +58,7 @@ var kitFixtures = map[string]kitFixture{
 var kitTodo = map[string]string{
 	"apt":            "through the kit, but no local fixture: it installs packages on the machine (TestHostPrep covers it on lab hosts)",
 	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
-	"command":        "not migrated yet",
+	"command":        "not on the kit yet: its creates/removes guards run in the same round trip as the command, so whether it runs is known only afterwards; the gate needs a change decided on the host first",
 	"config":         "Docker module (fake engine): owned by the Docker client work",
 	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
 	"facts":          "through the kit, read-only: it never changes anything",
@@ -73,7 +73,7 @@ var kitTodo = map[string]string{
 	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"secret":         "Docker module (fake engine): owned by the Docker client work",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
-	"shell":          "not migrated yet",
+	"shell":          "not on the kit yet: shares runCmd with command (see there)",
 	"stack":          "being moved to modules/stack/ by another engineer",
 	"stack_remove":   "being moved to modules/stack/ by another engineer",
 	"swarm_init":     "Docker module (fake engine): owned by the Docker client work",
