@@ -85,36 +85,63 @@ var kitTodo = map[string]string{
 	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
 }
 
+// kitRunner runs a module once on its fixture, in check mode or for real;
+// touched says what the host looks like, so a check run can be shown to
+// change nothing.
+type kitRunner struct {
+	run     func(check bool) (*Result, error)
+	touched func() any
+}
+
+// kitEngineFixtures is the hook for the Docker modules: a fixture builds a
+// fake engine (swarm_fake_test.go), returns a runner around
+// run(t, name, target(check), engine, params) (swarm_test.go) and, as
+// touched, the engine's call log. Empty until they move onto the kit.
+var kitEngineFixtures = map[string]func(t *testing.T) kitRunner{}
+
 func TestKitConformance(t *testing.T) {
 	for _, m := range All() {
-		fx, ok := kitFixtures[m.Name]
-		if !ok {
+		fx, local := kitFixtures[m.Name]
+		efx, engine := kitEngineFixtures[m.Name]
+		if _, todo := kitTodo[m.Name]; todo && (local || engine) {
+			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
+		}
+		switch {
+		case local:
+			t.Run(m.Name, func(t *testing.T) { kitConform(t, kitLocal(t, m.Name, fx)) })
+		case engine:
+			t.Run(m.Name, func(t *testing.T) { kitConform(t, efx(t)) })
+		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)
 			} else {
 				t.Errorf("module %s has no conformance fixture and no TODO entry", m.Name)
 			}
-			continue
 		}
-		if _, todo := kitTodo[m.Name]; todo {
-			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
-		}
-		t.Run(m.Name, func(t *testing.T) { kitConform(t, m.Name, fx) })
 	}
 }
 
-func kitConform(t *testing.T, module string, fx kitFixture) {
+// kitLocal runs a module through the local connection in a temporary
+// directory, which is what it touches.
+func kitLocal(t *testing.T, module string, fx kitFixture) kitRunner {
 	tg := genTarget(t)
 	given := fx(t, tg.Dir)
-	before := genSnapshot(t, tg.Dir)
-	check, err := genRun(t, tg, true, module, given)
+	return kitRunner{
+		run:     func(check bool) (*Result, error) { return genRun(t, tg, check, module, given) },
+		touched: func() any { return genSnapshot(t, tg.Dir) },
+	}
+}
+
+func kitConform(t *testing.T, r kitRunner) {
+	before := r.touched()
+	check, err := r.run(true)
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}
-	if after := genSnapshot(t, tg.Dir); !reflect.DeepEqual(before, after) {
-		t.Fatalf("check mode changed files:\nbefore %v\nafter  %v", before, after)
+	if after := r.touched(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("check mode changed the host:\nbefore %v\nafter  %v", before, after)
 	}
-	real, err := genRun(t, tg, false, module, given)
+	real, err := r.run(false)
 	if err != nil {
 		t.Fatalf("real: %v", err)
 	}
@@ -133,7 +160,7 @@ func kitConform(t *testing.T, module string, fx kitFixture) {
 		t.Errorf("check diff %q != real diff %q", check.Diff, real.Diff)
 	}
 	for _, c := range []bool{false, true} {
-		again, err := genRun(t, tg, c, module, given)
+		again, err := r.run(c)
 		if err != nil || again.Changed || len(again.Changes) != 0 {
 			t.Errorf("again (check=%v): %+v %v", c, again, err)
 		}
