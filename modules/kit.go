@@ -11,21 +11,21 @@ import (
 
 // The module kit. A module observes the host (batched probes: hpSection,
 // hpReadFiles), computes a pure Plan (the list of changes with their diff
-// text) and hands it to one gate, Plan.Apply, that every module goes
-// through: check mode, --diff, the wording of messages and the prefix of
-// errors are decided there, once. ufw.go's observe/plan/apply split is the
+// text) and hands it to one gate, Plan.Apply: check mode, --diff, the
+// wording of messages and the prefix of errors are decided there, once
+// (conformance_test.go lists the modules not on the kit yet). ufw.go's observe/plan/apply split is the
 // model; go.starlark.net's small, plain types are the style.
 //
-// Wording: a change's What is an imperative phrase ("write /etc/x",
-// "set net.ipv4.ip_forward live"). A real run reports the changes joined by
+// Wording: a change's What is an imperative phrase ("update /etc/x",
+// "load overlay", "restart docker"). A real run reports the changes joined by
 // ", "; check mode reports the same list after "would ". Nothing to do
 // reports Plan.Unchanged. Errors read "<module>: <what>: <cause>".
 
 // Change is one change a module makes on a host.
 type Change struct {
-	What string                          // imperative phrase, e.g. "write /etc/x"
+	What string                          // imperative phrase, e.g. "update /etc/x"
 	Diff string                          // unified diff or "old -> new" lines, "" if none
-	Do   func(ctx context.Context) error // applies the change; nil: nothing to run
+	Do   func(ctx context.Context) error // applies it; nil when another change does (a write sets the mode too) or for a check-mode guess
 }
 
 // Plan is what a module would change on one host, in order.
