@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -191,6 +192,11 @@ const aptEnv = "export DEBIAN_FRONTEND=noninteractive LC_ALL=C NEEDRESTART_MODE=
 var aptUnknownRe = regexp.MustCompile(`(?:Unable to locate package|has no installation candidate|Version '[^']*' for '[^']*' was not found)[^\n]*`)
 
 func aptError(what string, err error, out string) error {
+	return fmt.Errorf("apt: %s: %w", what, aptDetail(err, out))
+}
+
+// aptDetail is apt's own words for a failure when it has them, else err.
+func aptDetail(err error, out string) error {
 	text := out
 	if ee, ok := err.(*ExitError); ok {
 		text += "\n" + ee.Stderr + "\n" + ee.Stdout
@@ -202,9 +208,9 @@ func aptError(what string, err error, out string) error {
 				uniq = append(uniq, x)
 			}
 		}
-		return fmt.Errorf("apt: %s: %s", what, strings.Join(uniq, "; "))
+		return errors.New(strings.Join(uniq, "; "))
 	}
-	return fmt.Errorf("apt: %s: %w", what, err)
+	return err
 }
 
 func aptNames(ps []aptPkg) []string {
@@ -221,121 +227,26 @@ func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
 		return nil, err
 	}
 	state := p.String("state")
-	var names []string
-	for _, pk := range pkgs {
-		names = append(names, pk.Name)
-	}
-	sort.Strings(names)
-
-	// One round trip: installed versions, cache age, and for "latest" the
-	// simulation that shows pending upgrades.
-	observe := func() (map[string]string, int64, []string, error) {
-		var sc strings.Builder
-		sc.WriteString(aptEnv)
-		if p.Bool("update_cache") {
-			sc.WriteString(hpSection("now") + "; date +%s\n")
-			sc.WriteString(hpSection("cache") + "; stat -c %Y /var/cache/apt/pkgcache.bin /var/lib/apt/lists 2>/dev/null\n")
-		}
-		if len(names) > 0 {
-			sc.WriteString(hpSection("dpkg") + "; " + aptQuery(names) + "\n")
-			if state == "latest" {
-				sc.WriteString(hpSection("sim") + "; apt-get -s " + aptGetOpts(p) + " install " + strings.Join(aptNames(pkgs), " ") + " 2>&1; echo \"rc=$?\"\n")
-			}
-		}
-		sc.WriteString("true\n")
-		out, err := Sh(ctx, t, sc.String())
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("apt: reading package state: %w", err)
-		}
-		sec := hpSections(out)
-		now, _ := strconv.ParseInt(strings.TrimSpace(sec["now"]), 10, 64)
-		var newest int64
-		for _, f := range strings.Fields(sec["cache"]) {
-			if v, _ := strconv.ParseInt(f, 10, 64); v > newest {
-				newest = v
-			}
-		}
-		age := int64(-1)
-		if newest > 0 {
-			age = now - newest
-		}
-		var sim []string
-		if s, ok := sec["sim"]; ok {
-			if !strings.Contains(s, "rc=0") {
-				return nil, 0, nil, aptError("simulating install of "+strings.Join(aptNames(pkgs), " "), fmt.Errorf("%s", strings.TrimSpace(s)), s)
-			}
-			sim = aptSimulated(s)
-		}
-		return aptInstalled(sec["dpkg"]), age, sim, nil
-	}
-	installed, age, sim, err := observe()
+	obs, err := aptObserve(ctx, t, p, pkgs)
 	if err != nil {
 		return nil, err
 	}
-
 	res := &Result{Outputs: map[string]any{"installed": []any{}, "removed": []any{}, "cache_updated": false}}
-	var notes []string
+	plan := NewPlan("apt", "")
+	if len(pkgs) > 0 {
+		plan.Unchanged = "packages already " + state
+	}
 	if p.Bool("update_cache") {
-		valid := p.Int("cache_valid_time")
-		if valid > 0 && age >= 0 && age < valid {
-			notes = append(notes, fmt.Sprintf("cache is %d s old, valid for %d s", age, valid))
-		} else if t.Check {
-			notes = append(notes, "would update the cache")
-		} else {
-			if out, err := Sh(ctx, t, aptEnv+"apt-get -q "+fmt.Sprintf("-o DPkg::Lock::Timeout=%d", p.Int("lock_timeout"))+" update 2>&1"); err != nil {
-				return nil, aptError("apt-get update", err, out)
-			}
-			res.Outputs["cache_updated"] = true
-			notes = append(notes, "cache updated")
-			if state == "latest" && len(pkgs) > 0 {
-				// New lists may mean new candidates.
-				if installed, _, sim, err = observe(); err != nil {
-					return nil, err
-				}
-			}
+		// Updating the cache is no change (it alters no configuration):
+		// a note, done before the plan, which it may change.
+		if obs, err = aptUpdateCache(ctx, t, p, pkgs, obs, plan, res); err != nil {
+			return nil, err
 		}
 	}
-
-	install, remove := aptPlan(pkgs, installed, state)
-	var changes []string
-	switch {
-	case state == "latest":
-		// Install what the simulation touches among the named packages
-		// (others in it are dependencies, which apt-get pulls in itself).
-		changes = sim
-		install = nil
-		for _, pk := range pkgs {
-			for _, c := range sim {
-				if f := strings.Fields(c); len(f) > 1 && f[0] != "-" && (f[1] == pk.Name || strings.HasPrefix(f[1], pk.Name+":")) {
-					install = append(install, pk)
-					break
-				}
-			}
-		}
-		if len(install) == 0 && len(sim) > 0 {
-			install = pkgs // only dependencies move: still a change
-		}
-	case len(install) > 0 && t.Check:
-		// Simulate so the prediction fails where the real run would (an
-		// unknown package or version) and lists dependencies too.
-		out, err := Sh(ctx, t, aptEnv+"apt-get -s "+aptGetOpts(p)+" install --allow-downgrades "+strings.Join(aptNames(install), " ")+" 2>&1")
-		if err != nil {
-			return nil, aptError("cannot install "+strings.Join(aptNames(install), " "), err, out)
-		}
-		changes = aptSimulated(out)
-	case len(install) > 0:
-		for _, pk := range install {
-			if v, ok := installed[pk.Name]; ok {
-				changes = append(changes, fmt.Sprintf("~ %s %s -> %s", pk.Name, v, pk.Version))
-			} else {
-				changes = append(changes, "+ "+pk.String())
-			}
-		}
+	install, remove, diff, err := aptChanges(ctx, t, p, pkgs, obs)
+	if err != nil {
+		return nil, err
 	}
-	for _, pk := range remove {
-		changes = append(changes, "- "+pk.Name+" "+installed[pk.Name])
-	}
-
 	inst := make([]any, len(install))
 	for i, pk := range install {
 		inst[i] = pk.String()
@@ -345,32 +256,150 @@ func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
 		rem[i] = pk.Name
 	}
 	res.Outputs["installed"], res.Outputs["removed"] = inst, rem
-	if t.Diff && len(changes) > 0 {
-		res.Diff = strings.Join(changes, "\n") + "\n"
+	aptPlanChanges(t, p, plan, install, remove, diff)
+	return plan.Apply(ctx, t, res)
+}
+
+// aptObserved is the host's package state.
+type aptObserved struct {
+	installed map[string]string // name -> version
+	age       int64             // of the cache in seconds, -1 unknown
+	sim       []string          // for "latest": the simulated changes
+}
+
+// aptObserve reads in one round trip the installed versions, the cache age
+// and, for "latest", the simulation that shows pending upgrades.
+func aptObserve(ctx context.Context, t *Target, p Params, pkgs []aptPkg) (aptObserved, error) {
+	var names []string
+	for _, pk := range pkgs {
+		names = append(names, pk.Name)
 	}
-	if len(install) == 0 && len(remove) == 0 {
-		if len(pkgs) > 0 {
-			notes = append([]string{"packages already " + state}, notes...)
+	sort.Strings(names)
+	var sc strings.Builder
+	sc.WriteString(aptEnv)
+	if p.Bool("update_cache") {
+		sc.WriteString(hpSection("now") + "; date +%s\n")
+		sc.WriteString(hpSection("cache") + "; stat -c %Y /var/cache/apt/pkgcache.bin /var/lib/apt/lists 2>/dev/null\n")
+	}
+	if len(names) > 0 {
+		sc.WriteString(hpSection("dpkg") + "; " + aptQuery(names) + "\n")
+		if p.String("state") == "latest" {
+			sc.WriteString(hpSection("sim") + "; apt-get -s " + aptGetOpts(p) + " install " + strings.Join(aptNames(pkgs), " ") + " 2>&1; echo \"rc=$?\"\n")
 		}
-		res.Msg = strings.Join(notes, "; ")
-		return res, nil
 	}
-	res.Changed = true
+	sc.WriteString("true\n")
+	out, err := Sh(ctx, t, sc.String())
+	if err != nil {
+		return aptObserved{}, fmt.Errorf("apt: reading package state: %w", err)
+	}
+	sec := hpSections(out)
+	now, _ := strconv.ParseInt(strings.TrimSpace(sec["now"]), 10, 64)
+	var newest int64
+	for _, f := range strings.Fields(sec["cache"]) {
+		if v, _ := strconv.ParseInt(f, 10, 64); v > newest {
+			newest = v
+		}
+	}
+	obs := aptObserved{installed: aptInstalled(sec["dpkg"]), age: -1}
+	if newest > 0 {
+		obs.age = now - newest
+	}
+	if s, ok := sec["sim"]; ok {
+		if !strings.Contains(s, "rc=0") {
+			return aptObserved{}, aptError("simulating install of "+strings.Join(aptNames(pkgs), " "), fmt.Errorf("%s", strings.TrimSpace(s)), s)
+		}
+		obs.sim = aptSimulated(s)
+	}
+	return obs, nil
+}
+
+// aptUpdateCache runs apt-get update unless the cache is fresh enough (in
+// check mode it only says it would) and observes again for "latest": new
+// lists may mean new candidates.
+func aptUpdateCache(ctx context.Context, t *Target, p Params, pkgs []aptPkg, obs aptObserved, plan *Plan, res *Result) (aptObserved, error) {
+	valid := p.Int("cache_valid_time")
+	switch {
+	case valid > 0 && obs.age >= 0 && obs.age < valid:
+		plan.Note(fmt.Sprintf("cache is %d s old, valid for %d s", obs.age, valid))
+		return obs, nil
+	case t.Check:
+		plan.Note("would update the cache")
+		return obs, nil
+	}
+	if out, err := Sh(ctx, t, aptEnv+"apt-get -q "+fmt.Sprintf("-o DPkg::Lock::Timeout=%d", p.Int("lock_timeout"))+" update 2>&1"); err != nil {
+		return obs, aptError("apt-get update", err, out)
+	}
+	res.Outputs["cache_updated"] = true
+	plan.Note("cache updated")
+	if p.String("state") == "latest" && len(pkgs) > 0 {
+		return aptObserve(ctx, t, p, pkgs)
+	}
+	return obs, nil
+}
+
+// aptChanges is what to install and remove, with the diff lines ("+ pkg",
+// "~ pkg old -> new", "- pkg version"; apt's own for a simulation).
+func aptChanges(ctx context.Context, t *Target, p Params, pkgs []aptPkg, obs aptObserved) (install, remove []aptPkg, diff []string, err error) {
+	install, remove = aptPlan(pkgs, obs.installed, p.String("state"))
+	switch {
+	case p.String("state") == "latest":
+		// Install what the simulation touches among the named packages
+		// (others in it are dependencies, which apt-get pulls in itself).
+		diff, install = obs.sim, nil
+		for _, pk := range pkgs {
+			for _, c := range obs.sim {
+				if f := strings.Fields(c); len(f) > 1 && f[0] != "-" && (f[1] == pk.Name || strings.HasPrefix(f[1], pk.Name+":")) {
+					install = append(install, pk)
+					break
+				}
+			}
+		}
+		if len(install) == 0 && len(obs.sim) > 0 {
+			install = pkgs // only dependencies move: still a change
+		}
+	case len(install) > 0 && t.Check:
+		// Simulate so the prediction fails where the real run would (an
+		// unknown package or version) and lists dependencies too.
+		out, err := Sh(ctx, t, aptEnv+"apt-get -s "+aptGetOpts(p)+" install --allow-downgrades "+strings.Join(aptNames(install), " ")+" 2>&1")
+		if err != nil {
+			return nil, nil, nil, aptError("cannot install "+strings.Join(aptNames(install), " "), err, out)
+		}
+		diff = aptSimulated(out)
+	case len(install) > 0:
+		for _, pk := range install {
+			if v, ok := obs.installed[pk.Name]; ok {
+				diff = append(diff, fmt.Sprintf("~ %s %s -> %s", pk.Name, v, pk.Version))
+			} else {
+				diff = append(diff, "+ "+pk.String())
+			}
+		}
+	}
+	for _, pk := range remove {
+		diff = append(diff, "- "+pk.Name+" "+obs.installed[pk.Name])
+	}
+	return install, remove, diff, nil
+}
+
+// aptPlanChanges adds "install A B" or "remove A B" (one apt-get run);
+// the diff lines go with it.
+func aptPlanChanges(t *Target, p Params, plan *Plan, install, remove []aptPkg, diff []string) {
+	text := ""
+	if len(diff) > 0 {
+		text = strings.Join(diff, "\n") + "\n"
+	}
+	run := func(cmd string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			if out, err := Sh(ctx, t, aptEnv+"apt-get "+aptGetOpts(p)+" "+cmd+" 2>&1"); err != nil {
+				return aptDetail(err, out)
+			}
+			return nil
+		}
+	}
 	if len(install) > 0 {
-		notes = append(notes, "install "+strings.Join(aptNames(install), " "))
+		plan.Add("install "+strings.Join(aptNames(install), " "), text, run("install --allow-downgrades "+strings.Join(aptNames(install), " ")))
+		return
 	}
 	if len(remove) > 0 {
-		notes = append(notes, "remove "+strings.Join(aptNames(remove), " "))
-	}
-	res.Msg = strings.Join(notes, "; ")
-	if t.Check {
-		return res, nil
-	}
-
-	var cmd string
-	if len(install) > 0 {
-		cmd = aptEnv + "apt-get " + aptGetOpts(p) + " install --allow-downgrades " + strings.Join(aptNames(install), " ") + " 2>&1"
-	} else {
 		verb := "remove"
 		if p.Bool("purge") {
 			verb = "purge"
@@ -379,10 +408,6 @@ func runApt(ctx context.Context, t *Target, p Params) (*Result, error) {
 		for _, pk := range remove {
 			rn = append(rn, pk.Name)
 		}
-		cmd = aptEnv + "apt-get " + aptGetOpts(p) + " " + verb + " " + strings.Join(rn, " ") + " 2>&1"
+		plan.Add("remove "+strings.Join(aptNames(remove), " "), text, run(verb+" "+strings.Join(rn, " ")))
 	}
-	if out, err := Sh(ctx, t, cmd); err != nil {
-		return nil, aptError(strings.TrimPrefix(res.Msg, "cache updated; "), err, out)
-	}
-	return res, nil
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -74,154 +72,167 @@ func runAptRepository(ctx context.Context, t *Target, p Params) (*Result, error)
 	if !aptRepoNameRe.MatchString(name) {
 		return nil, fmt.Errorf("apt_repository: invalid name %q (letters, digits, . _ -)", name)
 	}
+	plan := NewPlan("apt_repository "+name, "repository "+name+" already "+p.String("state"))
 	present := p.String("state") != "absent"
-	src := "/etc/apt/sources.list.d/" + name + ".sources"
-	asc, gpg := "/etc/apt/keyrings/"+name+".asc", "/etc/apt/keyrings/"+name+".gpg"
-
-	var key []byte
-	switch {
-	case p.Has("key") && p.Has("key_src"):
-		return nil, fmt.Errorf("apt_repository %s: give key or key_src, not both", name)
-	case p.Has("key"):
-		key = []byte(p.String("key"))
-	case p.Has("key_src"):
-		f := p.String("key_src")
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(t.Dir, f)
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("apt_repository %s: key_src: %w", name, err)
-		}
-		key = b
+	r := aptRepoFiles{src: "/etc/apt/sources.list.d/" + name + ".sources", asc: "/etc/apt/keyrings/" + name + ".asc", gpg: "/etc/apt/keyrings/" + name + ".gpg"}
+	key, err := aptRepoKey(t, p, plan)
+	if err != nil {
+		return nil, err
 	}
 	keyFile, otherKey := "", ""
 	if len(key) > 0 {
-		keyFile, otherKey = gpg, asc
+		keyFile, otherKey = r.gpg, r.asc
 		if aptRepoArmored(key) {
-			keyFile, otherKey = asc, gpg
+			keyFile, otherKey = r.asc, r.gpg
 		}
-	} else if present && len(key) == 0 && (p.Has("key") || p.Has("key_src")) {
-		return nil, fmt.Errorf("apt_repository %s: the key is empty", name)
 	}
-
 	var want string
 	if present {
-		uris, suites := hpStrings(p, "uris"), hpStrings(p, "suites")
-		if len(uris) == 0 || len(suites) == 0 {
-			return nil, fmt.Errorf("apt_repository %s: uris and suites are required with state present", name)
+		if want, err = aptRepoWant(p, plan, keyFile); err != nil {
+			return nil, err
 		}
-		for _, s := range append(append(append([]string{}, uris...), suites...), append(hpStrings(p, "components"), hpStrings(p, "architectures")...)...) {
-			if s == "" || strings.ContainsAny(s, " \t\n") {
-				return nil, fmt.Errorf("apt_repository %s: %q: uris, suites, components and architectures must be single words", name, s)
-			}
-		}
-		types := hpStrings(p, "types")
-		for _, ty := range types {
-			if ty != "deb" && ty != "deb-src" {
-				return nil, fmt.Errorf("apt_repository %s: types: %q is neither deb nor deb-src", name, ty)
-			}
-		}
-		want = aptRepoSources(types, uris, suites, hpStrings(p, "components"), hpStrings(p, "architectures"), keyFile)
 	}
+	files, err := aptRepoObserve(ctx, t, plan, r)
+	if err != nil {
+		return nil, err
+	}
+	var removes []string
+	if present {
+		removes = aptRepoPlanPresent(t, plan, files, r.src, want, keyFile, otherKey, key)
+	} else {
+		removes = aptRepoPlanAbsent(files, r)
+	}
+	aptRepoPlanRemove(t, plan, files, removes, present, r.src)
+	return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"sources_file": r.src, "key_file": keyFile}})
+}
 
-	// One round trip: the three files (keys in base64: they may be binary).
+// aptRepoFiles are a repository's sources file and its two possible key files.
+type aptRepoFiles struct{ src, asc, gpg string }
+
+// aptRepoKey is the key given inline or in key_src (relative to the
+// playbook's directory); nil when none is.
+func aptRepoKey(t *Target, p Params, plan *Plan) ([]byte, error) {
+	var key []byte
+	switch {
+	case p.Has("key") && p.Has("key_src"):
+		return nil, plan.Errorf("give key or key_src, not both")
+	case p.Has("key"):
+		key = []byte(p.String("key"))
+	case p.Has("key_src"):
+		b, err := readSrc(t, p.String("key_src"))
+		if err != nil {
+			return nil, plan.Errorf("key_src: %w", err)
+		}
+		key = b
+	}
+	if len(key) == 0 && p.String("state") != "absent" && (p.Has("key") || p.Has("key_src")) {
+		return nil, plan.Errorf("the key is empty")
+	}
+	return key, nil
+}
+
+// aptRepoWant is the deb822 sources file for the parameters.
+func aptRepoWant(p Params, plan *Plan, keyFile string) (string, error) {
+	uris, suites := hpStrings(p, "uris"), hpStrings(p, "suites")
+	if len(uris) == 0 || len(suites) == 0 {
+		return "", plan.Errorf("uris and suites are required with state present")
+	}
+	for _, s := range append(append(append([]string{}, uris...), suites...), append(hpStrings(p, "components"), hpStrings(p, "architectures")...)...) {
+		if s == "" || strings.ContainsAny(s, " \t\n") {
+			return "", plan.Errorf("%q: uris, suites, components and architectures must be single words", s)
+		}
+	}
+	types := hpStrings(p, "types")
+	for _, ty := range types {
+		if ty != "deb" && ty != "deb-src" {
+			return "", plan.Errorf("types: %q is neither deb nor deb-src", ty)
+		}
+	}
+	return aptRepoSources(types, uris, suites, hpStrings(p, "components"), hpStrings(p, "architectures"), keyFile), nil
+}
+
+// aptRepoObserve reads the three files in one round trip (keys in base64:
+// they may be binary); a missing file is absent from the map.
+func aptRepoObserve(ctx context.Context, t *Target, plan *Plan, r aptRepoFiles) (map[string][]byte, error) {
+	paths := map[string]string{"src": r.src, "asc": r.asc, "gpg": r.gpg}
 	var sc strings.Builder
-	for sn, f := range map[string]string{"src": src, "asc": asc, "gpg": gpg} {
+	for sn, f := range paths {
 		fmt.Fprintf(&sc, "if [ -e %s ]; then %s; base64 -w0 %s; fi\n", f, hpSection(sn), f)
 	}
 	sc.WriteString("true\n")
 	out, err := Sh(ctx, t, sc.String())
 	if err != nil {
-		return nil, fmt.Errorf("apt_repository %s: reading current files: %w", name, err)
+		return nil, plan.Errorf("reading current files: %w", err)
 	}
 	sec := hpSections(out)
 	files := map[string][]byte{}
-	for sn, f := range map[string]string{"src": src, "asc": asc, "gpg": gpg} {
+	for sn, f := range paths {
 		if v, ok := sec[sn]; ok {
 			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 			if err != nil {
-				return nil, fmt.Errorf("apt_repository %s: reading %s: %w", name, f, err)
+				return nil, plan.Errorf("reading %s: %w", f, err)
 			}
 			files[f] = b
 		}
 	}
+	return files, nil
+}
 
-	res := &Result{Outputs: map[string]any{"sources_file": src, "key_file": keyFile}}
-	var writes []string
+// aptRepoPlanPresent plans the key, then the sources file (a sources file
+// naming a missing key breaks apt-get update), and returns the key file of
+// the other format to remove (the key changed format).
+func aptRepoPlanPresent(t *Target, plan *Plan, files map[string][]byte, src, want, keyFile, otherKey string, key []byte) []string {
 	var removes []string
+	if keyFile != "" {
+		if old, ok := files[keyFile]; !ok || !bytes.Equal(old, key) {
+			diff := fmt.Sprintf("%s: binary key (%d bytes) replaced\n", keyFile, len(key))
+			if aptRepoArmored(key) {
+				diff = FileDiff(keyFile, string(old), string(key))
+			}
+			plan.Add("update "+keyFile, diff, func(ctx context.Context) error {
+				return hpWriteFile(ctx, t, keyFile, key, 0o644)
+			})
+		}
+		if _, ok := files[otherKey]; ok {
+			removes = append(removes, otherKey)
+		}
+	}
+	if old, ok := files[src]; !ok || string(old) != want {
+		plan.UpdateFile(t, src, string(old), want, 0o644)
+	}
+	return removes
+}
+
+// aptRepoPlanAbsent lists the repository's files that are there.
+func aptRepoPlanAbsent(files map[string][]byte, r aptRepoFiles) []string {
+	var removes []string
+	for _, f := range []string{r.src, r.asc, r.gpg} {
+		if _, ok := files[f]; ok {
+			removes = append(removes, f)
+		}
+	}
+	return removes
+}
+
+// aptRepoPlanRemove adds "remove A, B" (one rm); its diff shows a removed
+// text file's content.
+func aptRepoPlanRemove(t *Target, plan *Plan, files map[string][]byte, removes []string, present bool, src string) {
+	if len(removes) == 0 {
+		return
+	}
 	var diff strings.Builder
-	if present {
-		if old, ok := files[src]; !ok || string(old) != want {
-			writes = append(writes, src)
-			diff.WriteString(FileDiff(src, string(old), want))
-		}
-		if keyFile != "" {
-			if old, ok := files[keyFile]; !ok || !bytes.Equal(old, key) {
-				writes = append(writes, keyFile)
-				if aptRepoArmored(key) {
-					diff.WriteString(FileDiff(keyFile, string(old), string(key)))
-				} else {
-					fmt.Fprintf(&diff, "%s: binary key (%d bytes) replaced\n", keyFile, len(key))
-				}
-			}
-			if _, ok := files[otherKey]; ok {
-				removes = append(removes, otherKey) // the key changed format
-			}
-		}
-	} else {
-		for _, f := range []string{src, asc, gpg} {
-			if old, ok := files[f]; ok {
-				removes = append(removes, f)
-				if f == src || aptRepoArmored(old) {
-					diff.WriteString(FileDiff(f, string(old), ""))
-				}
-			}
-		}
-	}
-	for _, f := range removes {
-		if present {
+	q := make([]string, len(removes))
+	for i, f := range removes {
+		q[i] = Quote(f)
+		switch {
+		case present:
 			fmt.Fprintf(&diff, "remove %s\n", f)
+		case f == src || aptRepoArmored(files[f]):
+			diff.WriteString(FileDiff(f, string(files[f]), ""))
 		}
 	}
-	if len(writes) == 0 && len(removes) == 0 {
-		res.Msg = "repository " + name + " already " + p.String("state")
-		return res, nil
-	}
-	res.Changed = true
-	var notes []string
-	if len(writes) > 0 {
-		notes = append(notes, "write "+strings.Join(writes, ", "))
-	}
-	if len(removes) > 0 {
-		notes = append(notes, "remove "+strings.Join(removes, ", "))
-	}
-	res.Msg = strings.Join(notes, "; ")
-	if t.Diff {
-		res.Diff = diff.String()
-	}
-	if t.Check {
-		return res, nil
-	}
-	// The key first: a sources file naming a missing key breaks apt-get update.
-	for i := len(writes) - 1; i >= 0; i-- {
-		f := writes[i]
-		data := []byte(want)
-		if f != src {
-			data = key
-		}
-		if err := hpWriteFile(ctx, t, f, data, 0o644); err != nil {
-			return nil, fmt.Errorf("apt_repository %s: writing %s: %w", name, f, err)
-		}
-	}
-	if len(removes) > 0 {
-		q := make([]string, len(removes))
-		for i, f := range removes {
-			q[i] = Quote(f)
-		}
-		if _, err := Sh(ctx, t, "rm -f "+strings.Join(q, " ")); err != nil {
-			return nil, fmt.Errorf("apt_repository %s: removing %s: %w", name, strings.Join(removes, ", "), err)
-		}
-	}
-	return res, nil
+	plan.Add("remove "+strings.Join(removes, ", "), diff.String(), func(ctx context.Context) error {
+		_, err := Sh(ctx, t, "rm -f "+strings.Join(q, " "))
+		return err
+	})
 }

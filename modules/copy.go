@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -56,132 +55,132 @@ const copyReadLimit = 1 << 20
 func runCopy(ctx context.Context, t *Target, p Params) (*Result, error) {
 	dest := p.String("dest")
 	if !path.IsAbs(dest) {
-		return nil, fmt.Errorf("dest %q: must be absolute", dest)
+		return nil, fmt.Errorf("copy: dest %q: must be absolute", dest)
 	}
-	hasContent, src := p.Has("content"), p.String("src")
-	if hasContent == (src != "") {
-		return nil, errors.New("give exactly one of content and src")
-	}
-	var data []byte
-	if hasContent {
-		data = []byte(p.String("content"))
-	} else {
-		local := src
-		if !filepath.IsAbs(local) {
-			local = filepath.Join(t.Dir, local)
-		}
-		b, err := os.ReadFile(local)
-		if err != nil {
-			return nil, fmt.Errorf("src: %w", err)
-		}
-		data = b
-	}
-	a, err := fileAttrsFromParams(p)
+	data, err := copyData(t, p)
 	if err != nil {
 		return nil, err
 	}
+	a, err := fileAttrsFromParams(p)
+	if err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
+	}
 	sum := sha256.Sum256(data)
 	res := &Result{Outputs: map[string]any{"checksum": hex.EncodeToString(sum[:]), "size": int64(len(data))}}
+	dest, st, err := copyDest(ctx, t, dest, p.String("src"))
+	if err != nil {
+		return nil, err
+	}
+	res.Outputs["dest"] = dest
+	plan := NewPlan("copy", "")
+	if err := copyPlan(ctx, t, plan, p, dest, st, data, a); err != nil {
+		return nil, err
+	}
+	return plan.Apply(ctx, t, res)
+}
 
+// copyData is the content to copy: the content parameter, or the src file
+// on the controller (relative to the playbook's directory).
+func copyData(t *Target, p Params) ([]byte, error) {
+	hasContent, src := p.Has("content"), p.String("src")
+	if hasContent == (src != "") {
+		return nil, errors.New("copy: give exactly one of content and src")
+	}
+	if hasContent {
+		return []byte(p.String("content")), nil
+	}
+	b, err := readSrc(t, src)
+	if err != nil {
+		return nil, fmt.Errorf("copy: src: %w", err)
+	}
+	return b, nil
+}
+
+// copyDest stats dest; a src copied into a directory (or a dest ending in
+// "/") lands as the src's base name inside it. st is nil when the file is
+// not there.
+func copyDest(ctx context.Context, t *Target, dest, src string) (string, *connection.FileInfo, error) {
 	st, err := t.Conn.Stat(ctx, dest, t.Become)
 	if err == nil && src != "" && st.Mode.IsDir() || err != nil && src != "" && strings.HasSuffix(dest, "/") {
 		dest = path.Join(dest, filepath.Base(src))
 		st, err = t.Conn.Stat(ctx, dest, t.Become)
 	}
-	res.Outputs["dest"] = dest
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	if errors.Is(err, fs.ErrNotExist) {
+		return dest, nil, nil
 	}
-	if exists && !st.Mode.IsRegular() {
-		return nil, fmt.Errorf("%s exists and is a %s, not a file", dest, fileKind(st.Mode))
+	if err != nil {
+		return "", nil, fmt.Errorf("copy: %s: %w", dest, err)
 	}
+	if !st.Mode.IsRegular() {
+		return "", nil, fmt.Errorf("copy: %s exists and is a %s, not a file", dest, fileKind(st.Mode))
+	}
+	return dest, st, nil
+}
 
-	var old []byte // remote content when known, for the diff
-	contentDiffers := true
-	if exists {
-		contentDiffers, old, err = copyCompare(ctx, t, dest, st, data, t.Diff && !p.Bool("sensitive"))
-		if err != nil {
-			return nil, err
+// copyPlan plans "create DEST" or "update DEST" (the write sets the
+// attributes too) and, for an existing file, the attribute changes.
+func copyPlan(ctx context.Context, t *Target, plan *Plan, p Params, dest string, st *connection.FileInfo, data []byte, a fileAttrs) error {
+	write := func(ctx context.Context) error { return writeWithAttrs(ctx, t, dest, data, a) }
+	if st == nil {
+		if err := copyParent(ctx, t, plan, dest); err != nil {
+			return err
 		}
-	} else {
-		if _, perr := t.Conn.Stat(ctx, path.Dir(dest), t.Become); perr != nil {
-			if !errors.Is(perr, fs.ErrNotExist) {
-				return nil, perr
-			}
-			if !t.Check {
-				return nil, fmt.Errorf("parent directory %s does not exist (create it with file(state = \"directory\") first)", path.Dir(dest))
-			}
-			// In check mode an earlier step that would create the
-			// directory did not run; predict the write rather than fail.
-			res.Msg = "parent directory " + path.Dir(dest) + " is missing (assuming an earlier step creates it); "
+		diff := copyDiff(p, dest, nil, data, false)
+		for _, l := range newPathDiffs(a) {
+			diff += l + "\n"
 		}
+		plan.Add("create "+dest, diff, write)
+		return nil
 	}
+	differs, old, err := copyCompare(ctx, t, dest, st, data, t.Diff && !p.Bool("sensitive"))
+	if err != nil {
+		return fmt.Errorf("copy: reading %s: %w", dest, err)
+	}
+	if differs {
+		plan.Add("update "+dest, copyDiff(p, dest, old, data, true), write)
+	}
+	attrCmds, diffs, err := attrPlan(ctx, t, dest, st, a)
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	if len(attrCmds) > 0 {
+		do := func(ctx context.Context) error { _, err := Sh(ctx, t, strings.Join(attrCmds, " && ")); return err }
+		if differs {
+			do = nil // the write sets them
+		}
+		plan.Add("set "+strings.Join(diffs, ", "), strings.Join(diffs, "\n")+"\n", do)
+	}
+	return nil
+}
 
-	var diffs []string
-	var attrCmds []string
-	if exists {
-		attrCmds, diffs, err = attrPlan(ctx, t, dest, st, a)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		diffs = newPathDiffs(a)
-	}
-	if !contentDiffers && len(attrCmds) == 0 {
-		return res, nil
-	}
-	res.Changed = true
+// copyParent fails when dest's directory is missing, except in check mode,
+// where an earlier step that would create it did not run: it predicts the
+// write rather than fail.
+func copyParent(ctx context.Context, t *Target, plan *Plan, dest string) error {
+	dir := path.Dir(dest)
+	_, err := t.Conn.Stat(ctx, dir, t.Become)
 	switch {
-	case !exists:
-		res.Msg += "file created"
-	case contentDiffers:
-		res.Msg += "content changed"
-	default:
-		res.Msg += strings.Join(diffs, ", ")
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("copy: %s: %w", dir, err)
+	case !t.Check:
+		return fmt.Errorf("copy: parent directory %s does not exist (create it with file(state = \"directory\") first)", dir)
 	}
-	if t.Diff {
-		var d strings.Builder
-		if contentDiffers {
-			switch {
-			case p.Bool("sensitive"):
-				fmt.Fprintf(&d, "%s: content changed (sensitive, not shown)\n", dest)
-			case old == nil && exists, bytes.IndexByte(data, 0) >= 0 || bytes.IndexByte(old, 0) >= 0:
-				fmt.Fprintf(&d, "%s: content changed (binary or large file, not shown)\n", dest)
-			default:
-				d.WriteString(FileDiff(dest, string(old), string(data)))
-			}
-		}
-		for _, l := range diffs {
-			d.WriteString(l + "\n")
-		}
-		res.Diff = d.String()
+	plan.Note("parent directory " + dir + " is missing (assuming an earlier step creates it)")
+	return nil
+}
+
+// copyDiff is the content part of the diff: a unified diff, or a line
+// saying why none is shown.
+func copyDiff(p Params, dest string, old, data []byte, exists bool) string {
+	switch {
+	case p.Bool("sensitive"):
+		return dest + ": content changed (sensitive, not shown)\n"
+	case old == nil && exists, bytes.IndexByte(data, 0) >= 0 || bytes.IndexByte(old, 0) >= 0:
+		return dest + ": content changed (binary or large file, not shown)\n"
 	}
-	if t.Check {
-		return res, nil
-	}
-	if contentDiffers {
-		// WriteFile sets mode and owner on the temporary file before the
-		// rename, so the new file never shows with the wrong attributes.
-		o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
-		if a.hasMode {
-			o.Mode = goMode(a.mode)
-		}
-		if err := t.Conn.WriteFile(ctx, dest, data, o); err != nil {
-			return nil, err
-		}
-		// WriteFile takes permission bits; setuid/setgid/sticky need chmod.
-		if a.hasMode && a.mode&0o7000 != 0 {
-			if _, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(dest)); err != nil {
-				return nil, err
-			}
-		}
-		return res, nil
-	}
-	if _, err := Sh(ctx, t, strings.Join(attrCmds, " && ")); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return FileDiff(dest, string(old), string(data))
 }
 
 // copyCompare tells whether the remote file differs from data. Small files

@@ -157,22 +157,11 @@ func daemonJSONUnnum(v any) any {
 func runDaemonJSON(ctx context.Context, t *Target, p Params) (*Result, error) {
 	path := p.String("path")
 	merge := p.String("mode") != "replace"
-	qp := Quote(path)
-	// One round trip: the file and the init system. Whether dockerd can
-	// validate is asked only when the file must change: `dockerd --help`
-	// on every run was a third of a no-op re-run.
-	script := fmt.Sprintf(`if [ -e %s ]; then %s; %s; fi
-%s; { read -r init </proc/1/comm && echo "$init"; } 2>/dev/null
-true`, qp, hpSection("file"), hpCat(path), hpSection("init"))
-	out, err := Sh(ctx, t, script)
+	obs, err := daemonJSONObserve(ctx, t, path)
 	if err != nil {
-		return nil, fmt.Errorf("daemon_json: reading %s: %w", path, err)
+		return nil, err
 	}
-	sec := hpSections(out)
-	oldText, exists := sec["file"]
-	systemd := strings.TrimSpace(sec["init"]) == "systemd"
-
-	current, perr := daemonJSONParse(oldText)
+	current, perr := daemonJSONParse(obs.text)
 	if perr != nil {
 		if merge {
 			return nil, fmt.Errorf("daemon_json: %s on %s is not valid JSON (%v); use mode = \"replace\" to overwrite it", path, t.Name, perr)
@@ -184,91 +173,115 @@ true`, qp, hpSection("file"), hpCat(path), hpSection("init"))
 		return nil, fmt.Errorf("daemon_json: config: %w", err)
 	}
 	res := &Result{Outputs: map[string]any{"restarted": false, "backup": ""}}
-	if exists && perr == nil && reflect.DeepEqual(current, desired) {
-		res.Msg = path + " already as wanted"
-		return res, nil
+	plan := NewPlan("daemon_json", path+" already as wanted")
+	if obs.exists && perr == nil && reflect.DeepEqual(current, desired) {
+		return plan.Apply(ctx, t, res)
 	}
 	newText, err := daemonJSONEncode(desired)
 	if err != nil {
 		return nil, fmt.Errorf("daemon_json: config: %w", err)
 	}
-	res.Changed = true
-	notes := []string{"updated " + path}
-	if t.Diff {
-		res.Diff = FileDiff(path, oldText, string(newText))
+	plan.Add("update "+path, FileDiff(path, obs.text, string(newText)), func(ctx context.Context) error {
+		if obs.exists {
+			if err := hpWriteFile(ctx, t, path+".bak", []byte(obs.text), 0); err != nil {
+				return fmt.Errorf("keeping the previous file as %s.bak: %w", path, err)
+			}
+			res.Outputs["backup"] = path + ".bak"
+		}
+		return hpWriteFile(ctx, t, path, newText, 0o644)
+	})
+	if p.Bool("restart") {
+		timeout := p.Int("restart_timeout")
+		if timeout <= 0 {
+			timeout = 60
+		}
+		plan.Add("restart docker", "", func(ctx context.Context) error {
+			if err := daemonJSONRestartOrRollBack(ctx, t, path, obs, timeout); err != nil {
+				return err
+			}
+			res.Outputs["restarted"] = true
+			return nil
+		})
 	}
-	restart := p.Bool("restart")
-	if restart {
-		notes = append(notes, "restart docker")
-	}
-
 	// Validate before touching anything (also in check mode: the input goes
 	// through stdin, nothing is written).
 	if p.Bool("validate") {
-		r, err := t.Conn.Run(ctx, "dockerd --validate --config-file /dev/stdin", connection.RunOpts{Become: t.Become, Stdin: newText})
+		note, err := daemonJSONValidate(ctx, t, path, newText)
 		if err != nil {
-			return nil, fmt.Errorf("daemon_json: validating: %w", err)
+			return nil, err
 		}
-		out := strings.TrimSpace(string(r.Stderr) + " " + string(r.Stdout))
-		switch {
-		case r.ExitCode == 0:
-			notes = append(notes, "validated by dockerd")
-		case strings.Contains(out, "unknown flag") || r.ExitCode == 127:
-			// Engines before 23.0 have no --validate (or no dockerd here).
-			notes = append(notes, "validation skipped: this dockerd has no --validate")
-		default:
-			return nil, fmt.Errorf("daemon_json: dockerd rejects the new %s: %s", path, out)
-		}
+		plan.Note(note)
 	}
-	res.Msg = strings.Join(notes, "; ")
-	if t.Check {
-		return res, nil
-	}
+	return plan.Apply(ctx, t, res)
+}
 
-	if exists {
-		if err := hpWriteFile(ctx, t, path+".bak", []byte(oldText), 0); err != nil {
-			return nil, fmt.Errorf("daemon_json: keeping the previous file as %s.bak: %w", path, err)
-		}
-		res.Outputs["backup"] = path + ".bak"
-	}
-	if err := hpWriteFile(ctx, t, path, newText, 0o644); err != nil {
-		return nil, fmt.Errorf("daemon_json: writing %s: %w", path, err)
-	}
-	if !restart {
-		return res, nil
-	}
+// daemonJSONObserved is the file (text, whether it exists) and whether
+// the host runs systemd.
+type daemonJSONObserved struct {
+	text            string
+	exists, systemd bool
+}
 
-	timeout := p.Int("restart_timeout")
-	if timeout <= 0 {
-		timeout = 60
+// daemonJSONObserve reads the file and the init system in one round trip.
+// Whether dockerd can validate is asked only when the file must change:
+// `dockerd --help` on every run was a third of a no-op re-run.
+func daemonJSONObserve(ctx context.Context, t *Target, path string) (daemonJSONObserved, error) {
+	script := fmt.Sprintf(`if [ -e %s ]; then %s; %s; fi
+%s; { read -r init </proc/1/comm && echo "$init"; } 2>/dev/null
+true`, Quote(path), hpSection("file"), hpCat(path), hpSection("init"))
+	out, err := Sh(ctx, t, script)
+	if err != nil {
+		return daemonJSONObserved{}, fmt.Errorf("daemon_json: reading %s: %w", path, err)
 	}
-	err = daemonJSONRestart(ctx, t, systemd, timeout)
+	sec := hpSections(out)
+	text, exists := sec["file"]
+	return daemonJSONObserved{text: text, exists: exists, systemd: strings.TrimSpace(sec["init"]) == "systemd"}, nil
+}
+
+// daemonJSONValidate asks dockerd whether it accepts the new file; the
+// result is a note for the message.
+func daemonJSONValidate(ctx context.Context, t *Target, path string, newText []byte) (string, error) {
+	r, err := t.Conn.Run(ctx, "dockerd --validate --config-file /dev/stdin", connection.RunOpts{Become: t.Become, Stdin: newText})
+	if err != nil {
+		return "", fmt.Errorf("daemon_json: validating: %w", err)
+	}
+	out := strings.TrimSpace(string(r.Stderr) + " " + string(r.Stdout))
+	switch {
+	case r.ExitCode == 0:
+		return "validated by dockerd", nil
+	case strings.Contains(out, "unknown flag") || r.ExitCode == 127:
+		// Engines before 23.0 have no --validate (or no dockerd here).
+		return "validation skipped: this dockerd has no --validate", nil
+	}
+	return "", fmt.Errorf("daemon_json: dockerd rejects the new %s: %s", path, out)
+}
+
+// daemonJSONRestartOrRollBack restarts Docker; when it does not come back
+// it collects its log first (it holds the reason), then puts the old file
+// back and starts it again. The step's context may be what ended the
+// restart (its timeout, a Ctrl-C): the roll-back gets its own, or it would
+// not run at all.
+func daemonJSONRestartOrRollBack(ctx context.Context, t *Target, path string, obs daemonJSONObserved, timeout int64) error {
+	err := daemonJSONRestart(ctx, t, obs.systemd, timeout)
 	if err == nil {
-		res.Outputs["restarted"] = true
-		return res, nil
+		return nil
 	}
-	{
-		// Docker did not come back: collect its log first (it holds the
-		// reason), then put the old file back and start it again. The
-		// step's context may be what ended the restart (its timeout, a
-		// Ctrl-C): the roll-back gets its own, or it would not run at all.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(timeout+30)*time.Second)
-		defer cancel()
-		logs, _ := Sh(ctx, t, daemonJSONLogCmd(systemd))
-		var rb error
-		if exists {
-			rb = hpWriteFile(ctx, t, path, []byte(oldText), 0o644)
-		} else {
-			_, rb = Sh(ctx, t, "rm -f "+qp)
-		}
-		state := "the previous file was restored and Docker restarted"
-		if rb != nil {
-			state = fmt.Sprintf("restoring the previous file FAILED: %v", rb)
-		} else if rerr := daemonJSONRestart(ctx, t, systemd, timeout); rerr != nil {
-			state = fmt.Sprintf("the previous file was restored but Docker did not come back either: %v", rerr)
-		}
-		return nil, fmt.Errorf("daemon_json: Docker did not come back after restart with the new %s (%v); %s. Engine log:\n%s", path, err, state, strings.TrimSpace(logs))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(timeout+30)*time.Second)
+	defer cancel()
+	logs, _ := Sh(ctx, t, daemonJSONLogCmd(obs.systemd))
+	var rb error
+	if obs.exists {
+		rb = hpWriteFile(ctx, t, path, []byte(obs.text), 0o644)
+	} else {
+		_, rb = Sh(ctx, t, "rm -f "+Quote(path))
 	}
+	state := "the previous file was restored and Docker restarted"
+	if rb != nil {
+		state = fmt.Sprintf("restoring the previous file FAILED: %v", rb)
+	} else if rerr := daemonJSONRestart(ctx, t, obs.systemd, timeout); rerr != nil {
+		state = fmt.Sprintf("the previous file was restored but Docker did not come back either: %v", rerr)
+	}
+	return fmt.Errorf("Docker did not come back after restart with the new %s (%v); %s. Engine log:\n%s", path, err, state, strings.TrimSpace(logs))
 }
 
 // daemonJSONRestart restarts Docker and waits until the engine answers.

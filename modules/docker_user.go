@@ -174,7 +174,6 @@ func runDockerUser(ctx context.Context, t *Target, p Params) (*Result, error) {
 		return nil, fmt.Errorf("docker_user: reading DOCKER-USER: %w", err)
 	}
 	sec := hpSections(out)
-	res := &Result{Outputs: map[string]any{"rules": preflightAnyList(lines)}}
 	var live []string
 	for _, l := range strings.Split(sec["live"], "\n") {
 		if strings.HasPrefix(l, "-A ") {
@@ -186,43 +185,31 @@ func runDockerUser(ctx context.Context, t *Target, p Params) (*Result, error) {
 	after := dockerUserEditFile(before, block)
 	liveOK := strings.Join(live, "\n") == strings.Join(lines, "\n")
 	fileOK := !p.Bool("persist") || hasFile && before == after
-	if liveOK && fileOK {
-		res.Msg = fmt.Sprintf("DOCKER-USER already as wanted (%d rules)", len(lines))
-		return res, nil
+	plan := NewPlan("docker_user", fmt.Sprintf("DOCKER-USER already as wanted (%d rules)", len(lines)))
+	load := func(ctx context.Context) error {
+		_, err := Sh(ctx, t, "printf '%s' "+Quote(block)+" | iptables-restore -w 10 --noflush")
+		return err
 	}
-	res.Changed = true
-	var what []string
+	if !fileOK {
+		// The file first, as before; the chain is loaded after it in
+		// any case.
+		plan.Add("update "+file, FileDiff(file, before, after), func(ctx context.Context) error {
+			if err := hpWriteFile(ctx, t, file, []byte(after), 0o640); err != nil || !liveOK {
+				return err
+			}
+			return load(ctx)
+		})
+	}
 	if !liveOK {
-		what = append(what, "live chain")
+		plan.Add(fmt.Sprintf("load %d rules into DOCKER-USER", len(lines)), FileDiff("DOCKER-USER (live)", strings.Join(live, "\n")+"\n", strings.Join(lines, "\n")+"\n"), load)
 	}
-	if !fileOK {
-		what = append(what, file)
-	}
-	res.Msg = fmt.Sprintf("DOCKER-USER: %d rules; update %s", len(lines), strings.Join(what, " and "))
-	if t.Diff {
-		res.Diff = FileDiff("DOCKER-USER (live)", strings.Join(live, "\n")+"\n", strings.Join(lines, "\n")+"\n")
-		if !fileOK {
-			res.Diff += FileDiff(file, before, after)
-		}
-	}
+	res := &Result{Outputs: map[string]any{"rules": preflightAnyList(lines)}}
 	_, hasIptables := sec["iptables"]
-	if p.Bool("persist") && !hasFile || !hasIptables {
-		if t.Check {
-			res.Msg += " (ufw/iptables not installed yet)"
-			return res, nil
+	if !plan.Empty() && (p.Bool("persist") && !hasFile || !hasIptables) {
+		if !t.Check {
+			return nil, fmt.Errorf("docker_user: %s needs iptables-restore and, to keep the rules across reboots, ufw's %s (install ufw, or persist = False)", t.Name, file)
 		}
-		return nil, fmt.Errorf("docker_user: %s needs iptables-restore and, to keep the rules across reboots, ufw's %s (install ufw, or persist = False)", t.Name, file)
+		plan.Note("ufw/iptables not installed (assuming an earlier step installs them)")
 	}
-	if t.Check {
-		return res, nil
-	}
-	if !fileOK {
-		if err := hpWriteFile(ctx, t, file, []byte(after), 0o640); err != nil {
-			return nil, fmt.Errorf("docker_user: writing %s: %w", file, err)
-		}
-	}
-	if _, err := Sh(ctx, t, "printf '%s' "+Quote(block)+" | iptables-restore -w 10 --noflush"); err != nil {
-		return nil, fmt.Errorf("docker_user: loading the rules: %w", err)
-	}
-	return res, nil
+	return plan.Apply(ctx, t, res)
 }

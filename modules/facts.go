@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -37,10 +38,12 @@ Example:
 		Run: func(ctx context.Context, t *Target, p Params) (*Result, error) {
 			out, err := Sh(ctx, t, factsScript)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("facts: %w", err)
 			}
 			f := parseFacts(out)
-			return &Result{Outputs: f, Msg: f["distro"].(string) + " " + f["distro_version"].(string) + " " + f["arch"].(string)}, nil
+			// Read-only: an empty plan; the gate words the result.
+			plan := NewPlan("facts", f["distro"].(string)+" "+f["distro_version"].(string)+" "+f["arch"].(string))
+			return plan.Apply(ctx, t, &Result{Outputs: f})
 		},
 	})
 }

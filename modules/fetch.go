@@ -61,57 +61,47 @@ func fetchDest(dir, dest, host, src string, flat bool) string {
 func runFetch(ctx context.Context, t *Target, p Params) (*Result, error) {
 	src := p.String("src")
 	if !path.IsAbs(src) {
-		return nil, fmt.Errorf("src %q: must be absolute", src)
+		return nil, fmt.Errorf("fetch: src %q: must be absolute", src)
 	}
 	local := fetchDest(t.Dir, p.String("dest"), t.Name, src, p.Bool("flat"))
 	res := &Result{Outputs: map[string]any{"dest": local}}
-
+	plan := NewPlan("fetch", "")
 	out, err := Sh(ctx, t, "if [ -f "+Quote(src)+" ]; then sha256sum < "+Quote(src)+"; elif [ -e "+Quote(src)+" ]; then echo notfile; else echo missing; fi")
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("reading %s: %w", src, err)
 	}
 	f := strings.Fields(out)
 	switch {
 	case len(f) == 0:
-		return nil, fmt.Errorf("sha256sum of %s printed nothing", src)
+		return nil, plan.Errorf("sha256sum of %s printed nothing", src)
 	case f[0] == "notfile":
-		return nil, fmt.Errorf("%s is not a regular file", src)
+		return nil, plan.Errorf("%s is not a regular file", src)
 	case f[0] == "missing":
 		if p.Has("fail_on_missing") && !p.Bool("fail_on_missing") {
-			res.Msg = "the remote file does not exist, not transferring"
-			return res, nil
+			plan.Unchanged = "the remote file does not exist, not transferring"
+			return plan.Apply(ctx, t, res)
 		}
-		return nil, fmt.Errorf("%s does not exist on the host", src)
+		return nil, plan.Errorf("%s does not exist on the host", src)
 	}
 	remoteSum := f[0]
 	res.Outputs["checksum"] = remoteSum
-
 	localSum, err := fileSHA256(local)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, plan.Errorf("%s: %w", local, err)
 	}
-	if localSum == remoteSum {
-		return res, nil
+	if localSum != remoteSum {
+		what := "fetch " + src + " to " + local
+		if localSum != "" {
+			what = "update " + local + " from " + src
+		}
+		plan.Add(what, fmt.Sprintf("%s: sha256 %s -> %s\n", local, orNone(localSum), remoteSum), func(ctx context.Context) error {
+			if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+				return err
+			}
+			return t.Conn.Fetch(ctx, src, local, t.Become)
+		})
 	}
-	res.Changed = true
-	if localSum == "" {
-		res.Msg = "fetched to " + local
-	} else {
-		res.Msg = "local copy " + local + " updated"
-	}
-	if t.Diff {
-		res.Diff = fmt.Sprintf("%s: sha256 %s -> %s\n", local, orNone(localSum), remoteSum)
-	}
-	if t.Check {
-		return res, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-		return nil, err
-	}
-	if err := t.Conn.Fetch(ctx, src, local, t.Become); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return plan.Apply(ctx, t, res)
 }
 
 func orNone(s string) string {

@@ -245,160 +245,153 @@ func fileKind(m fs.FileMode) string {
 }
 
 func runFile(ctx context.Context, t *Target, p Params) (*Result, error) {
-	pth := p.String("path")
-	state := p.String("state")
+	pth, state := p.String("path"), p.String("state")
 	if state == "" {
 		state = "file"
 	}
-	if !path.IsAbs(pth) {
-		return nil, fmt.Errorf("path %q: must be absolute", pth)
-	}
-	a, err := fileAttrsFromParams(p)
+	a, err := fileParams(p, pth, state)
 	if err != nil {
-		return nil, err
-	}
-	if state == "link" && p.String("src") == "" {
-		return nil, errors.New(`state = "link" needs src (the link target)`)
-	}
-	if p.Bool("recurse") && state != "directory" {
-		return nil, errors.New(`recurse = True needs state = "directory"`)
+		return nil, fmt.Errorf("file: %w", err)
 	}
 	st, err := t.Conn.Stat(ctx, pth, t.Become)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	if errors.Is(err, fs.ErrNotExist) {
+		st, err = nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("file: %s: %w", pth, err)
 	}
 	res := &Result{Outputs: map[string]any{"path": pth, "state": state}}
-	var cmds, diffs []string
+	plan := NewPlan("file", "")
+	if state == "file" && st == nil && t.Check {
+		// An earlier step that would create it did not run in check
+		// mode; predict attribute changes rather than fail.
+		if a.any() {
+			plan.Add("set "+strings.Join(newPathDiffs(a), ", "), "", nil)
+			plan.Note(pth + " is missing (assuming an earlier step creates it)")
+		}
+		return plan.Apply(ctx, t, res)
+	}
+	var fp filePlan
 	switch state {
 	case "absent":
-		if exists {
-			cmds = append(cmds, "rm -rf -- "+Quote(pth))
-			diffs = append(diffs, fmt.Sprintf("%s: %s -> absent", pth, fileKind(st.Mode)))
-			res.Msg = "removed " + fileKind(st.Mode)
+		if st != nil {
+			fp = filePlan{"remove " + fileKind(st.Mode) + " " + pth, []string{"rm -rf -- " + Quote(pth)}, []string{fmt.Sprintf("%s: %s -> absent", pth, fileKind(st.Mode))}}
 		}
-	case "file":
-		if !exists && t.Check {
-			// An earlier step that would create it did not run in check
-			// mode; predict attribute changes rather than fail.
-			if a.any() {
-				res.Changed = true
-				res.Msg = pth + " is missing (assuming an earlier step creates it)"
-			}
-			return res, nil
-		}
-		if !exists {
-			return nil, fmt.Errorf("file %s is absent, cannot continue (use state = \"touch\" to create it)", pth)
-		}
-		if st.Mode.IsDir() {
-			return nil, fmt.Errorf("%s is a directory, not a file", pth)
-		}
-		cmds, diffs, err = attrPlan(ctx, t, pth, st, a)
-		if err != nil {
-			return nil, err
-		}
-	case "touch":
-		if !exists {
-			cmds = append(cmds, "touch -- "+Quote(pth))
-			cmds = append(cmds, setAttrCmds(pth, a)...)
-			diffs = append(diffs, pth+": absent -> file")
-			diffs = append(diffs, newPathDiffs(a)...)
-			res.Msg = "created file"
-		} else {
-			cmds, diffs, err = attrPlan(ctx, t, pth, st, a)
-			if err != nil {
-				return nil, err
-			}
-		}
+	case "file", "touch":
+		fp, err = fileFilePlan(ctx, t, pth, state, st, a)
 	case "directory":
-		if !exists {
-			cmds = append(cmds, "mkdir -p -- "+Quote(pth))
-			// A new directory holds nothing to recurse into, so recurse
-			// needs nothing more than the directory's own attributes.
-			cmds = append(cmds, setAttrCmds(pth, a)...)
-			diffs = append(diffs, pth+": absent -> directory")
-			diffs = append(diffs, newPathDiffs(a)...)
-			res.Msg = "created directory"
-			break
-		}
-		if !st.Mode.IsDir() {
-			return nil, fmt.Errorf("%s exists and is a %s, not a directory", pth, fileKind(st.Mode))
-		}
-		if p.Bool("recurse") {
-			rc, differs, err := recursePlan(ctx, t, pth, a)
-			if err != nil {
-				return nil, err
-			}
-			if differs {
-				cmds = rc
-				diffs = append(diffs, pth+": attributes below the directory differ ("+strings.Join(newPathDiffs(a), ", ")+", recursively)")
-			}
-		} else {
-			cmds, diffs, err = attrPlan(ctx, t, pth, st, a)
-			if err != nil {
-				return nil, err
-			}
-		}
+		fp, err = fileDirPlan(ctx, t, pth, st, a, p.Bool("recurse"))
 	case "link":
-		src := p.String("src")
-		switch {
-		case !exists:
-			cmds = append(cmds, "ln -s -- "+Quote(src)+" "+Quote(pth))
-			diffs = append(diffs, pth+": absent -> link to "+src)
-			res.Msg = "created link"
-		case st.Mode&fs.ModeSymlink != 0:
-			if st.LinkTarget != src {
-				// -n: replace the link itself even if it points to a directory.
-				cmds = append(cmds, "ln -sfn -- "+Quote(src)+" "+Quote(pth))
-				diffs = append(diffs, fmt.Sprintf("%s: link to %s -> link to %s", pth, st.LinkTarget, src))
-				res.Msg = "link retargeted"
-			}
-		default:
-			if !p.Bool("force") {
-				return nil, fmt.Errorf("%s exists and is a %s; set force = True to replace it by a link", pth, fileKind(st.Mode))
-			}
-			cmds = append(cmds, "rm -rf -- "+Quote(pth), "ln -s -- "+Quote(src)+" "+Quote(pth))
-			diffs = append(diffs, fmt.Sprintf("%s: %s -> link to %s", pth, fileKind(st.Mode), src))
-			res.Msg = "replaced by link"
-		}
-		if a.owner != "" || a.group != "" {
-			// Only ownership applies to a link; a new link gets it after creation.
-			la := fileAttrs{owner: a.owner, group: a.group}
-			if exists && st.Mode&fs.ModeSymlink != 0 {
-				c, d, err := attrPlan(ctx, t, pth, st, la)
-				if err != nil {
-					return nil, err
-				}
-				cmds, diffs = append(cmds, c...), append(diffs, d...)
-			} else {
-				for _, c := range setAttrCmds(pth, la) {
-					cmds = append(cmds, strings.Replace(strings.Replace(c, "chown ", "chown -h ", 1), "chgrp ", "chgrp -h ", 1))
-				}
-				diffs = append(diffs, newPathDiffs(la)...)
-			}
-		}
+		fp, err = fileLinkPlan(ctx, t, pth, p.String("src"), p.Bool("force"), st, a)
 	}
-	return applyPlan(ctx, t, res, cmds, diffs)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	if len(fp.cmds) > 0 {
+		if fp.what == "" {
+			fp.what = "set " + strings.Join(fp.diffs, ", ")
+		}
+		cmds := fp.cmds
+		plan.Add(fp.what, strings.Join(fp.diffs, "\n")+"\n", func(ctx context.Context) error {
+			_, err := Sh(ctx, t, strings.Join(cmds, " && ")) // one round trip
+			return err
+		})
+	}
+	return plan.Apply(ctx, t, res)
 }
 
-// applyPlan finishes a result from a computed plan: no commands means no
-// change; otherwise the commands run (one round trip) unless in check mode.
-func applyPlan(ctx context.Context, t *Target, res *Result, cmds, diffs []string) (*Result, error) {
-	if len(cmds) == 0 {
-		return res, nil
+// fileParams checks the parameters and returns the wanted attributes.
+func fileParams(p Params, pth, state string) (fileAttrs, error) {
+	if !path.IsAbs(pth) {
+		return fileAttrs{}, fmt.Errorf("path %q: must be absolute", pth)
 	}
-	res.Changed = true
-	if res.Msg == "" {
-		res.Msg = strings.Join(diffs, ", ")
+	if state == "link" && p.String("src") == "" {
+		return fileAttrs{}, errors.New(`state = "link" needs src (the link target)`)
 	}
-	if t.Diff {
-		res.Diff = strings.Join(diffs, "\n") + "\n"
+	if p.Bool("recurse") && state != "directory" {
+		return fileAttrs{}, errors.New(`recurse = True needs state = "directory"`)
 	}
-	if t.Check {
-		return res, nil
+	return fileAttrsFromParams(p)
+}
+
+// filePlan is one change of the file module: the commands (run in one
+// round trip) and the diff lines; what "" means "set <diff lines>".
+type filePlan struct {
+	what        string
+	cmds, diffs []string
+}
+
+// fileFilePlan is state "file" (the file must exist) or "touch".
+func fileFilePlan(ctx context.Context, t *Target, pth, state string, st *connection.FileInfo, a fileAttrs) (filePlan, error) {
+	switch {
+	case st == nil && state == "touch":
+		return filePlan{
+			"create file " + pth,
+			append([]string{"touch -- " + Quote(pth)}, setAttrCmds(pth, a)...),
+			append([]string{pth + ": absent -> file"}, newPathDiffs(a)...),
+		}, nil
+	case st == nil:
+		return filePlan{}, fmt.Errorf("file %s is absent, cannot continue (use state = \"touch\" to create it)", pth)
+	case state == "file" && st.Mode.IsDir():
+		return filePlan{}, fmt.Errorf("%s is a directory, not a file", pth)
 	}
-	if _, err := Sh(ctx, t, strings.Join(cmds, " && ")); err != nil {
-		return nil, err
+	cmds, diffs, err := attrPlan(ctx, t, pth, st, a)
+	return filePlan{"", cmds, diffs}, err
+}
+
+// fileDirPlan is state "directory".
+func fileDirPlan(ctx context.Context, t *Target, pth string, st *connection.FileInfo, a fileAttrs, recurse bool) (filePlan, error) {
+	switch {
+	case st == nil:
+		// A new directory holds nothing to recurse into, so recurse
+		// needs nothing more than the directory's own attributes.
+		return filePlan{
+			"create directory " + pth,
+			append([]string{"mkdir -p -- " + Quote(pth)}, setAttrCmds(pth, a)...),
+			append([]string{pth + ": absent -> directory"}, newPathDiffs(a)...),
+		}, nil
+	case !st.Mode.IsDir():
+		return filePlan{}, fmt.Errorf("%s exists and is a %s, not a directory", pth, fileKind(st.Mode))
+	case recurse:
+		rc, differs, err := recursePlan(ctx, t, pth, a)
+		if err != nil || !differs {
+			return filePlan{}, err
+		}
+		return filePlan{"", rc, []string{pth + ": attributes below the directory differ (" + strings.Join(newPathDiffs(a), ", ") + ", recursively)"}}, nil
 	}
-	return res, nil
+	cmds, diffs, err := attrPlan(ctx, t, pth, st, a)
+	return filePlan{"", cmds, diffs}, err
+}
+
+// fileLinkPlan is state "link": create, retarget or (with force) replace,
+// then ownership, the only attribute a link has.
+func fileLinkPlan(ctx context.Context, t *Target, pth, src string, force bool, st *connection.FileInfo, a fileAttrs) (filePlan, error) {
+	var fp filePlan
+	isLink := st != nil && st.Mode&fs.ModeSymlink != 0
+	switch {
+	case st == nil:
+		fp = filePlan{"create link " + pth, []string{"ln -s -- " + Quote(src) + " " + Quote(pth)}, []string{pth + ": absent -> link to " + src}}
+	case isLink && st.LinkTarget != src:
+		// -n: replace the link itself even if it points to a directory.
+		fp = filePlan{"retarget link " + pth, []string{"ln -sfn -- " + Quote(src) + " " + Quote(pth)}, []string{fmt.Sprintf("%s: link to %s -> link to %s", pth, st.LinkTarget, src)}}
+	case isLink:
+	case !force:
+		return fp, fmt.Errorf("%s exists and is a %s; set force = True to replace it by a link", pth, fileKind(st.Mode))
+	default:
+		fp = filePlan{"replace " + pth + " by a link", []string{"rm -rf -- " + Quote(pth), "ln -s -- " + Quote(src) + " " + Quote(pth)}, []string{fmt.Sprintf("%s: %s -> link to %s", pth, fileKind(st.Mode), src)}}
+	}
+	if a.owner == "" && a.group == "" {
+		return fp, nil
+	}
+	la := fileAttrs{owner: a.owner, group: a.group}
+	if isLink {
+		c, d, err := attrPlan(ctx, t, pth, st, la)
+		fp.cmds, fp.diffs = append(fp.cmds, c...), append(fp.diffs, d...)
+		return fp, err
+	}
+	// A new link gets its ownership after creation.
+	for _, c := range setAttrCmds(pth, la) {
+		fp.cmds = append(fp.cmds, strings.Replace(strings.Replace(c, "chown ", "chown -h ", 1), "chgrp ", "chgrp -h ", 1))
+	}
+	fp.diffs = append(fp.diffs, newPathDiffs(la)...)
+	return fp, nil
 }

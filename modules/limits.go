@@ -137,21 +137,9 @@ func runLimits(ctx context.Context, t *Target, p Params) (*Result, error) {
 	}
 	old, exists := hpSections(out)["file"]
 	updated := limitsEdit(old, entries, present)
-	res := &Result{}
-	if updated == old && (exists || !present) {
-		res.Msg = "entries already " + p.String("state")
-		return res, nil
+	plan := NewPlan("limits", "entries already "+p.String("state"))
+	if updated != old || (!exists && present) {
+		plan.UpdateFile(t, file, old, updated, 0o644)
 	}
-	res.Changed = true
-	res.Msg = "updated " + file
-	if t.Diff {
-		res.Diff = FileDiff(file, old, updated)
-	}
-	if t.Check {
-		return res, nil
-	}
-	if err := hpWriteFile(ctx, t, file, []byte(updated), 0o644); err != nil {
-		return nil, fmt.Errorf("limits: writing %s: %w", file, err)
-	}
-	return res, nil
+	return plan.Apply(ctx, t, nil)
 }

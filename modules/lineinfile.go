@@ -8,8 +8,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-
-	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
 func init() {
@@ -102,61 +100,11 @@ func pyToGoTemplate(s string) string {
 func (e lineEdit) apply(content string) (string, bool, string, error) {
 	lines := splitKeepNL(content)
 	if e.absent {
-		var kept []string
-		removed := 0
-		for _, l := range lines {
-			if e.regexp != nil && e.regexp.MatchString(trimEOL(l)) || e.regexp == nil && trimEOL(l) == e.line {
-				removed++
-				continue
-			}
-			kept = append(kept, l)
-		}
-		if removed == 0 {
-			return content, false, "", nil
-		}
-		return strings.Join(kept, ""), true, fmt.Sprintf("%d line(s) removed", removed), nil
+		return e.remove(content, lines)
 	}
-
-	var ins *regexp.Regexp
-	for _, s := range []string{e.insertAfter, e.insertBefore} {
-		if s != "" && s != "EOF" && s != "BOF" {
-			r, err := regexp.Compile(s)
-			if err != nil {
-				return "", false, "", fmt.Errorf("insertafter/insertbefore: %w", err)
-			}
-			ins = r
-		}
-	}
-	matchIdx, insIdx := -1, -1 // Ansible's index[0] and index[1]
-	var match []int
-	// 1. A regexp match wins over everything else.
-	if e.regexp != nil {
-		for i, l := range lines {
-			if m := e.regexp.FindStringSubmatchIndex(trimEOL(l)); m != nil {
-				matchIdx, match = i, m
-				if e.firstMatch {
-					break
-				}
-			}
-		}
-	}
-	// 2. Without one, look for the exact line and the insertion point.
-	if match == nil {
-		for i, l := range lines {
-			if trimEOL(l) == e.line {
-				matchIdx = i
-			} else if ins != nil && ins.MatchString(trimEOL(l)) {
-				if e.insertAfter != "" {
-					insIdx = i + 1
-				}
-				if e.insertBefore != "" {
-					insIdx = i
-				}
-				if e.firstMatch {
-					break
-				}
-			}
-		}
+	matchIdx, insIdx, match, err := e.find(lines)
+	if err != nil {
+		return "", false, "", err
 	}
 	newLine := e.line
 	if matchIdx >= 0 {
@@ -172,44 +120,145 @@ func (e lineEdit) apply(content string) (string, bool, string, error) {
 		lines[matchIdx] = newLine
 		return strings.Join(lines, ""), true, "line replaced", nil
 	}
-	switch {
-	case e.backrefs:
+	if e.backrefs {
 		// Without a match there is nothing to fill the backreferences.
 		return content, false, "", nil
-	case e.insertBefore == "BOF" || e.insertAfter == "BOF":
-		lines = append([]string{newLine + "\n"}, lines...)
-	case e.insertAfter == "EOF" || insIdx == -1:
-		if n := len(lines); n > 0 && !strings.HasSuffix(lines[n-1], "\n") {
-			lines[n-1] += "\n"
-		}
-		lines = append(lines, newLine+"\n")
-	case e.insertAfter != "":
-		// Don't insert the line if it already follows the anchor.
-		if insIdx == len(lines) {
-			if trimEOL(lines[insIdx-1]) == newLine {
-				return content, false, "", nil
-			}
-			if !strings.HasSuffix(lines[insIdx-1], "\n") {
-				lines[insIdx-1] += "\n"
-			}
-			lines = append(lines, newLine+"\n")
-		} else {
-			if trimEOL(lines[insIdx]) == newLine {
-				return content, false, "", nil
-			}
-			lines = append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...)
-		}
-	default:
-		lines = append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...)
+	}
+	lines, changed := e.insert(lines, insIdx, newLine)
+	if !changed {
+		return content, false, "", nil
 	}
 	return strings.Join(lines, ""), true, "line added", nil
 }
 
+// remove is state absent: every line that matches goes.
+func (e lineEdit) remove(content string, lines []string) (string, bool, string, error) {
+	var kept []string
+	removed := 0
+	for _, l := range lines {
+		if e.regexp != nil && e.regexp.MatchString(trimEOL(l)) || e.regexp == nil && trimEOL(l) == e.line {
+			removed++
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if removed == 0 {
+		return content, false, "", nil
+	}
+	return strings.Join(kept, ""), true, fmt.Sprintf("%d line(s) removed", removed), nil
+}
+
+// find returns Ansible's index[0] (the line to replace, -1 for none) and
+// index[1] (the insertion point, -1 for none), and the regexp's submatches
+// when it matched.
+func (e lineEdit) find(lines []string) (matchIdx, insIdx int, match []int, err error) {
+	var ins *regexp.Regexp
+	for _, s := range []string{e.insertAfter, e.insertBefore} {
+		if s != "" && s != "EOF" && s != "BOF" {
+			r, err := regexp.Compile(s)
+			if err != nil {
+				return -1, -1, nil, fmt.Errorf("insertafter/insertbefore: %w", err)
+			}
+			ins = r
+		}
+	}
+	matchIdx, insIdx = -1, -1
+	// 1. A regexp match wins over everything else.
+	if e.regexp != nil {
+		for i, l := range lines {
+			if m := e.regexp.FindStringSubmatchIndex(trimEOL(l)); m != nil {
+				matchIdx, match = i, m
+				if e.firstMatch {
+					break
+				}
+			}
+		}
+	}
+	if match != nil {
+		return matchIdx, insIdx, match, nil
+	}
+	// 2. Without one, look for the exact line and the insertion point.
+	for i, l := range lines {
+		if trimEOL(l) == e.line {
+			matchIdx = i
+		} else if ins != nil && ins.MatchString(trimEOL(l)) {
+			if e.insertAfter != "" {
+				insIdx = i + 1
+			}
+			if e.insertBefore != "" {
+				insIdx = i
+			}
+			if e.firstMatch {
+				break
+			}
+		}
+	}
+	return matchIdx, insIdx, nil, nil
+}
+
+// insert adds newLine at BOF, EOF or the insertion point; false when it
+// already follows the anchor.
+func (e lineEdit) insert(lines []string, insIdx int, newLine string) ([]string, bool) {
+	switch {
+	case e.insertBefore == "BOF" || e.insertAfter == "BOF":
+		return append([]string{newLine + "\n"}, lines...), true
+	case e.insertAfter == "EOF" || insIdx == -1:
+		if n := len(lines); n > 0 && !strings.HasSuffix(lines[n-1], "\n") {
+			lines[n-1] += "\n"
+		}
+		return append(lines, newLine+"\n"), true
+	case e.insertAfter != "" && insIdx == len(lines):
+		// Don't insert the line if it already follows the anchor.
+		if trimEOL(lines[insIdx-1]) == newLine {
+			return lines, false
+		}
+		if !strings.HasSuffix(lines[insIdx-1], "\n") {
+			lines[insIdx-1] += "\n"
+		}
+		return append(lines, newLine+"\n"), true
+	case e.insertAfter != "" && trimEOL(lines[insIdx]) == newLine:
+		return lines, false
+	}
+	return append(lines[:insIdx], append([]string{newLine + "\n"}, lines[insIdx:]...)...), true
+}
+
 func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
 	pth := p.String("path")
-	if !path.IsAbs(pth) {
-		return nil, fmt.Errorf("path %q: must be absolute", pth)
+	e, err := lineinfileParams(p)
+	if err != nil {
+		return nil, fmt.Errorf("lineinfile: %w", err)
 	}
+	a, err := fileAttrsFromParams(p)
+	if err != nil {
+		return nil, fmt.Errorf("lineinfile: %w", err)
+	}
+	old, err := t.Conn.ReadFile(ctx, pth, t.Become)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lineinfile: reading %s: %w", pth, err)
+	}
+	plan := NewPlan("lineinfile", "")
+	res := &Result{Outputs: map[string]any{"path": pth}}
+	switch {
+	case !exists && e.absent:
+		plan.Unchanged = "file not present"
+	case !exists && !p.Bool("create") && !t.Check:
+		return nil, fmt.Errorf("lineinfile: %s does not exist (set create = True to create it)", pth)
+	case !exists && !p.Bool("create"):
+		// In check mode the step that would create the file (a copy,
+		// a package) did not run: predict the edit rather than fail.
+		plan.Add("add the line to "+pth, FileDiff(pth, "", e.line+"\n"), nil)
+		plan.Note(pth + " is missing (assuming an earlier step creates it)")
+	default:
+		if err := lineinfilePlan(ctx, t, plan, e, a, pth, string(old), exists); err != nil {
+			return nil, err
+		}
+	}
+	return plan.Apply(ctx, t, res)
+}
+
+// lineinfileParams checks the parameters and returns the edit they ask for.
+func lineinfileParams(p Params) (lineEdit, error) {
 	e := lineEdit{
 		line:         p.String("line"),
 		absent:       p.String("state") == "absent",
@@ -218,114 +267,76 @@ func runLineinfile(ctx context.Context, t *Target, p Params) (*Result, error) {
 		firstMatch:   p.Bool("firstmatch"),
 		backrefs:     p.Bool("backrefs"),
 	}
-	if e.insertAfter != "" && e.insertBefore != "" {
-		return nil, errors.New("give insertafter or insertbefore, not both")
-	}
-	if !e.absent && !p.Has("line") {
-		return nil, errors.New(`state = "present" needs line`)
-	}
-	if e.absent && !p.Has("line") && !p.Has("regexp") {
-		return nil, errors.New(`state = "absent" needs regexp or line`)
-	}
-	if e.backrefs && !p.Has("regexp") {
-		return nil, errors.New("backrefs = True needs regexp")
-	}
-	if strings.Contains(e.line, "\n") {
-		return nil, errors.New("line: must be one line (no newline)")
+	switch pth := p.String("path"); {
+	case !path.IsAbs(pth):
+		return e, fmt.Errorf("path %q: must be absolute", pth)
+	case e.insertAfter != "" && e.insertBefore != "":
+		return e, errors.New("give insertafter or insertbefore, not both")
+	case !e.absent && !p.Has("line"):
+		return e, errors.New(`state = "present" needs line`)
+	case e.absent && !p.Has("line") && !p.Has("regexp"):
+		return e, errors.New(`state = "absent" needs regexp or line`)
+	case e.backrefs && !p.Has("regexp"):
+		return e, errors.New("backrefs = True needs regexp")
+	case strings.Contains(e.line, "\n"):
+		return e, errors.New("line: must be one line (no newline)")
 	}
 	if p.Has("regexp") {
 		r, err := regexp.Compile(p.String("regexp"))
 		if err != nil {
-			return nil, fmt.Errorf("regexp: %w (Go RE2 syntax)", err)
+			return e, fmt.Errorf("regexp: %w (Go RE2 syntax)", err)
 		}
 		e.regexp = r
 	}
-	a, err := fileAttrsFromParams(p)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Outputs: map[string]any{"path": pth}}
+	return e, nil
+}
 
-	old, err := t.Conn.ReadFile(ctx, pth, t.Become)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+// lineinfilePlan plans the content edit ("update PATH: line added", or
+// "create PATH") and, for an existing file, the attribute changes.
+func lineinfilePlan(ctx context.Context, t *Target, plan *Plan, e lineEdit, a fileAttrs, pth, old string, exists bool) error {
+	updated, changed, msg, err := e.apply(old)
+	if err != nil {
+		return fmt.Errorf("lineinfile: %w", err)
 	}
 	if !exists {
-		switch {
-		case e.absent:
-			res.Msg = "file not present"
-			return res, nil
-		case !p.Bool("create") && !t.Check:
-			return nil, fmt.Errorf("%s does not exist (set create = True to create it)", pth)
-		case !p.Bool("create"):
-			// In check mode the step that would create the file (a copy,
-			// a package) did not run: predict the edit rather than fail.
-			res.Changed = true
-			res.Msg = pth + " is missing (assuming an earlier step creates it); the line would be added"
-			if t.Diff {
-				res.Diff = FileDiff(pth, "", e.line+"\n")
-			}
-			return res, nil
+		// A new file: the write gives it its attributes. backrefs
+		// without a match creates it empty, as Ansible does.
+		what := "create " + pth
+		if changed {
+			what += ": " + msg
 		}
-	}
-	updated, changed, msg, err := e.apply(string(old))
-	if err != nil {
-		return nil, err
-	}
-	if !exists && !changed {
-		// backrefs without a match on a new file: Ansible creates it empty.
-		changed, msg = true, "file created"
-	}
-	var st *connection.FileInfo
-	var attrCmds, attrDiffs []string
-	if exists && a.any() {
-		if st, err = t.Conn.Stat(ctx, pth, t.Become); err != nil {
-			return nil, err
+		diff := FileDiff(pth, old, updated)
+		for _, l := range newPathDiffs(a) {
+			diff += l + "\n"
 		}
-		if attrCmds, attrDiffs, err = attrPlan(ctx, t, pth, st, a); err != nil {
-			return nil, err
-		}
-	} else if !exists {
-		attrDiffs = newPathDiffs(a)
-	}
-	if !changed && len(attrCmds) == 0 {
-		return res, nil
-	}
-	res.Changed = true
-	res.Msg = msg
-	if !changed {
-		res.Msg = strings.Join(attrDiffs, ", ")
-	} else if len(attrDiffs) > 0 {
-		res.Msg += "; " + strings.Join(attrDiffs, ", ")
-	}
-	if t.Diff {
-		d := FileDiff(pth, string(old), updated)
-		for _, l := range attrDiffs {
-			d += l + "\n"
-		}
-		res.Diff = d
-	}
-	if t.Check {
-		return res, nil
+		plan.Add(what, diff, func(ctx context.Context) error { return writeWithAttrs(ctx, t, pth, []byte(updated), a) })
+		return nil
 	}
 	if changed {
-		// Mode 0 and empty owner keep an existing file's attributes.
-		o := connection.WriteOpts{Owner: a.owner, Group: a.group, Become: t.Become}
-		if a.hasMode {
-			o.Mode = goMode(a.mode)
-		}
-		if err := t.Conn.WriteFile(ctx, pth, []byte(updated), o); err != nil {
-			return nil, err
-		}
-		if a.hasMode && a.mode&0o7000 != 0 {
-			_, err := Sh(ctx, t, "chmod "+fmtMode(a.mode)+" -- "+Quote(pth))
-			return res, err
-		}
-		return res, nil
+		plan.Add("update "+pth+": "+msg, FileDiff(pth, old, updated), func(ctx context.Context) error {
+			return writeWithAttrs(ctx, t, pth, []byte(updated), a)
+		})
 	}
-	if _, err := Sh(ctx, t, strings.Join(attrCmds, " && ")); err != nil {
-		return nil, err
+	if !a.any() {
+		return nil
 	}
-	return res, nil
+	st, err := t.Conn.Stat(ctx, pth, t.Become)
+	if err != nil {
+		return fmt.Errorf("lineinfile: %s: %w", pth, err)
+	}
+	attrCmds, attrDiffs, err := attrPlan(ctx, t, pth, st, a)
+	if err != nil {
+		return fmt.Errorf("lineinfile: %w", err)
+	}
+	if len(attrCmds) > 0 && !changed {
+		// The write sets the attributes too; only without one do they
+		// need their own commands.
+		plan.Add("set "+strings.Join(attrDiffs, ", "), strings.Join(attrDiffs, "\n")+"\n", func(ctx context.Context) error {
+			_, err := Sh(ctx, t, strings.Join(attrCmds, " && "))
+			return err
+		})
+	} else if len(attrCmds) > 0 {
+		plan.Add("set "+strings.Join(attrDiffs, ", "), strings.Join(attrDiffs, "\n")+"\n", nil)
+	}
+	return nil
 }

@@ -234,14 +234,46 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 		return nil, err
 	}
 	present := p.String("state") != "absent"
-	persist := p.Bool("persist")
 	base := p.String("file")
 	if !modprobeFileRe.MatchString(base) {
 		return nil, fmt.Errorf("modprobe: file %q must be a plain name (letters, digits, . _ @ -)", base)
 	}
-	loadFile := "/etc/modules-load.d/" + base + ".conf"
-	optFile := "/etc/modprobe.d/" + base + ".conf"
+	files := modprobeFiles{"/etc/modules-load.d/" + base + ".conf", "/etc/modprobe.d/" + base + ".conf"}
+	out, err := Sh(ctx, t, modprobeScript(mods, p.Bool("persist"), files))
+	if err != nil {
+		return nil, fmt.Errorf("modprobe: inspecting kernel modules: %w", err)
+	}
+	sec := hpSections(out)
+	st := modprobeParse(sec)
+	plan := NewPlan("modprobe", "modules already "+map[bool]string{true: "loaded", false: "unloaded"}[present])
+	if p.Bool("persist") {
+		modprobePlanFiles(t, plan, sec, mods, present, files)
+	}
+	builtins, err := modprobePlanLive(t, plan, st, mods, present)
+	if err != nil {
+		return nil, err
+	}
+	if len(builtins) > 0 {
+		plan.Unchanged += " (built in: " + strings.Join(builtins, ", ") + ")"
+	}
+	bl := make([]any, len(builtins))
+	for i, b := range builtins {
+		bl[i] = b
+	}
+	return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"builtin": bl}})
+}
 
+// modprobeFiles are the files persist = True edits.
+type modprobeFiles struct{ load, opt string }
+
+// modprobeScript observes in one round trip, and with no process at all on
+// a host where /sys shows every module (an exec costs more than all the
+// tests here together). Loaded modules have /sys/module/NAME/initstate,
+// built-ins do not; the proc-modules section lists the loaded ones among
+// ours. The list of built-ins and the kernel config are read only for a
+// module /sys does not show (a built-in without parameters, or one not
+// loaded).
+func modprobeScript(mods []modprobeMod, persist bool, files modprobeFiles) string {
 	var names, syms []string
 	for _, m := range mods {
 		names = append(names, m.Name)
@@ -249,12 +281,6 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 			syms = append(syms, s)
 		}
 	}
-	// One round trip, and no process at all on a host where /sys shows
-	// every module (an exec costs more than all the tests here together).
-	// Loaded modules have /sys/module/NAME/initstate, built-ins do not; the
-	// proc-modules section lists the loaded ones among ours. The list of
-	// built-ins and the kernel config are read only for a module /sys does
-	// not show (a built-in without parameters, or one not loaded).
 	var sc strings.Builder
 	sc.WriteString("[ -e /proc/modules ] && { " + hpSection("proc-modules") + "\n")
 	for _, n := range names {
@@ -274,22 +300,37 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 	}
 	sc.WriteString("[ -d /proc/sys/net/bridge ] && " + hpSection("bridge") + "\n")
 	if persist {
-		for name, f := range map[string]string{"load-file": loadFile, "opt-file": optFile} {
+		for name, f := range map[string]string{"load-file": files.load, "opt-file": files.opt} {
 			fmt.Fprintf(&sc, "[ -e %s ] && { %s; %s; }\n", Quote(f), hpSection(name), hpCat(f))
 		}
 	}
 	sc.WriteString("true\n")
-	out, err := Sh(ctx, t, sc.String())
-	if err != nil {
-		return nil, fmt.Errorf("modprobe: inspecting kernel modules: %w", err)
-	}
-	sec := hpSections(out)
-	st := modprobeParse(sec)
+	return sc.String()
+}
 
-	res := &Result{Outputs: map[string]any{}}
-	var cmds, notes, builtins []string
-	var diff strings.Builder
-	var unload []string
+// modprobePlanFiles plans the modules-load.d and modprobe.d edits. They
+// come first: the files are written before any module is loaded.
+func modprobePlanFiles(t *Target, plan *Plan, sec map[string]string, mods []modprobeMod, present bool, files modprobeFiles) {
+	var names []string
+	for _, m := range mods {
+		names = append(names, m.Name)
+	}
+	oldLoad, loadExists := sec["load-file"]
+	oldOpt, optExists := sec["opt-file"]
+	newLoad := modprobeEditList(oldLoad, names, present)
+	newOpt := modprobeEditOptions(oldOpt, mods, present)
+	if newLoad != oldLoad || (present && !loadExists) {
+		plan.UpdateFile(t, files.load, oldLoad, newLoad, 0o644)
+	}
+	if newOpt != oldOpt && (optExists || newOpt != "") {
+		plan.UpdateFile(t, files.opt, oldOpt, newOpt, 0o644)
+	}
+}
+
+// modprobePlanLive plans the loads and unloads (one change, one round trip)
+// and returns the built-in modules among mods, sorted.
+func modprobePlanLive(t *Target, plan *Plan, st modprobeState, mods []modprobeMod, present bool) ([]string, error) {
+	var cmds, notes, builtins, unload []string
 	for _, m := range mods {
 		bi := st.builtin(m.Name)
 		if bi {
@@ -306,10 +347,8 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 			return nil, fmt.Errorf("modprobe: %s is not built into the kernel of %s, which has no module support (%s)", m.Name, t.Name, why)
 		case present:
 			cmd := "modprobe " + m.Name
-			if m.Params != "" {
-				for _, kv := range strings.Fields(m.Params) {
-					cmd += " " + Quote(kv)
-				}
+			for _, kv := range strings.Fields(m.Params) {
+				cmd += " " + Quote(kv)
 			}
 			cmds = append(cmds, cmd)
 			notes = append(notes, "load "+m.Name)
@@ -323,63 +362,17 @@ func runModprobe(ctx context.Context, t *Target, p Params) (*Result, error) {
 	if len(unload) > 0 {
 		cmds = append(cmds, "modprobe -r "+strings.Join(unload, " "))
 	}
-	if t.Diff {
-		for _, n := range notes {
-			fmt.Fprintf(&diff, "%s\n", n)
-		}
-	}
-
-	type fileEdit struct{ path, old, new string }
-	var edits []fileEdit
-	if persist {
-		oldLoad, oldOpt := sec["load-file"], sec["opt-file"]
-		newLoad := modprobeEditList(oldLoad, names, present)
-		newOpt := modprobeEditOptions(oldOpt, mods, present)
-		_, loadExists := sec["load-file"]
-		_, optExists := sec["opt-file"]
-		if newLoad != oldLoad || (present && !loadExists) {
-			edits = append(edits, fileEdit{loadFile, oldLoad, newLoad})
-		}
-		if newOpt != oldOpt && (optExists || newOpt != "") {
-			edits = append(edits, fileEdit{optFile, oldOpt, newOpt})
-		}
-		for _, e := range edits {
-			notes = append(notes, "update "+e.path)
-			if t.Diff {
-				diff.WriteString(FileDiff(e.path, e.old, e.new))
-			}
-		}
-	}
-	sort.Strings(builtins)
-	bl := make([]any, len(builtins))
-	for i, b := range builtins {
-		bl[i] = b
-	}
-	res.Outputs["builtin"] = bl
-	res.Diff = diff.String()
-	if len(notes) == 0 {
-		res.Msg = "modules already " + map[bool]string{true: "loaded", false: "unloaded"}[present]
-		if len(builtins) > 0 {
-			res.Msg += " (built in: " + strings.Join(builtins, ", ") + ")"
-		}
-		return res, nil
-	}
-	res.Changed = true
-	res.Msg = strings.Join(notes, "; ")
-	if t.Check {
-		return res, nil
-	}
-	for _, e := range edits {
-		if err := hpWriteFile(ctx, t, e.path, []byte(e.new), 0o644); err != nil {
-			return nil, fmt.Errorf("modprobe: writing %s: %w", e.path, err)
-		}
-	}
 	if len(cmds) > 0 {
 		// One round trip; set -e stops at the first module that fails and
 		// the error names its command.
-		if _, err := Sh(ctx, t, "set -e\n"+strings.Join(cmds, "\n")); err != nil {
-			return nil, fmt.Errorf("modprobe: %s: %w", strings.Join(cmds, "; "), err)
-		}
+		plan.Add(strings.Join(notes, ", "), strings.Join(notes, "\n")+"\n", func(ctx context.Context) error {
+			_, err := Sh(ctx, t, "set -e\n"+strings.Join(cmds, "\n"))
+			if err != nil {
+				return fmt.Errorf("%s: %w", strings.Join(cmds, "; "), err)
+			}
+			return nil
+		})
 	}
-	return res, nil
+	sort.Strings(builtins)
+	return builtins, nil
 }

@@ -76,6 +76,10 @@ type Result struct {
 	Msg     string
 	Diff    string
 	Outputs map[string]any
+	// Changes is the list of changes made (or, in check mode, that would
+	// be), as the kit's gate reports them (modules/kit.go); nil for a
+	// module that does not go through the gate yet.
+	Changes []string
 }
 
 // Params holds validated keyword arguments with defaults applied. Values are

@@ -81,7 +81,7 @@ func runPreflight(ctx context.Context, t *Target, p Params) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("preflight: stopping the listener: %w", err)
 		}
-		return &Result{Msg: "listener stopped"}, nil
+		return NewPlan("preflight", "listener stopped").Apply(ctx, t, nil)
 	}
 	return preflightCheck(ctx, t, p)
 }
@@ -121,7 +121,8 @@ if [ -s ` + preflightReadyFile + ` ]; then cat ` + preflightReadyFile + `; else 
 	if held := strings.TrimPrefix(strings.TrimSpace(out), "ready held="); held != "" && held != strings.TrimSpace(out) {
 		msg += "; tcp " + held + " already held (probed as is)"
 	}
-	return &Result{Msg: msg}, nil
+	// The listener is a probe, not a change to the host: an empty plan.
+	return NewPlan("preflight", msg).Apply(ctx, t, nil)
 }
 
 // preflightPeer is one entry of the peers parameter.
@@ -335,17 +336,18 @@ func preflightCheck(ctx context.Context, t *Target, p Params) (*Result, error) {
 		"kernel": preflightAnyMap(f.kernel), "checks": checks,
 		"failures": preflightAnyList(failures), "warnings": preflightAnyList(warns),
 	}}
-	res.Msg = fmt.Sprintf("%d of %d peer checks passed", len(checks)-preflightFailedChecks(checks), len(checks))
+	// Read-only: an empty plan; the gate words the result.
+	plan := NewPlan("preflight", fmt.Sprintf("%d of %d peer checks passed", len(checks)-preflightFailedChecks(checks), len(checks)))
 	if len(failures) > 0 {
-		res.Msg = "FAILED: " + strings.Join(failures, "; ")
+		plan.Unchanged = "FAILED: " + strings.Join(failures, "; ")
 	}
 	if len(warns) > 0 {
-		res.Msg += "; warnings: " + strings.Join(warns, "; ")
+		plan.Note("warnings: " + strings.Join(warns, "; "))
 	}
 	if len(failures) > 0 && p.Bool("strict") {
-		return nil, fmt.Errorf("preflight: %s", res.Msg)
+		return nil, plan.Errorf("%s", plan.message(t.Check))
 	}
-	return res, nil
+	return plan.Apply(ctx, t, res)
 }
 
 func preflightFailedChecks(checks []any) int {

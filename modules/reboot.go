@@ -47,32 +47,29 @@ func runReboot(ctx context.Context, t *Target, p Params) (*Result, error) {
 		return nil, fmt.Errorf("reboot: reading the boot ID: %w", err)
 	}
 	before = strings.TrimSpace(before)
-	res := &Result{Changed: true, Msg: "would reboot"}
-	if t.Diff {
-		res.Diff = "boot " + before + " -> (new boot)\n"
-	}
-	if t.Check {
-		return res, nil
-	}
-	if t.Reconnect == nil {
+	if t.Reconnect == nil && !t.Check {
 		return nil, errors.New("reboot: this connection cannot reconnect after a reboot")
 	}
-	start := time.Now()
-	// In the background and detached: the session ends before the host
-	// goes down, so the command itself does not fail.
-	cmd := "nohup sh -c " + Quote("sleep 1; "+p.String("reboot_command")) + " >/dev/null 2>&1 </dev/null &"
-	if _, err := Sh(ctx, t, cmd); err != nil {
-		return nil, fmt.Errorf("reboot: starting %q: %w", p.String("reboot_command"), err)
-	}
-	timeout := time.Duration(p.Int("reboot_timeout")) * time.Second
-	after, err := waitReboot(ctx, t, before, timeout)
-	if err != nil {
-		return nil, err
-	}
-	secs := time.Since(start).Seconds()
-	res.Msg = fmt.Sprintf("rebooted; back after %.1f s", secs)
-	res.Outputs = map[string]any{"boot_seconds": secs, "boot_id": after}
-	return res, nil
+	res := &Result{}
+	plan := NewPlan("reboot", "")
+	plan.Add("reboot", "boot "+before+" -> (new boot)\n", func(ctx context.Context) error {
+		start := time.Now()
+		// In the background and detached: the session ends before the host
+		// goes down, so the command itself does not fail.
+		cmd := "nohup sh -c " + Quote("sleep 1; "+p.String("reboot_command")) + " >/dev/null 2>&1 </dev/null &"
+		if _, err := Sh(ctx, t, cmd); err != nil {
+			return fmt.Errorf("starting %q: %w", p.String("reboot_command"), err)
+		}
+		after, err := waitReboot(ctx, t, before, time.Duration(p.Int("reboot_timeout"))*time.Second)
+		if err != nil {
+			return err
+		}
+		secs := time.Since(start).Seconds()
+		plan.Note(fmt.Sprintf("back after %.1f s", secs))
+		res.Outputs = map[string]any{"boot_seconds": secs, "boot_id": after}
+		return nil
+	})
+	return plan.Apply(ctx, t, res)
 }
 
 // waitReboot reconnects until the host answers with a boot ID other than
@@ -93,7 +90,7 @@ func waitReboot(ctx context.Context, t *Target, before string, timeout time.Dura
 		return after != before, "still the same boot (the reboot has not happened yet)", nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("reboot: the host did not come back: %w", err)
+		return "", fmt.Errorf("the host did not come back: %w", err)
 	}
 	return after, nil
 }

@@ -124,90 +124,26 @@ func svcWaitRunning(s svcState, name string, seconds int64) string {
 }
 
 func runService(ctx context.Context, t *Target, p Params) (*Result, error) {
-	name := p.String("name")
+	name, state := p.String("name"), p.String("state")
 	if name == "" || strings.ContainsAny(name, "/ \t\n") {
-		return nil, fmt.Errorf("name %q: want a service name", name)
+		return nil, fmt.Errorf("service: name %q: want a service name", name)
 	}
-	state := p.String("state")
 	if state == "" && !p.Has("enabled") {
-		return nil, errors.New("give state or enabled (or both)")
+		return nil, errors.New("service: give state or enabled (or both)")
 	}
 	out, err := Sh(ctx, t, svcObserveScript(name))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("service %s: reading its state: %w", name, err)
 	}
 	s := parseSvcState(out)
-	res := &Result{Outputs: map[string]any{"init": s.init}}
-
 	if s.masked && (state != "" && state != "stopped" || p.Has("enabled") && p.Bool("enabled")) {
 		return nil, fmt.Errorf("service %s is masked: systemd will not start or enable it (unmask it first: systemctl unmask %s)", name, name)
 	}
-	var steps []string // shell commands, run in order
-	var diffs []string
-	if s.stale || s.init == "systemd" && p.Bool("daemon_reload") {
-		// The unit file changed (a copy step before this one): systemd
-		// would run the old definition until a daemon-reload.
-		steps = append(steps, "systemctl daemon-reload")
-		diffs = append(diffs, "daemon-reload")
-	}
-	running, enabled := s.running, s.enabled
-	wait := p.Int("wait")
-	if !p.Has("wait") {
-		wait = 10
-	}
-	switch state {
-	case "started":
-		if !s.running {
-			steps = append(steps, svcCtl(s, name, "start"), svcWaitRunning(s, name, wait))
-			diffs = append(diffs, "state stopped -> started")
-		}
-		running = true
-	case "stopped":
-		if s.running {
-			steps = append(steps, svcCtl(s, name, "stop"))
-			diffs = append(diffs, "state started -> stopped")
-		}
-		running = false
-	case "restarted":
-		action := "restart"
-		if !s.running {
-			action = "start"
-		}
-		steps = append(steps, svcCtl(s, name, action), svcWaitRunning(s, name, wait))
-		diffs = append(diffs, "state restarted")
-		running = true
-	case "reloaded":
-		if s.running {
-			steps = append(steps, svcCtl(s, name, "reload"))
-			diffs = append(diffs, "state reloaded")
-		} else {
-			steps = append(steps, svcCtl(s, name, "start"), svcWaitRunning(s, name, wait))
-			diffs = append(diffs, "state stopped -> started")
-		}
-		running = true
-	}
-	if p.Has("enabled") && p.Bool("enabled") != s.enabled {
-		want := p.Bool("enabled")
-		switch {
-		case s.init == "systemd" && want:
-			steps = append(steps, "systemctl enable "+Quote(name))
-		case s.init == "systemd":
-			steps = append(steps, "systemctl disable "+Quote(name))
-		case want:
-			// defaults creates the rc links if there are none; enable turns
-			// K links left by an earlier disable back into S links.
-			steps = append(steps, "update-rc.d "+Quote(name)+" defaults && update-rc.d "+Quote(name)+" enable")
-		default:
-			steps = append(steps, "update-rc.d "+Quote(name)+" disable")
-		}
-		diffs = append(diffs, fmt.Sprintf("enabled %t -> %t", s.enabled, want))
-		enabled = want
-	}
-	res.Outputs["running"] = running
-	res.Outputs["enabled"] = enabled
-	if len(steps) == 0 {
-		res.Msg = fmt.Sprintf("%s: running=%t enabled=%t", s.init, s.running, s.enabled)
-		return res, nil
+	sp := svcPlanSteps(s, p, name)
+	res := &Result{Outputs: map[string]any{"init": s.init, "running": sp.running, "enabled": sp.enabled}}
+	plan := NewPlan("service "+name, fmt.Sprintf("%s: running=%t enabled=%t", s.init, s.running, s.enabled))
+	if len(sp.steps) == 0 {
+		return plan.Apply(ctx, t, res)
 	}
 	if !s.exists {
 		if !t.Check {
@@ -215,26 +151,82 @@ func runService(ctx context.Context, t *Target, p Params) (*Result, error) {
 		}
 		// An earlier step (a package install) that would provide the
 		// service did not run in check mode: predict instead of failing.
-		res.Msg = "service not found (assuming an earlier step installs it); "
-	}
-	res.Changed = true
-	res.Msg += strings.Join(diffs, ", ")
-	if t.Diff {
-		res.Diff = strings.Join(diffs, "\n") + "\n"
-	}
-	if t.Check {
-		return res, nil
+		plan.Note("service not found (assuming an earlier step installs it)")
 	}
 	// All steps in one round trip; the script names the step that failed,
 	// followed by the init system's own output.
-	if _, err := Sh(ctx, t, svcScript(steps)); err != nil {
+	plan.Add(strings.Join(sp.actions, ", "), strings.Join(sp.diffs, "\n")+"\n", func(ctx context.Context) error {
+		_, err := Sh(ctx, t, svcScript(sp.steps))
 		var ee *ExitError
 		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("service %s: %s", name, strings.TrimSpace(ee.Stdout+"\n"+ee.Stderr))
+			return errors.New(strings.TrimSpace(ee.Stdout + "\n" + ee.Stderr))
 		}
-		return nil, err
+		return err
+	})
+	return plan.Apply(ctx, t, res)
+}
+
+// svcSteps is what the service module will do: shell steps run in order,
+// the actions as reported, diff lines, and the state afterwards.
+type svcSteps struct {
+	steps, actions, diffs []string
+	running, enabled      bool
+}
+
+func (sp *svcSteps) add(action, diff string, steps ...string) {
+	sp.steps = append(sp.steps, steps...)
+	sp.actions = append(sp.actions, action)
+	sp.diffs = append(sp.diffs, diff)
+}
+
+// svcPlanSteps compares the observed service with state and enabled.
+func svcPlanSteps(s svcState, p Params, name string) svcSteps {
+	sp := svcSteps{running: s.running, enabled: s.enabled}
+	if s.stale || s.init == "systemd" && p.Bool("daemon_reload") {
+		// The unit file changed (a copy step before this one): systemd
+		// would run the old definition until a daemon-reload.
+		sp.add("daemon-reload", "daemon-reload", "systemctl daemon-reload")
 	}
-	return res, nil
+	wait := p.Int("wait")
+	if !p.Has("wait") {
+		wait = 10
+	}
+	start := []string{svcCtl(s, name, "start"), svcWaitRunning(s, name, wait)}
+	switch state := p.String("state"); {
+	case state == "started" && !s.running, state == "reloaded" && !s.running:
+		sp.add("start "+name, "state stopped -> started", start...)
+	case state == "stopped" && s.running:
+		sp.add("stop "+name, "state started -> stopped", svcCtl(s, name, "stop"))
+	case state == "restarted" && !s.running:
+		sp.add("restart "+name, "state restarted", start...)
+	case state == "restarted":
+		sp.add("restart "+name, "state restarted", svcCtl(s, name, "restart"), svcWaitRunning(s, name, wait))
+	case state == "reloaded":
+		sp.add("reload "+name, "state reloaded", svcCtl(s, name, "reload"))
+	}
+	if st := p.String("state"); st != "" {
+		sp.running = st != "stopped"
+	}
+	if want := p.Bool("enabled"); p.Has("enabled") && want != s.enabled {
+		sp.add(map[bool]string{true: "enable ", false: "disable "}[want]+name, fmt.Sprintf("enabled %t -> %t", s.enabled, want), svcEnableCmd(s, name, want))
+		sp.enabled = want
+	}
+	return sp
+}
+
+// svcEnableCmd enables or disables the service at boot.
+func svcEnableCmd(s svcState, name string, want bool) string {
+	switch {
+	case s.init == "systemd" && want:
+		return "systemctl enable " + Quote(name)
+	case s.init == "systemd":
+		return "systemctl disable " + Quote(name)
+	case want:
+		// defaults creates the rc links if there are none; enable turns
+		// K links left by an earlier disable back into S links.
+		return "update-rc.d " + Quote(name) + " defaults && update-rc.d " + Quote(name) + " enable"
+	}
+	return "update-rc.d " + Quote(name) + " disable"
 }
 
 // svcScript runs steps in order and stops at the first that fails, printing

@@ -120,21 +120,43 @@ func sysctlParseLine(l string) (key, value string, ok bool) {
 }
 
 func runSysctl(ctx context.Context, t *Target, p Params) (*Result, error) {
+	want, keys, err := sysctlWant(p)
+	if err != nil {
+		return nil, err
+	}
+	file := p.String("file")
+	live, files, err := sysctlObserve(ctx, t, keys, file)
+	if err != nil {
+		return nil, err
+	}
+	plan, update := sysctlPlan(t, want, keys, live, files, file, p.Bool("reload"))
+	upd := make([]any, len(update))
+	for i, k := range update {
+		upd[i] = k
+	}
+	return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"updated": upd}})
+}
+
+// sysctlWant is the values parameter with dotted keys and kernel-style
+// values, and its keys sorted.
+func sysctlWant(p Params) (map[string]string, []string, error) {
 	want := map[string]string{}
 	var keys []string
 	for k, v := range p.Dict("values") {
 		key := sysctlKey(k)
 		if key == "" || strings.ContainsAny(key, " \t\n'\"$`\\") || strings.Contains(key, "..") {
-			return nil, fmt.Errorf("sysctl: invalid key %q", k)
+			return nil, nil, fmt.Errorf("sysctl: invalid key %q", k)
 		}
 		want[key] = sysctlValue(v)
 		keys = append(keys, key)
 	}
 	sort.Strings(keys)
-	file := p.String("file")
-	reload := p.Bool("reload")
+	return want, keys, nil
+}
 
-	// One round trip and one process: every live value and the file.
+// sysctlObserve reads every live value and the file in one round trip and
+// one process. A key with no /proc/sys entry is an error.
+func sysctlObserve(ctx context.Context, t *Target, keys []string, file string) (live, files map[string]string, err error) {
 	var sc strings.Builder
 	var paths []string
 	sc.WriteString(hpSection("missing") + "\n")
@@ -149,96 +171,69 @@ func runSysctl(ctx context.Context, t *Target, p Params) (*Result, error) {
 	sc.WriteString(hpSection("files") + "; " + hpReadFiles(paths...) + "\ntrue\n")
 	out, err := Sh(ctx, t, sc.String())
 	if err != nil {
-		return nil, fmt.Errorf("sysctl: reading current values: %w", err)
+		return nil, nil, fmt.Errorf("sysctl: reading current values: %w", err)
 	}
 	sec := hpSections(out)
 	if m := strings.Fields(sec["missing"]); len(m) > 0 {
-		return nil, fmt.Errorf("sysctl: unknown key %s (no %s on %s)", m[0], sysctlProcPath(m[0]), t.Name)
+		return nil, nil, fmt.Errorf("sysctl: unknown key %s (no %s on %s)", m[0], sysctlProcPath(m[0]), t.Name)
 	}
-	files := hpFiles(sec["files"], paths)
-	live := map[string]string{}
+	files = hpFiles(sec["files"], paths)
+	live = map[string]string{}
 	for _, k := range keys {
 		// An unreadable key (write-only) reads as "": it differs, and
 		// writing it says what is wrong.
 		live[k] = sysctlValue(strings.TrimSpace(files[sysctlProcPath(k)]))
 	}
+	return live, files, nil
+}
 
-	res := &Result{Outputs: map[string]any{}}
-	var notes []string
-	var diff strings.Builder
-
-	// The file.
-	var newFile string
-	fileChanged := false
+// sysctlPlan is the file to update and the live keys to set (returned too,
+// for the updated output).
+func sysctlPlan(t *Target, want map[string]string, keys []string, live, files map[string]string, file string, reload bool) (*Plan, []string) {
+	plan := NewPlan("sysctl", "all values already set")
 	if file != "" {
 		old, exists := files[file]
-		newFile = sysctlEditFile(old, want)
+		newFile := sysctlEditFile(old, want)
 		if newFile != old || !exists {
-			fileChanged = true
-			notes = append(notes, "updated "+file)
-			if t.Diff {
-				diff.WriteString(FileDiff(file, old, newFile))
-			}
+			plan.UpdateFile(t, file, old, newFile, 0o644)
 		}
 	}
-
-	// Live values.
 	var update []string
-	if reload {
-		for _, k := range keys {
-			if live[k] != want[k] {
-				update = append(update, k)
-				if t.Diff {
-					fmt.Fprintf(&diff, "live %s: %s -> %s\n", k, live[k], want[k])
-				}
-			}
+	var diff strings.Builder
+	for _, k := range keys {
+		if reload && live[k] != want[k] {
+			update = append(update, k)
+			fmt.Fprintf(&diff, "live %s: %s -> %s\n", k, live[k], want[k])
 		}
 	}
 	if len(update) > 0 {
-		notes = append(notes, "set live: "+strings.Join(update, ", "))
+		plan.Add("set live: "+strings.Join(update, ", "), diff.String(), func(ctx context.Context) error {
+			return sysctlSetLive(ctx, t, want, update)
+		})
 	}
-	upd := make([]any, len(update))
-	for i, k := range update {
-		upd[i] = k
-	}
-	res.Outputs["updated"] = upd
-	res.Changed = fileChanged || len(update) > 0
-	res.Diff = diff.String()
-	if !res.Changed {
-		res.Msg = "all values already set"
-		return res, nil
-	}
-	res.Msg = strings.Join(notes, "; ")
-	if t.Check {
-		return res, nil
-	}
+	return plan, update
+}
 
-	if fileChanged {
-		if err := hpWriteFile(ctx, t, file, []byte(newFile), 0o644); err != nil {
-			return nil, fmt.Errorf("sysctl: writing %s: %w", file, err)
+// sysctlSetLive writes through /proc/sys (no dependency on procps) and reads
+// every value back in the same round trip: the kernel may clamp or refuse.
+func sysctlSetLive(ctx context.Context, t *Target, want map[string]string, update []string) error {
+	var w strings.Builder
+	for _, k := range update {
+		pp := sysctlProcPath(k)
+		fmt.Fprintf(&w, "printf '%%s\\n' %s > %s || echo \"write failed: %s\" >&2\n", Quote(want[k]), Quote(pp), k)
+	}
+	for _, k := range update {
+		fmt.Fprintf(&w, "%s; cat %s\n", hpSection("key "+k), Quote(sysctlProcPath(k)))
+	}
+	out, err := Sh(ctx, t, w.String())
+	if err != nil {
+		return err
+	}
+	back := hpSections(out)
+	for _, k := range update {
+		if got := sysctlValue(strings.TrimSpace(back["key "+k])); got != want[k] {
+			return fmt.Errorf("%s was set to %q but reads back %q (the kernel refused or adjusted it)", k, want[k], got)
 		}
 	}
-	if len(update) > 0 {
-		// Write through /proc/sys (no dependency on procps) and read every
-		// value back in the same round trip.
-		var w strings.Builder
-		for _, k := range update {
-			pp := sysctlProcPath(k)
-			fmt.Fprintf(&w, "printf '%%s\\n' %s > %s || echo \"write failed: %s\" >&2\n", Quote(want[k]), Quote(pp), k)
-		}
-		for _, k := range update {
-			fmt.Fprintf(&w, "%s; cat %s\n", hpSection("key "+k), Quote(sysctlProcPath(k)))
-		}
-		out, err := Sh(ctx, t, w.String())
-		if err != nil {
-			return nil, fmt.Errorf("sysctl: setting %s: %w", strings.Join(update, ", "), err)
-		}
-		back := hpSections(out)
-		for _, k := range update {
-			if got := sysctlValue(strings.TrimSpace(back["key "+k])); got != want[k] {
-				return nil, fmt.Errorf("sysctl: %s was set to %q but reads back %q (the kernel refused or adjusted it)", k, want[k], got)
-			}
-		}
-	}
-	return res, nil
+	return nil
 }

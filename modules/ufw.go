@@ -394,53 +394,7 @@ type ufwObserved struct {
 
 // ufwMakePlan compares the wanted state with the observed one.
 func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
-	var plan ufwPlan
-	have := map[string]ufwRule{}
-	for _, r := range obs.Rules {
-		if _, dup := have[r.key()]; !dup {
-			have[r.key()] = r
-		}
-	}
-	wanted, absent := map[string]bool{}, map[string]bool{}
-	recomment := map[string]ufwRule{} // present with another comment: re-adding updates it
-	for _, r := range want {
-		if r.Absent {
-			absent[r.key()] = true
-		}
-	}
-	for _, r := range want {
-		if wanted[r.key()] || r.Absent {
-			continue
-		}
-		delete(absent, r.key()) // listed as wanted too: wanted wins
-		wanted[r.key()] = true
-		if h, ok := have[r.key()]; !ok || h.Comment != r.Comment {
-			plan.Add = append(plan.Add, r)
-			if ok {
-				recomment[r.key()] = r
-			}
-		}
-	}
-	seen := map[string]bool{}
-	for _, r := range obs.Rules {
-		if seen[r.key()] {
-			continue
-		}
-		seen[r.key()] = true
-		if !r.Foreign && (absent[r.key()] || p.Bool("exclusive") && !wanted[r.key()]) {
-			plan.Delete = append(plan.Delete, r)
-			continue
-		}
-		if n, ok := recomment[r.key()]; ok {
-			r = n
-		}
-		plan.Final = append(plan.Final, r)
-	}
-	for _, r := range plan.Add {
-		if _, ok := have[r.key()]; !ok {
-			plan.Final = append(plan.Final, r)
-		}
-	}
+	plan := ufwPlanRules(obs, want, p.Bool("exclusive"))
 	plan.FinalIn = ufwPolicy(obs.Defaults["DEFAULT_INPUT_POLICY"])
 	for _, d := range []struct{ param, key, dir string }{
 		{"default_incoming", "DEFAULT_INPUT_POLICY", "incoming"},
@@ -481,6 +435,60 @@ func ufwMakePlan(obs ufwObserved, want []ufwRule, p Params) ufwPlan {
 	default:
 		if confOn && !obs.Live && (len(plan.Add) > 0 || len(plan.Delete) > 0) {
 			plan.Reload = true // ufw cannot edit chains that are not there
+		}
+	}
+	return plan
+}
+
+// ufwPlanRules plans the rules: wanted ones missing (or with another
+// comment) are added, absent ones (and with exclusive the unlisted ones)
+// deleted; Final is the rule list afterwards, in ufw's order.
+func ufwPlanRules(obs ufwObserved, want []ufwRule, exclusive bool) ufwPlan {
+	var plan ufwPlan
+	have := map[string]ufwRule{}
+	for _, r := range obs.Rules {
+		if _, dup := have[r.key()]; !dup {
+			have[r.key()] = r
+		}
+	}
+	wanted, absent := map[string]bool{}, map[string]bool{}
+	recomment := map[string]ufwRule{} // present with another comment: re-adding updates it
+	for _, r := range want {
+		if r.Absent {
+			absent[r.key()] = true
+		}
+	}
+	for _, r := range want {
+		if wanted[r.key()] || r.Absent {
+			continue
+		}
+		delete(absent, r.key()) // listed as wanted too: wanted wins
+		wanted[r.key()] = true
+		if h, ok := have[r.key()]; !ok || h.Comment != r.Comment {
+			plan.Add = append(plan.Add, r)
+			if ok {
+				recomment[r.key()] = r
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range obs.Rules {
+		if seen[r.key()] {
+			continue
+		}
+		seen[r.key()] = true
+		if !r.Foreign && (absent[r.key()] || exclusive && !wanted[r.key()]) {
+			plan.Delete = append(plan.Delete, r)
+			continue
+		}
+		if n, ok := recomment[r.key()]; ok {
+			r = n
+		}
+		plan.Final = append(plan.Final, r)
+	}
+	for _, r := range plan.Add {
+		if _, ok := have[r.key()]; !ok {
+			plan.Final = append(plan.Final, r)
 		}
 	}
 	return plan
@@ -551,78 +559,26 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	script := strings.Join([]string{
-		"export LC_ALL=C",
-		"command -v ufw >/dev/null 2>&1 && " + hpSection("installed"),
-		hpSection("files") + "; " + hpReadFiles(ufwFiles[:]...),
-		"iptables -w -n -L ufw-user-input >/dev/null 2>&1 && " + hpSection("live"),
-		"true",
-	}, "\n")
-	out, err := Sh(ctx, t, script)
+	obs, installed, err := ufwObserve(ctx, t)
 	if err != nil {
-		return nil, fmt.Errorf("ufw: reading firewall state: %w", err)
-	}
-	sec := hpSections(out)
-	for f, c := range hpFiles(sec["files"], ufwFiles[:]) {
-		sec[f] = c
+		return nil, err
 	}
 	res := &Result{Outputs: map[string]any{"added": []any{}, "deleted": []any{}}}
-	if _, ok := sec["installed"]; !ok {
-		if t.Check {
-			// An earlier step of this run would install it.
-			res.Changed = true
-			res.Msg = "ufw is not installed (yet): every setting would be applied once it is"
-			return res, nil
+	kit := NewPlan("ufw", "firewall already as wanted")
+	if !installed {
+		if !t.Check {
+			return nil, fmt.Errorf("ufw: ufw is not installed on %s (install it first, e.g. apt(packages = [\"ufw\"]))", t.Name)
 		}
-		return nil, fmt.Errorf("ufw: ufw is not installed on %s (install it first, e.g. apt(packages = [\"ufw\"]))", t.Name)
-	}
-	_, live := sec["live"]
-	obs := ufwObserved{
-		Rules:    append(ufwParseRules(sec[ufwFiles[2]]), ufwParseRules(sec[ufwFiles[3]])...),
-		Conf:     ufwConf(sec[ufwFiles[0]]),
-		Defaults: ufwConf(sec[ufwFiles[1]]),
-		Live:     live,
+		kit.Add("apply every setting", "", nil)
+		kit.Note("ufw is not installed (assuming an earlier step installs it)")
+		return kit.Apply(ctx, t, res)
 	}
 	plan := ufwMakePlan(obs, want, p)
 	if plan.empty() {
-		res.Msg = "firewall already as wanted"
-		return res, nil
+		return kit.Apply(ctx, t, res)
 	}
-
-	// Lock-out guard: only when the firewall ends up enabled.
-	finalOn := plan.Enable || plan.Reload || (strings.ToLower(obs.Conf["ENABLED"]) == "yes" && !plan.Disable)
-	if finalOn && !p.Bool("allow_lockout") {
-		port, client := ufwSSHEndpoint(t)
-		if !ufwAllowsSSH(plan.Final, plan.FinalIn, port, client) {
-			from := "any address"
-			if client != "" {
-				from = client
-			}
-			return nil, fmt.Errorf("ufw: refusing to change the firewall on %s: with these rules it would be enabled without allowing SSH (tcp port %d from %s), which would lock swarmrun out; add a rule such as {\"port\": \"%d\", \"proto\": \"tcp\"} or set allow_lockout = True to override", t.Name, port, from, port)
-		}
-	}
-
-	changes := ufwDescribe(plan, obs)
-	res.Changed = true
-	res.Msg = strings.Join(changes, "; ")
-	if len(changes) > 3 {
-		// The diff has every line; the message stays readable.
-		var parts []string
-		if n := len(plan.Delete); n > 0 {
-			parts = append(parts, fmt.Sprintf("delete %d rule(s)", n))
-		}
-		if n := len(plan.Add); n > 0 {
-			parts = append(parts, fmt.Sprintf("add %d rule(s)", n))
-		}
-		for _, c := range changes {
-			if strings.HasPrefix(c, "~ ") {
-				parts = append(parts, strings.TrimPrefix(c, "~ "))
-			}
-		}
-		res.Msg = strings.Join(parts, "; ")
-	}
-	if t.Diff {
-		res.Diff = strings.Join(changes, "\n") + "\n"
+	if err := ufwGuard(t, p, plan, obs); err != nil {
+		return nil, err
 	}
 	add := make([]any, len(plan.Add))
 	for i, r := range plan.Add {
@@ -633,13 +589,86 @@ func runUfw(ctx context.Context, t *Target, p Params) (*Result, error) {
 		del[i] = r.String()
 	}
 	res.Outputs["added"], res.Outputs["deleted"] = add, del
-	if t.Check {
-		return res, nil
+	changes := ufwDescribe(plan, obs)
+	// One script, one change: ufw applies it in one round trip.
+	kit.Add(ufwSummary(plan, changes), strings.Join(changes, "\n")+"\n", func(ctx context.Context) error {
+		_, err := Sh(ctx, t, ufwScript(plan))
+		return err
+	})
+	return kit.Apply(ctx, t, res)
+}
+
+// ufwObserve reads ufw's state in one round trip: its files and whether
+// its chains are live.
+func ufwObserve(ctx context.Context, t *Target) (obs ufwObserved, installed bool, err error) {
+	script := strings.Join([]string{
+		"export LC_ALL=C",
+		"command -v ufw >/dev/null 2>&1 && " + hpSection("installed"),
+		hpSection("files") + "; " + hpReadFiles(ufwFiles[:]...),
+		"iptables -w -n -L ufw-user-input >/dev/null 2>&1 && " + hpSection("live"),
+		"true",
+	}, "\n")
+	out, err := Sh(ctx, t, script)
+	if err != nil {
+		return obs, false, fmt.Errorf("ufw: reading firewall state: %w", err)
 	}
-	if _, err := Sh(ctx, t, ufwScript(plan)); err != nil {
-		return nil, fmt.Errorf("ufw: applying (%s): %w", res.Msg, err)
+	sec := hpSections(out)
+	for f, c := range hpFiles(sec["files"], ufwFiles[:]) {
+		sec[f] = c
 	}
-	return res, nil
+	_, installed = sec["installed"]
+	_, live := sec["live"]
+	return ufwObserved{
+		Rules:    append(ufwParseRules(sec[ufwFiles[2]]), ufwParseRules(sec[ufwFiles[3]])...),
+		Conf:     ufwConf(sec[ufwFiles[0]]),
+		Defaults: ufwConf(sec[ufwFiles[1]]),
+		Live:     live,
+	}, installed, nil
+}
+
+// ufwGuard is the lock-out guard: when the firewall ends up enabled, the
+// final rules must let in the SSH connection in use.
+func ufwGuard(t *Target, p Params, plan ufwPlan, obs ufwObserved) error {
+	finalOn := plan.Enable || plan.Reload || (strings.ToLower(obs.Conf["ENABLED"]) == "yes" && !plan.Disable)
+	if !finalOn || p.Bool("allow_lockout") {
+		return nil
+	}
+	port, client := ufwSSHEndpoint(t)
+	if ufwAllowsSSH(plan.Final, plan.FinalIn, port, client) {
+		return nil
+	}
+	from := "any address"
+	if client != "" {
+		from = client
+	}
+	return fmt.Errorf("ufw: refusing to change the firewall on %s: with these rules it would be enabled without allowing SSH (tcp port %d from %s), which would lock swarmrun out; add a rule such as {\"port\": \"%d\", \"proto\": \"tcp\"} or set allow_lockout = True to override", t.Name, port, from, port)
+}
+
+// ufwSummary is the change as reported: each line of the description
+// ("add R", "delete R", the "~" settings), or with more than three lines
+// counts of rules: the diff has every line; the message stays readable.
+func ufwSummary(plan ufwPlan, changes []string) string {
+	var parts []string
+	if len(changes) > 3 {
+		if n := len(plan.Delete); n > 0 {
+			parts = append(parts, fmt.Sprintf("delete %d rule(s)", n))
+		}
+		if n := len(plan.Add); n > 0 {
+			parts = append(parts, fmt.Sprintf("add %d rule(s)", n))
+		}
+	}
+	for _, c := range changes {
+		switch {
+		case strings.HasPrefix(c, "~ "):
+			parts = append(parts, strings.TrimPrefix(c, "~ "))
+		case len(changes) > 3:
+		case strings.HasPrefix(c, "+ "):
+			parts = append(parts, "add "+strings.TrimPrefix(c, "+ "))
+		case strings.HasPrefix(c, "- "):
+			parts = append(parts, "delete "+strings.TrimPrefix(c, "- "))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ufwSSHEndpoint is the port and client address of the connection in

@@ -93,29 +93,50 @@ func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
 	}
 	state := p.String("state")
 	want := state == "" || state == "started" || state == "present"
+	timeout := p.Int("wait_timeout")
+	if !p.Has("wait_timeout") {
+		timeout = 300
+	}
+	// Waiting changes nothing: the plan is always empty, the gate only
+	// words the result.
+	plan := NewPlan("wait_for", "")
+	res := &Result{}
+	if t.Check {
+		out, err := Sh(ctx, t, "if "+probe+"; then echo up; else echo down; fi")
+		if err != nil {
+			return nil, plan.Errorf("probing: %w", err)
+		}
+		if (strings.TrimSpace(out) == "up") != want {
+			plan.Note("condition not met yet; would wait up to " + strconv.FormatInt(timeout, 10) + "s (check mode)")
+		}
+		return plan.Apply(ctx, t, res)
+	}
+	n, err := waitLoop(ctx, t, p, probe, want, timeout)
+	if err != nil {
+		return nil, plan.Errorf("%w", err)
+	}
+	res.Outputs = map[string]any{"elapsed": n}
+	plan.Unchanged = fmt.Sprintf("%s after %ds", waitState(p, want), n)
+	return plan.Apply(ctx, t, res)
+}
+
+// waitState names the state waited for: the state parameter, or whether the
+// Docker engine answers.
+func waitState(p Params, want bool) string {
+	if p.Has("docker") {
+		return map[bool]string{true: "answering", false: "not answering"}[want]
+	}
+	return p.String("state")
+}
+
+// waitLoop polls probe on the host (one round trip) until it holds (or,
+// with want false, no longer holds) and returns the seconds it took.
+func waitLoop(ctx context.Context, t *Target, p Params, probe string, want bool, timeout int64) (int64, error) {
 	// until/while rather than "! probe": dash rejects "! !" and a negated
 	// probe would read worse in errors anyway.
 	loop := "until"
 	if !want {
 		loop = "while"
-	}
-	if p.Has("docker") {
-		state = map[bool]string{true: "answering", false: "not answering"}[want]
-	}
-	timeout := p.Int("wait_timeout")
-	if !p.Has("wait_timeout") {
-		timeout = 300
-	}
-	res := &Result{}
-	if t.Check {
-		out, err := Sh(ctx, t, "if "+probe+"; then echo up; else echo down; fi")
-		if err != nil {
-			return nil, err
-		}
-		if (strings.TrimSpace(out) == "up") != want {
-			res.Msg = "condition not met yet; would wait up to " + strconv.FormatInt(timeout, 10) + "s (check mode)"
-		}
-		return res, nil
 	}
 	script := fmt.Sprintf(`sleep %d; start=$(date +%%s)
 %s %s; do
@@ -126,7 +147,7 @@ done
 echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), loop, probe, timeout, timeout)
 	r, err := t.Conn.Run(ctx, script, connection.RunOpts{Become: t.Become})
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if r.ExitCode != 0 {
 		what := "port " + strconv.FormatInt(p.Int("port"), 10)
@@ -139,10 +160,8 @@ echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), loop, probe, timeout,
 				what = "the Docker engine as a swarm manager"
 			}
 		}
-		return nil, fmt.Errorf("timed out after %ds waiting for %s to be %s", timeout, what, state)
+		return 0, fmt.Errorf("timed out after %ds waiting for %s to be %s", timeout, what, waitState(p, want))
 	}
 	n, _ := strconv.ParseInt(strings.TrimSpace(string(r.Stdout)), 10, 64)
-	res.Outputs = map[string]any{"elapsed": n}
-	res.Msg = fmt.Sprintf("%s after %ds", state, n)
-	return res, nil
+	return n, nil
 }
