@@ -30,7 +30,7 @@ oracle:
 
 # End-to-end tests: real binary against real sshd/dockerd lab hosts (root).
 e2e: build
-	$(GO) test -tags e2e -count=1 -timeout 40m -v ./cmd/swarmrun/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
+	$(GO) test -tags e2e -count=1 -timeout 80m -parallel 3 -v ./cmd/swarmrun/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
 
 # What CI runs (README's test command): lint, unit tests (also under the
 # race detector), every fuzz target briefly, end to end.

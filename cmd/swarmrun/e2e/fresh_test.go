@@ -51,9 +51,12 @@ func TestFreshDebian12(t *testing.T) { testFresh(t, "debian-12", 21, false) }
 // the stack answering); a third run changes nothing. With more, the service
 // module and daemon_json's roll-back are proven on systemd too.
 func testFresh(t *testing.T, distro string, net int, more bool) {
+	// Mostly waiting for apt and reboots: runs beside the other fresh tests
+	// once the sequential ones (the timing-sensitive live tests) are done.
+	t.Parallel()
 	l := startLabArgs(t, net, 3, "--fresh", "--distro", distro)
 	site := filepath.Join(repoRoot(t), "playbooks", "site.star")
-	t.Setenv("WEB_API_KEY", "e2e-fresh-value-0001")
+	l.Setenv("WEB_API_KEY", "e2e-fresh-value-0001")
 	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
 	snapshot := func() map[string]string {
 		out := map[string]string{}

@@ -123,6 +123,7 @@ type Lab struct {
 	Hosts      []LabHost
 	UpTime     time.Duration // how long `lab up` took
 	User       string        // login user: root, or admin (with sudo) on fresh hosts
+	Env        []string      // added to the environment of its swarmrun runs (Setenv)
 }
 
 // LabHost is one host of a Lab.
@@ -264,14 +265,26 @@ func (l *Lab) MustSSH(t testing.TB, host, command string) string {
 
 // Swarmrun runs the swarmrun binary with args and returns combined output.
 func (l *Lab) Swarmrun(args ...string) (string, error) {
-	return runCmd(10*time.Minute, l.Bin, args...)
+	return runCmdEnv(10*time.Minute, l.Env, l.Bin, args...)
 }
+
+// Setenv sets an environment variable for this lab's swarmrun runs only:
+// unlike t.Setenv, it leaves the process alone, so parallel tests may use it.
+func (l *Lab) Setenv(key, value string) { l.Env = append(l.Env, key+"="+value) }
 
 // runCmd runs a command with a timeout, returning stdout+stderr.
 func runCmd(timeout time.Duration, name string, args ...string) (string, error) {
+	return runCmdEnv(timeout, nil, name, args...)
+}
+
+// runCmdEnv is runCmd with env added to the process's environment.
+func runCmdEnv(timeout time.Duration, env []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// A stray background process holding the pipe must not hang the test.

@@ -46,9 +46,10 @@ PY`
 // restore.star and site.star change nothing. The restore's duration and the
 // web stack's outage (from the loss) are logged for the README.
 func TestRestore(t *testing.T) {
+	t.Parallel() // beside the fresh tests, after the sequential ones (see testFresh)
 	l := startLabArgs(t, restoreNet, 4, "--fresh", "--distro", "debian-13", "--managers", "3")
 	root := repoRoot(t)
-	t.Setenv("WEB_API_KEY", "e2e-restore-value-0001")
+	l.Setenv("WEB_API_KEY", "e2e-restore-value-0001")
 	// Debian 13's docker.io has no docker CLI: neither the playbooks nor
 	// this test's checks (the Engine API from python3) need one.
 	vars := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
