@@ -406,6 +406,9 @@ func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
 	if used := trim(l.MustSSH(t, "h2", "docker service inspect web_web --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}'")); used != "web_api_key_v2" {
 		t.Errorf("web_web uses secret %q after rotation", used)
 	}
+	if !strings.Contains(runs[2].Out, `add-node: [\"h1\"] not up as swarm nodes now`) {
+		t.Errorf("add-node with h1 down: want h1 named as not up (its firewall waits for site.star)\n%s", runs[2].Out)
+	}
 	if !strings.Contains(runs[3].Out, "hot archive of the swarm state on h") || !strings.Contains(runs[3].Out, "skipping h1") {
 		t.Errorf("backup with h1 down: want hot archives (stopping a manager would lose the quorum) and h1 skipped\n%s", runs[3].Out)
 	}
