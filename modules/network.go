@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
@@ -136,9 +137,27 @@ func networkDiff(cur network.Inspect, want network.CreateOptions) changes {
 // findNetwork returns the network with exactly that name (the API's name
 // filter matches substrings).
 func findNetwork(ctx context.Context, api client.APIClient, name string) (*network.Inspect, error) {
+	// A manager that restarted many times may list, for a while, only a
+	// stale copy that inspect does not find: look again, a few times.
+	for try := 1; ; try++ {
+		n, found, err := listNetwork(ctx, api, name)
+		if err != nil || found || n == nil || try == 4 {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// listNetwork looks name up in the network list; found says whether inspect
+// found it (else the network returned is a listed one inspect missed).
+func listNetwork(ctx context.Context, api client.APIClient, name string) (*network.Inspect, bool, error) {
 	list, err := api.NetworkList(ctx, network.ListOptions{Filters: nameFilter(name)})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// A manager that restarted many times may also list a stale copy under
 	// the same name that inspect does not find: take the one it finds.
@@ -149,13 +168,13 @@ func findNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 		}
 		full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
 		if err == nil {
-			return &full, nil
+			return &full, true, nil
 		}
 		if stale == nil {
 			stale = &n
 		}
 	}
-	return stale, nil
+	return stale, false, nil
 }
 
 func networkUsers(ctx context.Context, api client.APIClient, n *network.Inspect) ([]string, error) {

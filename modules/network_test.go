@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 )
 
@@ -39,4 +41,39 @@ func TestRemoveInUseRefused(t *testing.T) {
 	}
 	mustRun(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"})
 	mustRun(t, "secret", target(false), f, Params{"name": "pw", "data": "x", "state": "absent"})
+}
+
+// flakyInspect misses a network in inspect a number of times, as a manager
+// that restarted many times does for a while.
+type flakyInspect struct {
+	*fakeEngine
+	misses, calls int
+}
+
+func (f *flakyInspect) NetworkInspect(ctx context.Context, id string, o network.InspectOptions) (network.Inspect, error) {
+	f.calls++
+	if f.misses > 0 {
+		f.misses--
+		return network.Inspect{}, errdefs.ErrNotFound.WithMessage("network " + id + " not found")
+	}
+	return f.fakeEngine.NetworkInspect(ctx, id, o)
+}
+
+// TestFindNetworkLooksAgain: a network that inspect misses at first is
+// looked up again instead of being taken as the stale listed copy.
+func TestFindNetworkLooksAgain(t *testing.T) {
+	f := newFakeManager()
+	if _, err := run(t, "network", target(false), f, Params{"name": "app"}); err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyInspect{fakeEngine: f, misses: 2}
+	n, err := findNetwork(context.Background(), flaky, "app")
+	if err != nil || n == nil || n.Name != "app" || flaky.calls != 3 {
+		t.Fatalf("after two misses: %+v %v (%d inspects, want 3)", n, err, flaky.calls)
+	}
+	flaky = &flakyInspect{fakeEngine: f, misses: 100}
+	n, err = findNetwork(context.Background(), flaky, "app")
+	if err != nil || n == nil || n.Name != "app" || flaky.calls != 4 {
+		t.Fatalf("missed every time: want the listed copy after 4 looks, got %+v %v (%d inspects)", n, err, flaky.calls)
+	}
 }
