@@ -294,9 +294,8 @@ func daemonJSONRestart(ctx context.Context, t *Target, systemd bool, timeout int
 	}
 	// The restart command may fail although the engine comes up later (or
 	// succeed although it dies right after start): the engine answering its
-	// API twice, 2 s apart, is what counts. The ping needs no docker CLI
-	// (Debian 13's docker.io has none), only perl-base, which is Essential.
-	script := fmt.Sprintf(`ping_engine() { perl -MIO::Socket::UNIX -e '$s=IO::Socket::UNIX->new(Peer=>"%s") or exit 1; print $s "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"; $l=<$s>; exit(defined $l && $l=~/ 200 / ? 0 : 1)' 2>/dev/null; }
+	// API twice, 2 s apart, is what counts (engineProbe: no docker CLI needed).
+	script := fmt.Sprintf(`ping_engine() %s
 out=$(%s 2>&1); rc=$?
 i=0; while [ $i -lt %d ]; do
   sleep 1
@@ -307,7 +306,7 @@ i=0; while [ $i -lt %d ]; do
   i=$((i+1))
 done
 echo "docker did not answer within %d s (restart command exited $rc: $(printf '%%s\n' "$out" | tail -n 3))" >&2
-exit 1`, connection.DockerSocket, restart, timeout, timeout)
+exit 1`, engineProbe(connection.DockerSocket, false), restart, timeout, timeout)
 	_, err := Sh(ctx, t, script)
 	return err
 }
