@@ -2,14 +2,16 @@ package modules
 
 import (
 	"os"
-	"reflect"
-	"strings"
+	"slices"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/modules/internal/kittest"
 )
 
 // The kit's conformance test: every module runs --check and then for real
 // on a fixture, and both must report the same change list in the one
-// wording of modules/kit.go; a second real run must change nothing.
+// wording of modules/kit.go; a second real run must change nothing
+// (modules/internal/kittest checks it; modules/stack has its own table).
 
 // kitFixture prepares a module's first (changing) run in dir and returns its
 // parameters.
@@ -86,19 +88,10 @@ var kitTodo = map[string]string{
 	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
 }
 
-// kitRunner runs a module once on its fixture, in check mode or for real;
-// touched says what the host looks like, so a check run can be shown to
-// change nothing.
-type kitRunner struct {
-	run     func(check bool) (*Result, error)
-	touched func() any
-}
-
-// kitEngineFixtures is the hook for the Docker modules: a fixture builds a
-// fake engine (swarm_fake_test.go), returns a runner around
-// run(t, name, target(check), engine, params) (swarm_test.go) and, as
-// touched, the engine's call log. Empty until they move onto the kit.
-var kitEngineFixtures = map[string]func(t *testing.T) kitRunner{}
+// kitEngineFixtures are the Docker modules' fixtures: each builds a fake
+// engine (swarm_fake_test.go) and returns kitEngine's runner. A module
+// family adds its own from init in conformance_<family>_test.go.
+var kitEngineFixtures = map[string]func(t *testing.T) kittest.Runner{}
 
 func TestKitConformance(t *testing.T) {
 	for _, m := range All() {
@@ -109,9 +102,9 @@ func TestKitConformance(t *testing.T) {
 		}
 		switch {
 		case local:
-			t.Run(m.Name, func(t *testing.T) { kitConform(t, kitLocal(t, m.Name, fx)) })
+			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, kitLocal(t, m.Name, fx)) })
 		case engine:
-			t.Run(m.Name, func(t *testing.T) { kitConform(t, efx(t)) })
+			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, efx(t)) })
 		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)
@@ -124,52 +117,28 @@ func TestKitConformance(t *testing.T) {
 
 // kitLocal runs a module through the local connection in a temporary
 // directory, which is what it touches.
-func kitLocal(t *testing.T, module string, fx kitFixture) kitRunner {
+func kitLocal(t *testing.T, module string, fx kitFixture) kittest.Runner {
 	tg := genTarget(t)
 	given := fx(t, tg.Dir)
-	return kitRunner{
-		run:     func(check bool) (*Result, error) { return genRun(t, tg, check, module, given) },
-		touched: func() any { return genSnapshot(t, tg.Dir) },
+	return kittest.Runner{
+		Run:     func(check bool) (kittest.Outcome, error) { return outcome(genRun(t, tg, check, module, given)) },
+		Touched: func() any { return genSnapshot(t, tg.Dir) },
 	}
 }
 
-func kitConform(t *testing.T, r kitRunner) {
-	before := r.touched()
-	check, err := r.run(true)
-	if err != nil {
-		t.Fatalf("check: %v", err)
+// outcome is what the kit's check reads of a Result.
+func outcome(r *Result, err error) (kittest.Outcome, error) {
+	if r == nil {
+		return kittest.Outcome{}, err
 	}
-	if after := r.touched(); !reflect.DeepEqual(before, after) {
-		t.Fatalf("check mode changed the host:\nbefore %v\nafter  %v", before, after)
-	}
-	real, err := r.run(false)
-	if err != nil {
-		t.Fatalf("real: %v", err)
-	}
-	if !check.Changed || !real.Changed || len(real.Changes) == 0 {
-		t.Fatalf("the fixture must change something: check %+v, real %+v", check, real)
-	}
-	if !reflect.DeepEqual(check.Changes, real.Changes) {
-		t.Errorf("check reports %q, the real run %q", check.Changes, real.Changes)
-	}
-	t.Logf("check: %q; real: %q", check.Msg, real.Msg)
-	list := strings.Join(real.Changes, ", ")
-	if !kitWording(real.Msg, list) || !kitWording(check.Msg, "would "+list) {
-		t.Errorf("wording: check %q, real %q, changes %q", check.Msg, real.Msg, real.Changes)
-	}
-	if check.Diff != real.Diff {
-		t.Errorf("check diff %q != real diff %q", check.Diff, real.Diff)
-	}
-	for _, c := range []bool{false, true} {
-		again, err := r.run(c)
-		if err != nil || again.Changed || len(again.Changes) != 0 {
-			t.Errorf("again (check=%v): %+v %v", c, again, err)
-		}
-	}
+	return kittest.Outcome{Changed: r.Changed, Changes: r.Changes, Msg: r.Msg, Diff: r.Diff}, err
 }
 
-// kitWording says whether msg is the gate's message for the change list:
-// the list, then optionally "; " and notes.
-func kitWording(msg, list string) bool {
-	return msg == list || strings.HasPrefix(msg, list+"; ")
+// kitEngine runs a Docker module against the fake engine e with params p;
+// what it touches is the engine's log of mutating calls.
+func kitEngine(t *testing.T, module string, e *fakeEngine, p Params) kittest.Runner {
+	return kittest.Runner{
+		Run:     func(check bool) (kittest.Outcome, error) { return outcome(run(t, module, target(check), e, p)) },
+		Touched: func() any { return slices.Clone(e.Calls) },
+	}
 }
