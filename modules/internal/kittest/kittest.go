@@ -71,3 +71,28 @@ func Conform(t *testing.T, r Runner) {
 func Wording(msg, list string) bool {
 	return msg == list || strings.HasPrefix(msg, list+"; ")
 }
+
+// ReadOnly checks a module that never changes anything (a probe, a guard, a
+// fact gatherer): check mode and a real run report no change, the same
+// message, and leave the host as it was.
+func ReadOnly(t *testing.T, r Runner) {
+	t.Helper()
+	before := r.Touched()
+	check, err := r.Run(true)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	real, err := r.Run(false)
+	if err != nil {
+		t.Fatalf("real: %v", err)
+	}
+	if after := r.Touched(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a read-only module changed the host:\nbefore %v\nafter  %v", before, after)
+	}
+	if check.Changed || real.Changed || len(check.Changes)+len(real.Changes) != 0 {
+		t.Errorf("a read-only module reports changes: check %+v, real %+v", check, real)
+	}
+	if check.Msg != real.Msg {
+		t.Errorf("check says %q, the real run %q", check.Msg, real.Msg)
+	}
+}
