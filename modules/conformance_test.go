@@ -67,12 +67,7 @@ var kitTodo = map[string]string{
 	"image":          "Docker module (fake engine): not on the kit yet",
 	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): not on the kit yet",
-	"node":           "Docker module (fake engine): not on the kit yet",
-	"node_label":     "Docker module (fake engine): not on the kit yet",
-	"node_prune":     "Docker module (fake engine): not on the kit yet",
-	"node_remove":    "Docker module (fake engine): not on the kit yet",
 	"preflight":      "through the kit, read-only (its listener is a probe, not a change); preflight_test.go runs it in network namespaces",
-	"quorum_guard":   "Docker module (fake engine): not on the kit yet",
 	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"secret":         "Docker module (fake engine): not on the kit yet",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
@@ -97,7 +92,8 @@ func TestKitConformance(t *testing.T) {
 	for _, m := range All() {
 		fx, local := kitFixtures[m.Name]
 		efx, engine := kitEngineFixtures[m.Name]
-		if _, todo := kitTodo[m.Name]; todo && (local || engine) {
+		ro, readOnly := kitEngineReadOnly[m.Name]
+		if _, todo := kitTodo[m.Name]; todo && (local || engine || readOnly) {
 			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
 		}
 		switch {
@@ -105,6 +101,8 @@ func TestKitConformance(t *testing.T) {
 			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, kitLocal(t, m.Name, fx)) })
 		case engine:
 			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, efx(t)) })
+		case readOnly:
+			t.Run(m.Name, func(t *testing.T) { kittest.ReadOnly(t, ro(t)) })
 		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)
