@@ -330,7 +330,7 @@ func testReplicasOfOneService(t *testing.T, l *Lab, playbook string) {
 
 func testNetworkNeedsRecreate(t *testing.T, l *Lab, playbook string) {
 	l.MustPlay(t, playbook, "-e", "subnet=10.77.0.0/24")
-	want := `network morenet exists but differs and networks cannot change in place (subnet: "10.77.0.0/24" -> "10.78.0.0/24"); set recreate = True to remove and recreate it`
+	want := `network: recreate network morenet (subnet: "10.77.0.0/24" -> "10.78.0.0/24"): networks cannot change in place; set recreate = True to remove and recreate it`
 	for _, args := range [][]string{{"--check"}, nil} {
 		r := l.Play(t, playbook, append([]string{"-e", "subnet=10.78.0.0/24"}, args...)...)
 		n := only(t, r, "network")
