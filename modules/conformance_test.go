@@ -68,8 +68,6 @@ var kitTodo = map[string]string{
 	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
 	"shell":          "not on the kit yet: shares runCmd with command (see there)",
-	"stack":          "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
-	"stack_remove":   "in modules/stack, not on the kit's gate yet",
 	"swarm_init":     "Docker module (fake engine): not on the kit yet",
 	"swarm_join":     "Docker module (fake engine): not on the kit yet",
 	"swarm_leave":    "Docker module (fake engine): not on the kit yet",
