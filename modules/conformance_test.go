@@ -79,11 +79,6 @@ var kitTodo = map[string]string{
 	"shell":          "not on the kit yet: shares runCmd with command (see there)",
 	"stack":          "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
 	"stack_remove":   "in modules/stack, not on the kit's gate yet",
-	"swarm_init":     "Docker module (fake engine): not on the kit yet",
-	"swarm_join":     "Docker module (fake engine): not on the kit yet",
-	"swarm_leave":    "Docker module (fake engine): not on the kit yet",
-	"swarm_rotate":   "Docker module (fake engine): not on the kit yet",
-	"swarm_unlock":   "Docker module (fake engine): not on the kit yet",
 	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
 	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
 }
