@@ -68,11 +68,6 @@ var kitTodo = map[string]string{
 	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
 	"shell":          "not on the kit yet: shares runCmd with command (see there)",
-	"swarm_init":     "Docker module (fake engine): not on the kit yet",
-	"swarm_join":     "Docker module (fake engine): not on the kit yet",
-	"swarm_leave":    "Docker module (fake engine): not on the kit yet",
-	"swarm_rotate":   "Docker module (fake engine): not on the kit yet",
-	"swarm_unlock":   "Docker module (fake engine): not on the kit yet",
 	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
 	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
 }

@@ -53,6 +53,7 @@ type Engine struct {
 	Loaded    [][]byte
 	Calls     []string // mutating calls, in order
 	NoLeader  bool     // the managers have no leader: node listing fails
+	NextRoot  string   // the root CA certificate a CA rotation installs ("": a made-up one)
 	BusyNodes int      // node updates that find the node changed meanwhile
 	seq       int
 }
@@ -153,6 +154,9 @@ func (f *Engine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.Spec
 	f.seq++
 	if spec.CAConfig.ForceRotate != f.Swarm.Spec.CAConfig.ForceRotate {
 		f.Swarm.TLSInfo.TrustRoot = fmt.Sprintf("%s-rotated-%d", CA, f.seq)
+		if f.NextRoot != "" {
+			f.Swarm.TLSInfo.TrustRoot = f.NextRoot
+		}
 		flags.RotateWorkerToken, flags.RotateManagerToken = true, true
 	}
 	if flags.RotateWorkerToken {
