@@ -127,13 +127,18 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 	if err != nil {
 		return nil, plan.Errorf("%w", err)
 	}
-	tags, missing, err := imagesMissing(ctx, api, imgs)
+	missing, err := imagesMissing(ctx, api, imgs)
 	if err != nil {
 		return nil, plan.Errorf("%w", err)
 	}
-	var ids []any
+	// ids and tags come from the archive, whatever the engine holds, so a
+	// later step can use them on a first load and in check mode too.
+	var ids, tags []any
 	for _, img := range imgs {
 		ids = append(ids, img.ID)
+		for _, tag := range img.Tags {
+			tags = append(tags, tag)
+		}
 	}
 	res := &Result{Outputs: map[string]any{"id": imgs[0].ID, "ids": ids, "tags": tags}}
 	if len(missing) > 0 {
@@ -154,9 +159,8 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 }
 
 // imagesMissing names what the engine lacks of the archive's images: an
-// image by (short) ID, else each tag that does not point at it. tags are
-// the tags it checked: those of the images the engine has.
-func imagesMissing(ctx context.Context, api client.APIClient, imgs []archiveImage) (tags []any, missing []string, err error) {
+// image by (short) ID, else each tag that does not point at it.
+func imagesMissing(ctx context.Context, api client.APIClient, imgs []archiveImage) (missing []string, err error) {
 	for _, img := range imgs {
 		_, err := api.ImageInspect(ctx, img.ID)
 		switch {
@@ -164,19 +168,18 @@ func imagesMissing(ctx context.Context, api client.APIClient, imgs []archiveImag
 			missing = append(missing, img.ID[:19])
 			continue
 		case err != nil:
-			return nil, nil, err
+			return nil, err
 		}
 		for _, tag := range img.Tags {
-			tags = append(tags, tag)
 			cur, err := api.ImageInspect(ctx, tag)
 			if errdefs.IsNotFound(err) || (err == nil && cur.ID != img.ID) {
 				missing = append(missing, tag)
 			} else if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 	}
-	return tags, missing, nil
+	return missing, nil
 }
 
 // loadImages sends the archive to the engine, which reports failures
