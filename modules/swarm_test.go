@@ -63,32 +63,6 @@ func mustRun(t *testing.T, name string, tgt *Target, api client.APIClient, p Par
 	return r
 }
 
-func TestSchemasDocumented(t *testing.T) {
-	for _, n := range []string{"swarm_init", "swarm_join", "node_label", "node", "network", "secret", "config", "image"} {
-		m, ok := Get(n)
-		if !ok {
-			t.Fatalf("%s not registered", n)
-		}
-		if !strings.Contains(m.Doc, "\n\n") || !strings.Contains(m.Doc, n+"(") {
-			t.Errorf("%s: doc needs a summary line, details and an example", n)
-		}
-		for _, p := range m.Params {
-			if p.Doc == "" {
-				t.Errorf("%s.%s: no doc", n, p.Name)
-			}
-			if p.Name == "timeout" {
-				t.Errorf("%s: timeout is a common argument the runtime consumes", n)
-			}
-			if (p.Name == "token" || (n == "secret" && p.Name == "data")) && !p.Sensitive {
-				t.Errorf("%s.%s must be sensitive", n, p.Name)
-			}
-		}
-		if len(m.Outputs) == 0 {
-			t.Errorf("%s: outputs undocumented", n)
-		}
-	}
-}
-
 func TestJoinToken(t *testing.T) {
 	tok := fakeToken(fakeCA, "abc")
 	jt, err := parseJoinToken(tok)

@@ -21,17 +21,36 @@ func TestModulesReferenceInSync(t *testing.T) {
 	}
 }
 
-// Every module and every parameter is documented.
+// Every module's schema is documented: a summary line, details and an
+// example in its doc, a doc for every parameter; the runtime's common
+// arguments are not parameters; tokens and secret data are sensitive. The
+// Docker modules document their outputs, which later steps use.
 func TestEveryParameterDocumented(t *testing.T) {
+	withOutputs := map[string]bool{"swarm_init": true, "swarm_join": true, "node_label": true, "node": true,
+		"network": true, "secret": true, "config": true, "image": true, "stack": true}
 	for _, m := range modules.All() {
-		if m.Doc == "" || m.Run == nil {
-			t.Errorf("module %s: no doc or no Run", m.Name)
+		n := m.Name
+		if m.Run == nil || !strings.Contains(m.Doc, "\n\n") || !strings.Contains(m.Doc, n+"(") {
+			t.Errorf("module %s: no Run, or its doc needs a summary line, details and an example", n)
 		}
 		for _, p := range m.Params {
 			if p.Doc == "" {
-				t.Errorf("module %s: parameter %s has no doc", m.Name, p.Name)
+				t.Errorf("module %s: parameter %s has no doc", n, p.Name)
+			}
+			if p.Name == "timeout" {
+				t.Errorf("module %s: timeout is a common argument the runtime consumes", n)
+			}
+			if (p.Name == "token" || (n == "secret" && p.Name == "data")) && !p.Sensitive {
+				t.Errorf("module %s: parameter %s must be sensitive", n, p.Name)
 			}
 		}
+		if withOutputs[n] && len(m.Outputs) == 0 {
+			t.Errorf("module %s: outputs undocumented", n)
+		}
+		delete(withOutputs, n)
+	}
+	if len(withOutputs) > 0 {
+		t.Errorf("modules not registered: %v", withOutputs)
 	}
 }
 

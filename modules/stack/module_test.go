@@ -2,7 +2,6 @@ package stack
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/docker/docker/client"
@@ -47,30 +46,4 @@ func mustRun(t *testing.T, tgt *modules.Target, api client.APIClient, p modules.
 		t.Fatalf("stack: %v", err)
 	}
 	return r
-}
-
-// The same checks as modules' TestSchemasDocumented, for stack.
-func TestSchemaDocumented(t *testing.T) {
-	n := "stack"
-	m, ok := modules.Get(n)
-	if !ok {
-		t.Fatalf("%s not registered", n)
-	}
-	if !strings.Contains(m.Doc, "\n\n") || !strings.Contains(m.Doc, n+"(") {
-		t.Errorf("%s: doc needs a summary line, details and an example", n)
-	}
-	for _, p := range m.Params {
-		if p.Doc == "" {
-			t.Errorf("%s.%s: no doc", n, p.Name)
-		}
-		if p.Name == "timeout" {
-			t.Errorf("%s: timeout is a common argument the runtime consumes", n)
-		}
-		if p.Name == "token" && !p.Sensitive {
-			t.Errorf("%s.%s must be sensitive", n, p.Name)
-		}
-	}
-	if len(m.Outputs) == 0 {
-		t.Errorf("%s: outputs undocumented", n)
-	}
 }

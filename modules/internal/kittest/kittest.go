@@ -32,18 +32,8 @@ type Runner struct {
 // Conform checks a module that changes something on its fixture.
 func Conform(t *testing.T, r Runner) {
 	t.Helper()
-	before := r.Touched()
-	check, err := r.Run(true)
-	if err != nil {
-		t.Fatalf("check: %v", err)
-	}
-	if after := r.Touched(); !reflect.DeepEqual(before, after) {
-		t.Fatalf("check mode changed the host:\nbefore %v\nafter  %v", before, after)
-	}
-	real, err := r.Run(false)
-	if err != nil {
-		t.Fatalf("real: %v", err)
-	}
+	check := untouched(t, r, true, "check mode")
+	real := mustRun(t, r, false)
 	if !check.Changed || !real.Changed || len(real.Changes) == 0 {
 		t.Fatalf("the fixture must change something: check %+v, real %+v", check, real)
 	}
@@ -77,22 +67,33 @@ func Wording(msg, list string) bool {
 // message, and leave the host as it was.
 func ReadOnly(t *testing.T, r Runner) {
 	t.Helper()
-	before := r.Touched()
-	check, err := r.Run(true)
-	if err != nil {
-		t.Fatalf("check: %v", err)
-	}
-	real, err := r.Run(false)
-	if err != nil {
-		t.Fatalf("real: %v", err)
-	}
-	if after := r.Touched(); !reflect.DeepEqual(before, after) {
-		t.Fatalf("a read-only module changed the host:\nbefore %v\nafter  %v", before, after)
-	}
+	check := untouched(t, r, true, "check mode")
+	real := untouched(t, r, false, "a read-only module")
 	if check.Changed || real.Changed || len(check.Changes)+len(real.Changes) != 0 {
 		t.Errorf("a read-only module reports changes: check %+v, real %+v", check, real)
 	}
 	if check.Msg != real.Msg {
 		t.Errorf("check says %q, the real run %q", check.Msg, real.Msg)
 	}
+}
+
+// mustRun runs once; an error ends the test.
+func mustRun(t *testing.T, r Runner, check bool) Outcome {
+	t.Helper()
+	o, err := r.Run(check)
+	if err != nil {
+		t.Fatalf("check=%v: %v", check, err)
+	}
+	return o
+}
+
+// untouched runs once and fails the test, naming who, if the host changed.
+func untouched(t *testing.T, r Runner, check bool, who string) Outcome {
+	t.Helper()
+	before := r.Touched()
+	o := mustRun(t, r, check)
+	if after := r.Touched(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("%s changed the host:\nbefore %v\nafter  %v", who, before, after)
+	}
+	return o
 }
