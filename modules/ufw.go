@@ -172,18 +172,35 @@ func ufwPort(s string) (string, error) {
 	if !ufwPortRe.MatchString(s) {
 		return "", fmt.Errorf("port %q: want a number, a range low:high or a comma list", s)
 	}
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(part, ":")
-		l, _ := strconv.Atoi(lo)
-		h := l
-		if isRange {
-			h, _ = strconv.Atoi(hi)
-		}
-		if l < 1 || h > 65535 || h < l || (isRange && h == l) {
+	for _, r := range ufwRanges(s) {
+		if r.lo < 1 || r.hi > 65535 || r.hi < r.lo || (r.isRange && r.hi == r.lo) {
 			return "", fmt.Errorf("port %q: out of range", s)
 		}
 	}
 	return s, nil
+}
+
+// portRange is one part of a ufw port spec: a port (lo == hi) or lo:hi.
+type portRange struct {
+	lo, hi  int
+	isRange bool
+}
+
+// ufwRanges splits a port spec that matched ufwPortRe ("22", "80,443",
+// "60000:61000") into its parts.
+func ufwRanges(spec string) []portRange {
+	var out []portRange
+	for _, part := range strings.Split(spec, ",") {
+		lo, hi, isRange := strings.Cut(part, ":")
+		r := portRange{isRange: isRange}
+		r.lo, _ = strconv.Atoi(lo)
+		r.hi = r.lo
+		if isRange {
+			r.hi, _ = strconv.Atoi(hi)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // ufwDesired turns the rules parameter into normalised rules.
@@ -318,14 +335,8 @@ func ufwPortCovers(spec string, port int) bool {
 	if spec == "any" {
 		return true
 	}
-	for _, part := range strings.Split(spec, ",") {
-		lo, hi, isRange := strings.Cut(part, ":")
-		l, _ := strconv.Atoi(lo)
-		h := l
-		if isRange {
-			h, _ = strconv.Atoi(hi)
-		}
-		if port >= l && port <= h {
+	for _, r := range ufwRanges(spec) {
+		if port >= r.lo && port <= r.hi {
 			return true
 		}
 	}
