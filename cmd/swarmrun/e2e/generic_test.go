@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 // TestGenericModules plays testdata/e2e/generic/site.star (command, shell,
@@ -65,9 +66,9 @@ func TestGenericModules(t *testing.T) {
 		return r
 	}
 
-	before := genTree(t, root)
+	before := testutil.Tree(t, root)
 	check := play("--check")
-	if after := genTree(t, root); !reflect.DeepEqual(before, after) {
+	if after := testutil.Tree(t, root); !reflect.DeepEqual(before, after) {
 		t.Fatalf("--check modified files:\nbefore %v\nafter  %v", before, after)
 	}
 	if genSvcRunning(svc) {
@@ -135,33 +136,6 @@ func TestGenericModules(t *testing.T) {
 
 // The helpers are this file's own (prefixed gen) so that the test does not
 // depend on the lab tests' helpers in the same package.
-
-// genTree describes every path below dir (type, mode, size, mtime, content
-// hash, link target) to show that --check touched nothing.
-func genTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.Walk(dir, func(p string, fi fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		d := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, _ := os.ReadFile(p)
-			d += fmt.Sprintf(" %x", sha256.Sum256(b))
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			l, _ := os.Readlink(p)
-			d += " -> " + l
-		}
-		m[p] = d
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // genStartSSHD runs a private sshd on a free port of 127.0.0.1 that lets
 // root in with a fresh key, and returns an inventory for it.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 // TestVaultSite: the example's group_vars/all.yml, encrypted by the real
@@ -57,7 +59,7 @@ func TestVaultSite(t *testing.T) {
 	ansible("encrypt", "--vault-id", "prod@"+pw, filepath.Join(inv, "group_vars", "all.yml"))
 	ansible("encrypt", "--vault-password-file", pw, filepath.Join(pb, "secrets", "web_api_key"))
 	site := filepath.Join(pb, "site.star")
-	if a, b := mustRead(t, site), mustRead(t, filepath.Join(root, "playbooks", "site.star")); a != b {
+	if a, b := testutil.ReadFile(t, site), testutil.ReadFile(t, filepath.Join(root, "playbooks", "site.star")); a != b {
 		t.Fatal("site.star copy differs")
 	}
 
@@ -100,13 +102,4 @@ func TestVaultSite(t *testing.T) {
 	if again.Err != nil || len(again.With("changed")) != 0 {
 		t.Errorf("second run (ANSIBLE_VAULT_PASSWORD_FILE): %v, changed %v\n%s", again.Err, again.With("changed"), again.Out)
 	}
-}
-
-func mustRead(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
