@@ -89,7 +89,7 @@ id -u deploy`
 	invDeployBecome := inv("deploy", " ansible_become=true")
 	invOpsPassword := inv("ops", " ansible_become=true ansible_become_password="+becomeOpsPassword)
 
-	playbook := filepath.Join(repoRoot(t), "testdata", "e2e", "become", "site.star")
+	playbook := e2eData(t, "become", "site.star")
 	play := func(t *testing.T, inventory, password string, args ...string) *PlayRun {
 		t.Helper()
 		full := append([]string{"play", playbook, "-i", inventory, "--output", "json"}, args...)

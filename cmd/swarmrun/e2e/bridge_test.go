@@ -15,7 +15,7 @@ const bridgeNet = 74
 // service's version stays (it was updated on every run).
 func TestStackBridgeIdempotent(t *testing.T) {
 	l := startLab(t, bridgeNet, 1, true)
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "bridge", "bridge.star")
+	pb := e2eData(t, "bridge", "bridge.star")
 	img := "image_tar=" + filepath.Join(l.Dir, "testweb.tar")
 	first := l.MustPlay(t, pb, "-e", img)
 	if len(first.With("changed")) == 0 {

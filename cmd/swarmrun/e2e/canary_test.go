@@ -52,7 +52,7 @@ func TestSecretCanary(t *testing.T) {
 	t.Setenv("CANARY_PEM", canaryPEM)
 	t.Setenv("CANARY_PW", canaryPW)
 	t.Setenv("CANARY_SHORT", canaryShort)
-	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "canary")
+	dir := e2eData(t, "canary")
 	img := "image_tar=" + filepath.Join(l.Dir, "testweb.tar")
 	var all strings.Builder
 	run := func(args ...string) (string, error) {

@@ -27,10 +27,7 @@ shell(hosts("h1"), name = "echo secret", cmd = "echo token=" + env("E2E_MODES_SE
 	inv, _ := os.ReadFile(l.Inventory)
 	os.WriteFile(ghost, []byte(strings.Replace(string(inv), "[workers]", "[workers]\nghost ansible_host=198.18.41.99", 1)), 0o644)
 	t.Setenv("E2E_MODES_SECRET", "modes-secret-991")
-	sw := func(args ...string) (string, int) {
-		out, err := l.Swarmrun(args...)
-		return out, exitCode(err)
-	}
+	sw := l.SwarmrunExit
 
 	out, code := sw("play", book, "-i", ghost, "--syntax-check")
 	if code != 0 || !strings.Contains(out, "syntax ok: 2 steps") {

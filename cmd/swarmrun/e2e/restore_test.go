@@ -48,18 +48,16 @@ PY`
 func TestRestore(t *testing.T) {
 	t.Parallel() // beside the fresh tests, after the sequential ones (see testFresh)
 	l := startLabArgs(t, restoreNet, 4, "--fresh", "--distro", "debian-13", "--managers", "3")
-	root := repoRoot(t)
-	l.Setenv("WEB_API_KEY", "e2e-restore-value-0001")
 	// Debian 13's docker.io has no docker CLI: neither the playbooks nor
 	// this test's checks (the Engine API from python3) need one.
-	vars := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
-	site := filepath.Join(root, "playbooks", "site.star")
+	vars := l.WebSecret("e2e-restore-value-0001")
+	site := playbook(t, "site.star")
 	l.MustPlay(t, site, vars...)
 	webAnswers(t, l, "after site.star")
 	before := l.MustSSH(t, "h1", objectsScript)
 
 	dest := t.TempDir()
-	l.MustPlay(t, filepath.Join(root, "playbooks", "backup.star"), "-e", "backup_dir="+dest)
+	l.MustPlay(t, playbook(t, "backup.star"), "-e", "backup_dir="+dest)
 	var archive, from string
 	for _, h := range []string{"h2", "h3"} {
 		if a := filepath.Join(dest, h, "var", "backups", "swarm-"+h+".tar.gz"); fileExists(a) {
@@ -75,7 +73,7 @@ func TestRestore(t *testing.T) {
 	for _, h := range []string{"h1", "h2", "h3"} {
 		l.MustSSH(t, h, "systemctl stop docker docker.socket && rm -rf /var/lib/docker/swarm && systemctl start docker")
 	}
-	restore := filepath.Join(root, "playbooks", "restore.star")
+	restore := playbook(t, "restore.star")
 	restoreRefusesAndChecks(t, l, restore, archive, from)
 	t1 := time.Now()
 	run := l.MustPlay(t, restore, "-e", "archive="+archive, "-e", "node="+from)

@@ -39,7 +39,7 @@ const swarmMoreNet = 35 // 198.18.35.0/24
 func TestSwarmMore(t *testing.T) {
 	t0 := time.Now()
 	l := startLab(t, swarmMoreNet, 2, true)
-	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm", "more")
+	dir := e2eData(t, "swarm", "more")
 	pb := func(name string) string { return filepath.Join(dir, name) }
 	l.MustPlay(t, pb("setup.star"))
 	defer func() { t.Logf("TestSwarmMore: %s", time.Since(t0).Round(time.Second)) }()

@@ -65,7 +65,7 @@ func play(t *testing.T, l *Lab, playbook, password string, args ...string) playR
 	t.Helper()
 	t.Setenv("APP_PASSWORD", password)
 	t0 := time.Now()
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm", playbook)
+	pb := e2eData(t, "swarm", playbook)
 	r := playRun{l.Play(t, pb, append([]string{"--diff", "-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar")}, args...)...)}
 	if strings.Contains(r.Out, password) {
 		t.Errorf("the secret value appears in the output of %s", playbook)

@@ -23,10 +23,9 @@ func TestVaultSite(t *testing.T) {
 		t.Fatal("ansible-vault not found (apt-get install -y ansible)")
 	}
 	l := startLab(t, 40, 2, true)
-	root := repoRoot(t)
 	work := t.TempDir()
 	pb := filepath.Join(work, "pb")
-	if out, err := exec.Command("cp", "-r", filepath.Join(root, "playbooks"), pb).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-r", playbook(t), pb).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
 	os.RemoveAll(filepath.Join(pb, "secrets"))
@@ -34,7 +33,7 @@ func TestVaultSite(t *testing.T) {
 	os.MkdirAll(filepath.Join(inv, "group_vars"), 0o755)
 	os.MkdirAll(filepath.Join(pb, "secrets"), 0o700)
 	hosts, _ := os.ReadFile(l.Inventory)
-	example, _ := os.ReadFile(filepath.Join(root, "playbooks", "inventory", "group_vars", "all.yml"))
+	example, _ := os.ReadFile(playbook(t, "inventory", "group_vars", "all.yml"))
 	const secretValue = "vaulted-api-key-4711"
 	files := map[string]string{
 		filepath.Join(inv, "hosts"):                 string(hosts),
@@ -59,7 +58,7 @@ func TestVaultSite(t *testing.T) {
 	ansible("encrypt", "--vault-id", "prod@"+pw, filepath.Join(inv, "group_vars", "all.yml"))
 	ansible("encrypt", "--vault-password-file", pw, filepath.Join(pb, "secrets", "web_api_key"))
 	site := filepath.Join(pb, "site.star")
-	if a, b := testutil.ReadFile(t, site), testutil.ReadFile(t, filepath.Join(root, "playbooks", "site.star")); a != b {
+	if a, b := testutil.ReadFile(t, site), testutil.ReadFile(t, playbook(t, "site.star")); a != b {
 		t.Fatal("site.star copy differs")
 	}
 
