@@ -71,9 +71,7 @@ func TestAdhoc(t *testing.T) {
 func testCfgBecomeUser(t *testing.T, l *Lab) {
 	dir := t.TempDir()
 	cfg := "[defaults]\ninventory = " + l.Inventory + "\n[privilege_escalation]\nbecome = True\nbecome_user = nobody\n"
-	if err := os.WriteFile(filepath.Join(dir, "ansible.cfg"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "ansible.cfg"), cfg)
 	os.Chmod(dir, 0o755)
 	inDir := func(args ...string) (string, int) {
 		cmd := exec.Command(l.Bin, args...)

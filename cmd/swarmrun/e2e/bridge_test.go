@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,7 +15,7 @@ const bridgeNet = 74
 func TestStackBridgeIdempotent(t *testing.T) {
 	l := startLab(t, bridgeNet, 1, true)
 	pb := e2eData(t, "bridge", "bridge.star")
-	img := "image_tar=" + filepath.Join(l.Dir, "testweb.tar")
+	img := l.ImageVar()
 	first := l.MustPlay(t, pb, "-e", img)
 	if len(first.With("changed")) == 0 {
 		t.Fatalf("first run changed nothing:\n%s", first.Out)

@@ -53,7 +53,7 @@ func TestSecretCanary(t *testing.T) {
 	t.Setenv("CANARY_PW", canaryPW)
 	t.Setenv("CANARY_SHORT", canaryShort)
 	dir := e2eData(t, "canary")
-	img := "image_tar=" + filepath.Join(l.Dir, "testweb.tar")
+	img := l.ImageVar()
 	var all strings.Builder
 	run := func(args ...string) (string, error) {
 		out, err := l.Swarmrun(args...)

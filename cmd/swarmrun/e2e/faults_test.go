@@ -23,13 +23,10 @@ const faultNet = 71
 // half-written, and once the link is back the next run converges.
 func TestFaultLinkCut(t *testing.T) {
 	l := startLab(t, faultNet, 3, false)
-	inv, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Keepalives every second, as a user would set for a flaky network.
-	fast := filepath.Join(t.TempDir(), "inventory")
-	os.WriteFile(fast, []byte(strings.Replace(string(inv), "ansible_ssh_common_args='", "ansible_ssh_common_args='-o ServerAliveInterval=1 ", 1)), 0o644)
+	fast := l.InventoryWith(t, filepath.Join(t.TempDir(), "inventory"), func(inv string) string {
+		return strings.Replace(inv, "ansible_ssh_common_args='", "ansible_ssh_common_args='-o ServerAliveInterval=1 ", 1)
+	})
 	pb := e2eData(t, "faults", "linkcut.star")
 
 	cmd := exec.Command(l.Bin, "play", pb, "-i", fast, "--output", "json")

@@ -210,9 +210,7 @@ func testStackAbsent(t *testing.T, l *Lab) {
 	dir := t.TempDir()
 	lib := playbook(t, "lib", "swarm.star")
 	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(fmt.Sprintf("load(%q, \"healthy_manager\")\nvia = healthy_manager(hosts(\"managers\"))\n%s\n", lib, body)), 0o644)
-		return p
+		return writeFile(t, filepath.Join(dir, name), fmt.Sprintf("load(%q, \"healthy_manager\")\nvia = healthy_manager(hosts(\"managers\"))\n%s\n", lib, body))
 	}
 	netGone := write("net.star", `network(via, name = "app", state = "absent")`)
 	r := l.Play(t, netGone)
@@ -228,12 +226,14 @@ func testStackAbsent(t *testing.T, l *Lab) {
 
 // threeManagers rewrites the lab's inventory: h1-h3 managers, the rest workers.
 func threeManagers(t *testing.T, l *Lab) {
-	b, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l.InventoryWith(t, l.Inventory, moveManagers)
+}
+
+// moveManagers moves the lines of h2 and h3 of an inventory to its first
+// group, after h1's.
+func moveManagers(inv string) string {
 	var managers, out []string
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(inv, "\n") {
 		if strings.HasPrefix(line, "h2 ") || strings.HasPrefix(line, "h3 ") {
 			managers = append(managers, line)
 			continue
@@ -243,10 +243,7 @@ func threeManagers(t *testing.T, l *Lab) {
 	text := strings.Join(out, "\n")
 	h1 := strings.Index(text, "\nh1 ")
 	end := h1 + 1 + strings.Index(text[h1+1:], "\n")
-	text = text[:end+1] + strings.Join(managers, "\n") + "\n" + text[end+1:]
-	if err := os.WriteFile(l.Inventory, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return text[:end+1] + strings.Join(managers, "\n") + "\n" + text[end+1:]
 }
 
 // dockerStarts counts how often dockerd has started on a host (its log).
@@ -313,10 +310,9 @@ func testQuorumGuard(t *testing.T, l *Lab) {
 	defer startDocker(t, l, "h2")
 	l.WaitOutput(t, 60*time.Second, "h2 seen down", "h1", "docker node inspect h2 --format '{{.Status.State}} {{.ManagerStatus.Reachability}}'", "down unreachable")
 	pid := trim(l.MustSSH(t, "h3", "cat /var/run/docker.pid; sha256sum /etc/docker/daemon.json"))
-	pb := filepath.Join(t.TempDir(), "guard.star")
-	os.WriteFile(pb, []byte(fmt.Sprintf(`load(%q, "docker_daemon")
+	pb := writeFile(t, filepath.Join(t.TempDir(), "guard.star"), fmt.Sprintf(`load(%q, "docker_daemon")
 docker_daemon(hosts("h3"), hosts("managers"))
-`, playbook(t, "lib", "docker.star"))), 0o644)
+`, playbook(t, "lib", "docker.star")))
 	r := l.Play(t, pb, "-e", `{"daemon_json": {"log-opts": {"max-size": "16m"}}}`)
 	want := "refusing to restart Docker on h3: 2 of 3 managers are Ready (not Ready now: h2); without h3 only 1 would be, and raft needs 2"
 	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, want) {
@@ -325,7 +321,7 @@ docker_daemon(hosts("h3"), hosts("managers"))
 	if after := trim(l.MustSSH(t, "h3", "cat /var/run/docker.pid; sha256sum /etc/docker/daemon.json")); after != pid {
 		t.Errorf("h3 was touched: %q -> %q", pid, after)
 	}
-	os.WriteFile(pb, []byte(`node(hosts("h1"), node = "h3", role = "worker")`), 0o644)
+	writeFile(t, pb, `node(hosts("h1"), node = "h3", role = "worker")`)
 	r = l.Play(t, pb)
 	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, "refusing to demote h3") {
 		t.Errorf("demote: exit %d\n%s", exitCode(r.Err), r.Out)

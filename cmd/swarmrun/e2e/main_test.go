@@ -90,6 +90,16 @@ func e2eData(t testing.TB, name ...string) string {
 	return filepath.Join(append([]string{repoRoot(t), "testdata", "e2e"}, name...)...)
 }
 
+// writeFile writes content to p (mode 0644) or fails the test; it
+// returns p.
+func writeFile(t testing.TB, p, content string) string {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Binary builds ./cmd/swarmrun once per test process and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
@@ -281,6 +291,21 @@ func (l *Lab) Swarmrun(args ...string) (string, error) {
 // Setenv sets an environment variable for this lab's swarmrun runs only:
 // unlike t.Setenv, it leaves the process alone, so parallel tests may use it.
 func (l *Lab) Setenv(key, value string) { l.Env = append(l.Env, key+"="+value) }
+
+// InventoryWith writes the lab's inventory, changed by edit, to p and
+// returns p.
+func (l *Lab) InventoryWith(t testing.TB, p string, edit func(inv string) string) string {
+	t.Helper()
+	b, err := os.ReadFile(l.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, p, edit(string(b)))
+}
+
+// ImageVar is the -e that gives a playbook the lab's test image
+// (image_tar: the testweb.tar `lab up` saved).
+func (l *Lab) ImageVar() string { return "image_tar=" + filepath.Join(l.Dir, "testweb.tar") }
 
 // SwarmrunExit is Swarmrun with the exit code instead of the error.
 func (l *Lab) SwarmrunExit(args ...string) (string, int) {

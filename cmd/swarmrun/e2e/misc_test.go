@@ -17,7 +17,7 @@ func TestMiscModules(t *testing.T) {
 	l := startLab(t, 38, 2, true)
 	pb := e2eData(t, "misc", "misc.star")
 	fetchDir := t.TempDir()
-	args := []string{"-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar"), "-e", "fetch_dir=" + fetchDir}
+	args := []string{"-e", l.ImageVar(), "-e", "fetch_dir=" + fetchDir}
 	// h2 lacks the image: only it must load it.
 	l.MustSSH(t, "h2", "docker image rm swarmrun/testweb:latest")
 

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -182,10 +181,7 @@ func udpArrives(t *testing.T, l *Lab, to string, sender func(string) (string, er
 func TestNetworkFirewall(t *testing.T) {
 	l := startLab(t, 51, 3, true)
 	site := playbook(t, "site.star")
-	compose := filepath.Join(t.TempDir(), "net.yml")
-	if err := os.WriteFile(compose, []byte(netStack), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	compose := writeFile(t, filepath.Join(t.TempDir(), "net.yml"), netStack)
 	t.Setenv("WEB_API_KEY", "e2e-network-0001")
 	vars := []string{"-e", netVars(l.Net, compose, true), "--diff"}
 	out := outsider(t, l)

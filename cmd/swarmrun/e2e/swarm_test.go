@@ -13,7 +13,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -66,7 +65,7 @@ func play(t *testing.T, l *Lab, playbook, password string, args ...string) playR
 	t.Setenv("APP_PASSWORD", password)
 	t0 := time.Now()
 	pb := e2eData(t, "swarm", playbook)
-	r := playRun{l.Play(t, pb, append([]string{"--diff", "-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar")}, args...)...)}
+	r := playRun{l.Play(t, pb, append([]string{"--diff", "-e", l.ImageVar()}, args...)...)}
 	if strings.Contains(r.Out, password) {
 		t.Errorf("the secret value appears in the output of %s", playbook)
 	}
@@ -212,15 +211,9 @@ func TestSwarmModules(t *testing.T) {
 func TestSwarmThreeManagers(t *testing.T) {
 	l := startLab(t, swarmNet+1, 3, true)
 	// The same hosts, all in the managers group.
-	inv, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	three := strings.Replace(strings.Replace(string(inv), "[workers]\n", "", 1), "[managers]\n", "[managers]\n", 1)
-	l.Inventory = filepath.Join(l.Dir, "inventory-3-managers")
-	if err := os.WriteFile(l.Inventory, []byte(three), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	l.Inventory = l.InventoryWith(t, filepath.Join(l.Dir, "inventory-3-managers"), func(inv string) string {
+		return strings.Replace(strings.Replace(inv, "[workers]\n", "", 1), "[managers]\n", "[managers]\n", 1)
+	})
 
 	check := mustPlay(t, l, "managers.star", "unused", "--check")
 	first := mustPlay(t, l, "managers.star", "unused")
