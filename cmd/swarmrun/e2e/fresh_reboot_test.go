@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +19,7 @@ func TestFreshRollingReboot(t *testing.T) {
 	secrets := l.WebSecret("e2e-reboot-value-0001")
 	site := playbook(t, "site.star")
 	l.MustPlay(t, site, secrets...)
-	eventually(t, 2*time.Minute, "web stack answering with 2 replicas", func() error {
-		if n, err := probeWeb(l); err != nil || n < 2 {
-			return fmt.Errorf("%d answering: %v", n, err)
-		}
-		return nil
-	})
+	webAnswers(t, l, 2*time.Minute, "after site.star")
 
 	polls := pollQuorum(t, l, "h1", "h2", "h3")
 	t0 := time.Now()

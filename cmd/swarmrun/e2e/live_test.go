@@ -28,12 +28,7 @@ func TestLiveCluster(t *testing.T) {
 	site := playbook(t, "site.star")
 	base := append(l.WebSecret("e2e-live-value-0001"), "--limit", "all:!h6")
 	l.MustPlay(t, site, base...)
-	eventually(t, 90*time.Second, "web stack answering with 2 replicas", func() error {
-		if n, err := probeWeb(l); err != nil || n < 2 {
-			return fmt.Errorf("%d answering: %v", n, err)
-		}
-		return nil
-	})
+	webAnswers(t, l, 90*time.Second, "after site.star")
 	if nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | sort"); nodes != "h1 Leader\nh2 Reachable\nh3 Reachable\nh4 \nh5 \n" {
 		t.Fatalf("docker node ls = %q", nodes)
 	}

@@ -53,7 +53,7 @@ func TestRestore(t *testing.T) {
 	vars := l.WebSecret("e2e-restore-value-0001")
 	site := playbook(t, "site.star")
 	l.MustPlay(t, site, vars...)
-	webAnswers(t, l, "after site.star")
+	webAnswers(t, l, 3*time.Minute, "after site.star")
 	before := l.MustSSH(t, "h1", objectsScript)
 
 	dest := t.TempDir()
@@ -81,7 +81,7 @@ func TestRestore(t *testing.T) {
 	if !strings.Contains(run.Out, "forced a new cluster") || !strings.Contains(run.Out, "stale node") {
 		t.Errorf("restore: no new cluster or no stale node removed\n%s", run.Out)
 	}
-	webAnswers(t, l, "after restore.star")
+	webAnswers(t, l, 3*time.Minute, "after restore.star")
 	serving := time.Since(t1)
 	outage, back := watch()
 	again := "it never stopped answering"
@@ -135,17 +135,6 @@ func restoreRefusesAndChecks(t *testing.T, l *Lab, restore, archive, from string
 	}
 }
 
-// webAnswers waits until the web stack answers on two hosts (its replicas).
-func webAnswers(t *testing.T, l *Lab, when string) {
-	t.Helper()
-	eventually(t, 3*time.Minute, "web stack answering with 2 replicas "+when, func() error {
-		if n, err := probeWeb(l); err != nil || n < 2 {
-			return fmt.Errorf("%d answering: %v", n, err)
-		}
-		return nil
-	})
-}
-
 // watchOutage probes the web stack every 200 ms until its stop function is
 // called, which returns how long no host answered (the failed probes times
 // 200 ms) and when the last such probe was (zero if none).
@@ -156,16 +145,11 @@ func watchOutage(l *Lab) func() (time.Duration, time.Time) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
+		everyTick(stop, func() {
 			if _, err := probeWeb(l); err != nil {
 				last, lost = time.Now(), lost+1
 			}
-		}
+		})
 	}()
 	return func() (time.Duration, time.Time) {
 		close(stop)

@@ -69,16 +69,7 @@ func TestSite(t *testing.T) {
 	if !strings.HasPrefix(net, "overlay true ") || !strings.Contains(net, `"encrypted"`) {
 		t.Errorf("network app = %q, want an attachable encrypted overlay", net)
 	}
-	eventually(t, 90*time.Second, "web stack answering with its secret", func() error {
-		n, err := probeWeb(l)
-		if err != nil {
-			return err
-		}
-		if n < 2 {
-			return fmt.Errorf("%d nodes answer, want 2 replicas", n)
-		}
-		return nil
-	})
+	webAnswers(t, l, 90*time.Second, "with its secret")
 
 	again := l.MustPlay(t, site, secrets...)
 	if got := again.With("changed"); len(got) != 0 {
@@ -164,6 +155,17 @@ func probeWeb(l *Lab) (int, error) {
 		return 0, fmt.Errorf("no host answers on :8080: %v", last)
 	}
 	return n, nil
+}
+
+// webAnswers waits until the web stack answers on two hosts (its replicas).
+func webAnswers(t *testing.T, l *Lab, timeout time.Duration, when string) {
+	t.Helper()
+	eventually(t, timeout, "web stack answering with 2 replicas "+when, func() error {
+		if n, err := probeWeb(l); err != nil || n < 2 {
+			return fmt.Errorf("%d answering: %v", n, err)
+		}
+		return nil
+	})
 }
 
 // probeDuring probes the web service every 200 ms while f runs and returns
