@@ -413,36 +413,30 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 	}
 	var lost, total atomic.Int64
 	var run, longest int // consecutive unanswered ticks (read after done)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		waitFirstAnswers(&last, len(managers))
-		everyTick(stop, func() {
-			total.Add(1)
-			// Unanswered: every manager's latest poll failed (or none
-			// finished for 5 s); a slow answer on a loaded machine is one.
-			answered := false
-			last.Range(func(_, v any) bool {
-				a := v.(pollAnswer)
-				answered = answered || (a.ok && time.Since(a.at) < 5*time.Second)
-				return !answered
-			})
-			if answered {
-				run = 0
-			} else {
-				run++
-				longest = max(longest, run)
-				lost.Add(1)
-				t.Logf("no manager answered docker node ls at %s", time.Now().Format("15:04:05.000"))
-			}
+	// Ticks count once every manager answered (ssh and sudo start slowly).
+	stopTicks := tick(func() { waitFirstAnswers(&last, len(managers)) }, func() {
+		total.Add(1)
+		// Unanswered: every manager's latest poll failed (or none
+		// finished for 5 s); a slow answer on a loaded machine is one.
+		answered := false
+		last.Range(func(_, v any) bool {
+			a := v.(pollAnswer)
+			answered = answered || (a.ok && time.Since(a.at) < 5*time.Second)
+			return !answered
 		})
-	}()
+		if answered {
+			run = 0
+		} else {
+			run++
+			longest = max(longest, run)
+			lost.Add(1)
+			t.Logf("no manager answered docker node ls at %s", time.Now().Format("15:04:05.000"))
+		}
+	})
 	var once sync.Once
 	end := func() {
 		once.Do(func() {
-			close(stop)
-			<-done
+			stopTicks()
 			sessions.stop()
 		})
 	}

@@ -141,19 +141,13 @@ func restoreRefusesAndChecks(t *testing.T, l *Lab, restore, archive, from string
 func watchOutage(l *Lab) func() (time.Duration, time.Time) {
 	var lost int
 	var last time.Time
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		everyTick(stop, func() {
-			if _, err := probeWeb(l); err != nil {
-				last, lost = time.Now(), lost+1
-			}
-		})
-	}()
+	stop := tick(nil, func() {
+		if _, err := probeWeb(l); err != nil {
+			last, lost = time.Now(), lost+1
+		}
+	})
 	return func() (time.Duration, time.Time) {
-		close(stop)
-		<-done
+		stop()
 		return time.Duration(lost) * 200 * time.Millisecond, last
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,35 +172,41 @@ func webAnswers(t *testing.T, l *Lab, timeout time.Duration, when string) {
 func probeDuring(t *testing.T, l *Lab, f func()) int {
 	t.Helper()
 	var failed, total atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		everyTick(stop, func() {
-			total.Add(1)
-			if _, err := probeWeb(l); err != nil {
-				failed.Add(1)
-				t.Logf("probe failed: %v", err)
-			}
-		})
-	}()
+	stop := tick(nil, func() {
+		total.Add(1)
+		if _, err := probeWeb(l); err != nil {
+			failed.Add(1)
+			t.Logf("probe failed: %v", err)
+		}
+	})
 	f()
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("%d of %d probes failed", failed.Load(), total.Load())
 	return int(failed.Load())
 }
 
-// everyTick calls f every 200 ms until stop is closed.
-func everyTick(stop <-chan struct{}, f func()) {
-	for {
-		select {
-		case <-stop:
-			return
-		case <-time.After(200 * time.Millisecond):
+// tick calls f every 200 ms in the background (once before, if not nil,
+// has returned) until the function it returns is called, which waits for
+// the last call to end.
+func tick(before, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		if before != nil {
+			before()
 		}
-		f()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			f()
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
 
