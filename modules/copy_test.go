@@ -2,8 +2,6 @@ package modules
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmrun/swarmrun/internal/testutil"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
@@ -64,32 +63,12 @@ func genRun(t *testing.T, tg *Target, check bool, module string, given map[strin
 	return m.Run(ctx, &c, genParams(t, module, given))
 }
 
-// genSnapshot describes every path below dir: type, mode, owner ids, size,
-// content hash and link target, so a check run can be shown to touch nothing.
-func genSnapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.Walk(dir, func(p string, fi fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		d := fmt.Sprintf("%v %d %v", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, _ := os.ReadFile(p)
-			d += fmt.Sprintf(" %x", sha256.Sum256(b))
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			l, _ := os.Readlink(p)
-			d += " -> " + l
-		}
-		out[p] = d
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// genSnapshot and genRead are the shared test helpers, as the module tests
+// call them.
+var (
+	genSnapshot = testutil.Tree
+	genRead     = testutil.ReadFile
+)
 
 // genConverge runs a step four times: check mode (must predict a change and
 // touch nothing), for real (a change), again (no change) and check mode
@@ -129,15 +108,6 @@ func genConverge(t *testing.T, tg *Target, dir, module string, given map[string]
 		}
 	}
 	return first
-}
-
-func genRead(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func genMode(t *testing.T, p string) fs.FileMode {

@@ -3,10 +3,11 @@ package vault
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 func TestRoundTripAndLabels(t *testing.T) {
@@ -77,28 +78,12 @@ func TestSources(t *testing.T) {
 
 // TestOracleVault checks both directions against ansible-vault itself.
 func TestOracleVault(t *testing.T) {
-	if os.Getenv("SWARMRUN_SKIP_ANSIBLE") == "1" || testing.Short() {
-		t.Skip("the Ansible oracle (make oracle)")
-	}
-	tool, err := exec.LookPath("ansible-vault")
-	if err != nil {
-		t.Fatal("ansible-vault not found: apt-get install -y ansible (or SWARMRUN_SKIP_ANSIBLE=1)")
-	}
 	dir := t.TempDir()
+	ansible := testutil.AnsibleVault(t, dir)
 	pwFile := filepath.Join(dir, "pw")
 	os.WriteFile(pwFile, []byte("correct horse\n"), 0o600)
 	secret := []Secret{{ID: "dev", Password: []byte("correct horse")}}
 	plaintext := "db_password: s3cr3t-ü\nport: 5432\n"
-	ansible := func(args ...string) string {
-		cmd := exec.Command(tool, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("ansible-vault %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
 	for _, id := range []string{"", "dev@"} {
 		// ansible-vault writes, we read.
 		f := filepath.Join(dir, "theirs.yml")

@@ -86,103 +86,71 @@ func main() {
 	os.Exit(benchMain())
 }
 
-func benchMain() int {
-	quick := flag.Bool("quick", false, "hosts 1 and 10, one run each (about a minute)")
-	hostsFlag := flag.String("hosts", "1,10,50,100", "host counts to measure")
-	runs := flag.Int("runs", 3, "runs per tool, host count and run kind")
-	ansRuns := flag.Int("ansible-runs", 0, "runs of the Ansible variants (0: as swarmrun)")
-	ansMax := flag.Int("ansible-max-hosts", 0, "run the Ansible variants only up to this host count (0: all)")
-	largeRuns := flag.Int("large-runs", 0, "runs for host counts of 50 and more (0: --runs)")
-	noopRuns := flag.Int("noop-runs", 3, "swarmrun no-op re-runs per repetition, each followed by the floors")
-	labDir := flag.String("lab-dir", "/tmp/swarmrun-bench-lab", "lab directory")
-	net := flag.Int("net", 7, "lab network number (hosts at 198.18.NET.x)")
-	keepLab := flag.Bool("keep-lab", false, "leave the lab up afterwards")
-	reuseLab := flag.Bool("reuse-lab", false, "use the lab already up in --lab-dir")
-	toolsFlag := flag.String("tools", strings.Join([]string{toolSwarmrun, toolAnsible, toolAnsPipe, toolFloor, toolFloor6}, ","), "tools to run")
-	out := flag.String("out", "docs/BENCHMARKS.md", "report to write")
-	chart := flag.String("chart", "docs/bench.png", "chart to write")
-	from := flag.String("report-from", "", "only write the report from a results.json of an earlier run")
-	synthetic := flag.Bool("synthetic", false, "write a report of made-up numbers (to test the report writer)")
+// options are the command line of a measurement.
+type options struct {
+	quick, keepLab, reuseLab, synthetic             bool
+	hosts, tools, labDir, out, chart, from          string
+	runs, ansRuns, ansMax, largeRuns, noopRuns, net int
+	explicit                                        map[string]bool // flags given on the command line
+}
+
+func parseFlags() *options {
+	o := &options{explicit: map[string]bool{}}
+	flag.BoolVar(&o.quick, "quick", false, "hosts 1 and 10, one run each (about a minute)")
+	flag.StringVar(&o.hosts, "hosts", "1,10,50,100", "host counts to measure")
+	flag.IntVar(&o.runs, "runs", 3, "runs per tool, host count and run kind")
+	flag.IntVar(&o.ansRuns, "ansible-runs", 0, "runs of the Ansible variants (0: as swarmrun)")
+	flag.IntVar(&o.ansMax, "ansible-max-hosts", 0, "run the Ansible variants only up to this host count (0: all)")
+	flag.IntVar(&o.largeRuns, "large-runs", 0, "runs for host counts of 50 and more (0: --runs)")
+	flag.IntVar(&o.noopRuns, "noop-runs", 3, "swarmrun no-op re-runs per repetition, each followed by the floors")
+	flag.StringVar(&o.labDir, "lab-dir", "/tmp/swarmrun-bench-lab", "lab directory")
+	flag.IntVar(&o.net, "net", 7, "lab network number (hosts at 198.18.NET.x)")
+	flag.BoolVar(&o.keepLab, "keep-lab", false, "leave the lab up afterwards")
+	flag.BoolVar(&o.reuseLab, "reuse-lab", false, "use the lab already up in --lab-dir")
+	flag.StringVar(&o.tools, "tools", strings.Join([]string{toolSwarmrun, toolAnsible, toolAnsPipe, toolFloor, toolFloor6}, ","), "tools to run")
+	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "report to write")
+	flag.StringVar(&o.chart, "chart", "docs/bench.png", "chart to write")
+	flag.StringVar(&o.from, "report-from", "", "only write the report from a results.json of an earlier run")
+	flag.BoolVar(&o.synthetic, "synthetic", false, "write a report of made-up numbers (to test the report writer)")
 	flag.Parse()
-	explicit := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	flag.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
+	return o
+}
 
-	if *from != "" || *synthetic {
-		var res *Results
-		if *synthetic {
-			res = syntheticResults()
-		} else {
-			b, err := os.ReadFile(*from)
-			if err != nil {
-				return fail(err)
-			}
-			res = &Results{}
-			if err := json.Unmarshal(b, res); err != nil {
-				return fail(err)
-			}
-		}
-		return writeOutputs(res, *out, *chart)
+func benchMain() int {
+	o := parseFlags()
+	if o.from != "" || o.synthetic {
+		return reportOnly(o)
 	}
-
-	hostCounts, err := parseInts(*hostsFlag)
+	hostCounts, err := parseInts(o.hosts)
 	if err != nil {
 		return fail(err)
 	}
-	if *quick {
-		hostCounts, *runs = []int{1, 10}, 1
+	if o.quick {
+		hostCounts, o.runs = []int{1, 10}, 1
 	}
-	tools := strings.Split(*toolsFlag, ",")
+	tools := strings.Split(o.tools, ",")
 	if os.Geteuid() != 0 {
 		return fail(errors.New("the lab needs root"))
 	}
-	root, err := repoRoot()
+	b, pinned, err := newBench(o.labDir)
 	if err != nil {
-		return fail(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fail(err)
-	}
-	b := &bench{root: root, swarmrun: filepath.Join(root, "bin/swarmrun"), self: self,
-		lab: *labDir, work: filepath.Join(*labDir, "bench")}
-	if _, err := os.Stat(b.swarmrun); err != nil {
-		return fail(fmt.Errorf("%v (run `make build` first)", err))
-	}
-	// Measure a copy: bin/swarmrun may be rebuilt while the bench runs.
-	if err := os.MkdirAll(b.work, 0o755); err != nil {
-		return fail(err)
-	}
-	pinned := filepath.Join(b.work, "swarmrun")
-	if err := copyFile(b.swarmrun, pinned); err != nil {
 		return fail(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if *largeRuns <= 0 {
-		*largeRuns = *runs
-	}
-	if *quick && !explicit["noop-runs"] {
-		*noopRuns = 1
-	}
-	if *noopRuns < 1 {
-		*noopRuns = 1
-	}
-	res := &Results{Hosts: hostCounts, Runs: *runs, LargeRuns: *largeRuns, NoopRuns: *noopRuns, AnsibleRuns: *ansRuns, AnsibleMaxHosts: *ansMax, Quick: *quick, Started: time.Now(),
+	o.defaultRuns()
+	res := &Results{Hosts: hostCounts, Runs: o.runs, LargeRuns: o.largeRuns, NoopRuns: o.noopRuns, AnsibleRuns: o.ansRuns, AnsibleMaxHosts: o.ansMax, Quick: o.quick, Started: time.Now(),
 		LabSize: slicesMax(hostCounts), Command: strings.Join(os.Args, " ")}
-	res.Env = collectEnv(root, b.swarmrun, *net)
+	res.Env = collectEnv(b.root, b.swarmrun, o.net)
 	b.swarmrun = pinned
-	if !*reuseLab {
-		logf("lab up: %d hosts in %s (net %d)", res.LabSize, b.lab, *net)
-		t := time.Now()
-		if err := labUp(ctx, b.swarmrun, b.lab, res.LabSize, *net); err != nil {
-			labDown(b.swarmrun, b.lab)
-			return fail(fmt.Errorf("lab up: %w", err))
+	if !o.reuseLab {
+		if err := b.labUp(ctx, res, o.net); err != nil {
+			return fail(err)
 		}
-		res.LabUp = time.Since(t)
-		logf("lab up took %s", res.LabUp.Round(time.Millisecond))
 	}
-	if !*keepLab {
+	if !o.keepLab {
 		defer func() {
 			logf("lab down")
 			if err := labDown(b.swarmrun, b.lab); err != nil {
@@ -195,65 +163,176 @@ func benchMain() int {
 		return fail(fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err))
 	}
 	code := b.measureAll(ctx, res, tools)
+	if rc := b.finish(res, o); rc != 0 {
+		code = rc
+	}
+	return code
+}
+
+// reportOnly writes the report of an earlier run's results.json, or of
+// made-up numbers.
+func reportOnly(o *options) int {
+	var res *Results
+	if o.synthetic {
+		res = syntheticResults()
+	} else {
+		b, err := os.ReadFile(o.from)
+		if err != nil {
+			return fail(err)
+		}
+		res = &Results{}
+		if err := json.Unmarshal(b, res); err != nil {
+			return fail(err)
+		}
+	}
+	return writeOutputs(res, o.out, o.chart)
+}
+
+// newBench finds the repository and this program, and pins a copy of
+// bin/swarmrun to measure (it may be rebuilt while the bench runs).
+func newBench(labDir string) (b *bench, pinned string, err error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, "", err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	b = &bench{root: root, swarmrun: filepath.Join(root, "bin/swarmrun"), self: self,
+		lab: labDir, work: filepath.Join(labDir, "bench")}
+	if _, err := os.Stat(b.swarmrun); err != nil {
+		return nil, "", fmt.Errorf("%v (run `make build` first)", err)
+	}
+	if err := os.MkdirAll(b.work, 0o755); err != nil {
+		return nil, "", err
+	}
+	pinned = filepath.Join(b.work, "swarmrun")
+	if err := copyFile(b.swarmrun, pinned); err != nil {
+		return nil, "", err
+	}
+	return b, pinned, nil
+}
+
+// defaultRuns fills in the run counts left to their defaults.
+func (o *options) defaultRuns() {
+	if o.largeRuns <= 0 {
+		o.largeRuns = o.runs
+	}
+	if o.quick && !o.explicit["noop-runs"] {
+		o.noopRuns = 1
+	}
+	if o.noopRuns < 1 {
+		o.noopRuns = 1
+	}
+}
+
+// labUp starts the lab the largest host count needs.
+func (b *bench) labUp(ctx context.Context, res *Results, net int) error {
+	logf("lab up: %d hosts in %s (net %d)", res.LabSize, b.lab, net)
+	t := time.Now()
+	if err := labUp(ctx, b.swarmrun, b.lab, res.LabSize, net); err != nil {
+		labDown(b.swarmrun, b.lab)
+		return fmt.Errorf("lab up: %w", err)
+	}
+	res.LabUp = time.Since(t)
+	logf("lab up took %s", res.LabUp.Round(time.Millisecond))
+	return nil
+}
+
+// finish saves results.json and writes the report and the chart.
+func (b *bench) finish(res *Results, o *options) int {
 	res.Took = time.Since(res.Started)
 	res.Env.LoadAvgEnd = loadAvg()
 	if err := os.WriteFile(filepath.Join(b.work, "results.json"), mustJSON(res), 0o644); err != nil {
 		logf("%v", err)
 	}
 	logf("results: %s", filepath.Join(b.work, "results.json"))
-	if len(res.Samples) > 0 {
-		// A quick run does not replace the published report unless asked to.
-		o, c := inRoot(root, *out), inRoot(root, *chart)
-		if *quick && !explicit["out"] {
-			o = filepath.Join(b.work, "BENCHMARKS.md")
-		}
-		if *quick && !explicit["chart"] {
-			c = filepath.Join(b.work, "bench.png")
-		}
-		if rc := writeOutputs(res, o, c); rc != 0 {
-			code = rc
-		}
-		fmt.Print(goals(res, summarise(res.Samples)))
+	if len(res.Samples) == 0 {
+		return 0
 	}
-	return code
+	// A quick run does not replace the published report unless asked to.
+	out, chart := inRoot(b.root, o.out), inRoot(b.root, o.chart)
+	if o.quick && !o.explicit["out"] {
+		out = filepath.Join(b.work, "BENCHMARKS.md")
+	}
+	if o.quick && !o.explicit["chart"] {
+		chart = filepath.Join(b.work, "bench.png")
+	}
+	rc := writeOutputs(res, out, chart)
+	fmt.Print(goals(res, summarise(res.Samples)))
+	return rc
 }
 
 func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) int {
-	inv, err := loadInventory(labInventoryPath(b.lab))
-	if err != nil {
+	if err := b.prepare(ctx, res); err != nil {
 		return fail(err)
 	}
+	if err := b.warmUp(ctx, tools); err != nil {
+		return fail(err)
+	}
+	m := &measurement{bench: b, res: res, floors: floorsAfterSwarmrun(tools)}
+	for _, n := range res.Hosts {
+		for rep := 1; rep <= res.runsFor(n); rep++ {
+			// Alternate: each repetition starts with the next tool.
+			order := append(append([]string{}, tools[(rep-1)%len(tools):]...), tools[:(rep-1)%len(tools)]...)
+			for _, tool := range order {
+				if ctx.Err() != nil {
+					return fail(ctx.Err())
+				}
+				if err := m.tool(ctx, tool, n, rep); err != nil {
+					return fail(err)
+				}
+			}
+		}
+	}
+	killOrphans()
+	logf("%d measured runs", m.total)
+	b.traces(ctx, res, tools)
+	return 0
+}
+
+// prepare reads the lab's inventory, writes one inventory per host count
+// and records the hosts' sysctls to reset them to.
+func (b *bench) prepare(ctx context.Context, res *Results) error {
+	inv, err := loadInventory(labInventoryPath(b.lab))
+	if err != nil {
+		return err
+	}
 	if len(inv.Hosts) < res.LabSize {
-		return fail(fmt.Errorf("the lab has %d hosts, need %d", len(inv.Hosts), res.LabSize))
+		return fmt.Errorf("the lab has %d hosts, need %d", len(inv.Hosts), res.LabSize)
 	}
 	b.inv = inv
 	sort.Slice(inv.Hosts, func(i, j int) bool { return hostIndex(inv.Hosts[i].Name) < hostIndex(inv.Hosts[j].Name) })
 	if err := os.MkdirAll(filepath.Join(b.work, "cp"), 0o700); err != nil {
-		return fail(err)
+		return err
 	}
 	for _, n := range res.Hosts {
 		if err := inv.writeSubset(b.subsetInventory(n), n); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	pool, err := newSSHPool(inv)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	b.reset = &resetter{pool: pool, baseline: map[string][]string{}}
 	if err := b.reset.recordBaseline(ctx, inv.Hosts[:res.LabSize]); err != nil {
-		return fail(fmt.Errorf("reading the hosts' sysctls: %w", err))
+		return fmt.Errorf("reading the hosts' sysctls: %w", err)
 	}
+	return nil
+}
 
-	// Warm-up, not measured: the first run of each tool on this machine
-	// pays one-off costs (Python byte-code caches, page cache).
+// warmUp runs each tool once, not measured: the first run of each tool on
+// this machine pays one-off costs (Python byte-code caches, page cache).
+func (b *bench) warmUp(ctx context.Context, tools []string) error {
 	logf("warm-up (not measured)")
 	for _, tool := range tools {
 		if isFloor(tool) {
 			continue
 		}
-		if err := b.reset.reset(ctx, inv.Hosts[:1]); err != nil {
-			return fail(err)
+		if err := b.reset.reset(ctx, b.inv.Hosts[:1]); err != nil {
+			return err
 		}
 		killOrphans()
 		if s, err := b.measureRun(ctx, tool, 1, kindFirst, 0); err != nil || s.Problem != "" {
@@ -265,10 +344,14 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 			}())
 		}
 	}
+	return nil
+}
 
-	// The machine's speed drifts with its other tenants' load: with swarmrun
-	// measured, the floors are timed right after each of its no-op re-runs
-	// (the run they are compared with), not somewhere in the rotation.
+// floorsAfterSwarmrun are the floors of tools when swarmrun is measured too.
+// The machine's speed drifts with its other tenants' load: with swarmrun
+// measured, the floors are timed right after each of its no-op re-runs
+// (the run they are compared with), not somewhere in the rotation.
+func floorsAfterSwarmrun(tools []string) []string {
 	var floors []string
 	if slices.Contains(tools, toolSwarmrun) {
 		for _, t := range tools {
@@ -277,70 +360,72 @@ func (b *bench) measureAll(ctx context.Context, res *Results, tools []string) in
 			}
 		}
 	}
-	total := 0
-	record := func(s *Sample, n, rep int, tool, kind string) {
-		res.Samples = append(res.Samples, *s)
-		total++
-		status := "ok"
-		if s.Problem != "" {
-			status = "PROBLEM: " + s.Problem
-		}
-		logf("N=%-3d run %d %-18s %-13s %7.2fs %6.1f MB  %s", n, rep, tool, kind, s.Seconds, s.PeakMB, status)
+	return floors
+}
+
+// measurement is the measured runs of a bench, in the order they ran.
+type measurement struct {
+	*bench
+	res    *Results
+	floors []string // timed after each swarmrun no-op re-run
+	total  int
+}
+
+// tool measures one tool's runs of one repetition on n hosts.
+func (m *measurement) tool(ctx context.Context, tool string, n, rep int) error {
+	res := m.res
+	if isAnsible(tool) && ((res.AnsibleRuns > 0 && rep > res.AnsibleRuns) || (res.AnsibleMaxHosts > 0 && n > res.AnsibleMaxHosts)) {
+		return nil
 	}
-	for _, n := range res.Hosts {
-		for rep := 1; rep <= res.runsFor(n); rep++ {
-			// Alternate: each repetition starts with the next tool.
-			order := append(append([]string{}, tools[(rep-1)%len(tools):]...), tools[:(rep-1)%len(tools)]...)
-			for _, tool := range order {
-				if ctx.Err() != nil {
-					return fail(ctx.Err())
-				}
-				if isAnsible(tool) && ((res.AnsibleRuns > 0 && rep > res.AnsibleRuns) || (res.AnsibleMaxHosts > 0 && n > res.AnsibleMaxHosts)) {
-					continue
-				}
-				if slices.Contains(floors, tool) {
-					continue
-				}
-				killOrphans()
-				kinds := []string{kindCheck, kindFirst, kindNoop}
-				if isFloor(tool) {
-					kinds = []string{kindNoop}
-				} else if err := b.reset.reset(ctx, inv.Hosts[:n]); err != nil {
-					return fail(fmt.Errorf("reset: %w", err))
-				}
-				for _, kind := range kinds {
-					if kind == kindFirst {
-						killOrphans() // the first run starts cold for Ansible too
-					}
-					times := 1
-					if kind == kindNoop && tool == toolSwarmrun {
-						times = res.NoopRuns
-					}
-					for i := 0; i < times; i++ {
-						s, err := b.measureRun(ctx, tool, n, kind, rep)
-						if err != nil {
-							return fail(err)
-						}
-						record(s, n, rep, tool, kind)
-						if kind != kindNoop || tool != toolSwarmrun {
-							continue
-						}
-						for _, f := range floors {
-							s, err := b.measureRun(ctx, f, n, kindNoop, rep)
-							if err != nil {
-								return fail(err)
-							}
-							record(s, n, rep, f, kindNoop)
-						}
-					}
+	if slices.Contains(m.floors, tool) {
+		return nil
+	}
+	killOrphans()
+	kinds := []string{kindCheck, kindFirst, kindNoop}
+	if isFloor(tool) {
+		kinds = []string{kindNoop}
+	} else if err := m.reset.reset(ctx, m.inv.Hosts[:n]); err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	for _, kind := range kinds {
+		if kind == kindFirst {
+			killOrphans() // the first run starts cold for Ansible too
+		}
+		times := 1
+		if kind == kindNoop && tool == toolSwarmrun {
+			times = res.NoopRuns
+		}
+		for i := 0; i < times; i++ {
+			if err := m.run(ctx, tool, n, kind, rep); err != nil {
+				return err
+			}
+			if kind != kindNoop || tool != toolSwarmrun {
+				continue
+			}
+			for _, f := range m.floors {
+				if err := m.run(ctx, f, n, kindNoop, rep); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	killOrphans()
-	logf("%d measured runs", total)
-	b.traces(ctx, res, tools)
-	return 0
+	return nil
+}
+
+// run measures one run and records it.
+func (m *measurement) run(ctx context.Context, tool string, n int, kind string, rep int) error {
+	s, err := m.measureRun(ctx, tool, n, kind, rep)
+	if err != nil {
+		return err
+	}
+	m.res.Samples = append(m.res.Samples, *s)
+	m.total++
+	status := "ok"
+	if s.Problem != "" {
+		status = "PROBLEM: " + s.Problem
+	}
+	logf("N=%-3d run %d %-18s %-13s %7.2fs %6.1f MB  %s", n, rep, tool, kind, s.Seconds, s.PeakMB, status)
+	return nil
 }
 
 // traces records where swarmrun's no-op re-run spends its time, for 10

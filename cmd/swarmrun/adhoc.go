@@ -18,15 +18,8 @@ import (
 
 // runCommand is Ansible's `ansible PATTERN -m MODULE -a ARGS`.
 func runCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "run",
-		Usage:     "ad-hoc: run one module on the hosts a pattern selects",
-		ArgsUsage: "PATTERN -m MODULE -a 'k=v k2=\"a b\"'",
-		Flags: append(playFlags(),
-			&cli.StringFlag{Name: "module-name", Aliases: []string{"m"}, Value: "command", Usage: "the `MODULE` to run"},
-			&cli.StringFlag{Name: "args", Aliases: []string{"a"}, Usage: "module arguments as `k=v` words (JSON for lists and dicts)"}),
-		Before: applyAnsibleCfg,
-		Action: func(c *cli.Context) error {
+	return hostsCommand("run", "ad-hoc: run one module on the hosts a pattern selects", "PATTERN -m MODULE -a 'k=v k2=\"a b\"'",
+		func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("usage: swarmrun run PATTERN -m MODULE -a 'k=v ...' -i INVENTORY", runtime.ExitError)
 			}
@@ -43,25 +36,20 @@ func runCommand() *cli.Command {
 			}
 			return runAdhoc(c, c.Args().First(), m.Name, kwargs)
 		},
-	}
+		&cli.StringFlag{Name: "module-name", Aliases: []string{"m"}, Value: "command", Usage: "the `MODULE` to run"},
+		&cli.StringFlag{Name: "args", Aliases: []string{"a"}, Usage: "module arguments as `k=v` words (JSON for lists and dicts)"})
 }
 
 // shellCommand is `ansible PATTERN -m shell -a CMD` as one word.
 func shellCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "shell",
-		Usage:     "ad-hoc: run a shell command on the hosts a pattern selects",
-		ArgsUsage: "PATTERN -- COMMAND...",
-		Flags:     playFlags(),
-		Before:    applyAnsibleCfg,
-		Action: func(c *cli.Context) error {
+	return hostsCommand("shell", "ad-hoc: run a shell command on the hosts a pattern selects", "PATTERN -- COMMAND...",
+		func(c *cli.Context) error {
 			if c.NArg() < 2 {
 				return cli.Exit("usage: swarmrun shell PATTERN -i INVENTORY -- COMMAND...", runtime.ExitError)
 			}
 			cmd := strings.Join(c.Args().Slice()[1:], " ")
 			return runAdhoc(c, c.Args().First(), "shell", []string{"cmd = " + strconv.Quote(cmd), "task = " + strconv.Quote("shell: "+cmd)})
-		},
-	}
+		})
 }
 
 // adhocArgs turns k=v words into Starlark keyword arguments, typed by the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/swarmrun/swarmrun/internal/testutil"
 	"github.com/swarmrun/swarmrun/vault"
 )
 
@@ -71,13 +72,11 @@ func TestAnsibleCfg(t *testing.T) {
 
 // TestOracleAnsibleCfg: Ansible reads the same values from the same file.
 func TestOracleAnsibleCfg(t *testing.T) {
-	if os.Getenv("SWARMRUN_SKIP_ANSIBLE") == "1" || testing.Short() {
-		t.Skip("the Ansible oracle (make oracle)")
-	}
+	tool := testutil.AnsibleOracle(t, "ansible-config")
 	dir := t.TempDir()
 	write(t, dir, map[string]string{"ansible.cfg": "[defaults]\nforks: 12\nremote_user = deploy\ntimeout = 33\n[privilege_escalation]\nbecome_user=app\n"})
 	t.Setenv("ANSIBLE_CONFIG", "")
-	cmd := exec.Command("ansible-config", "dump", "--only-changed")
+	cmd := exec.Command(tool, "dump", "--only-changed")
 	cmd.Dir = dir
 	theirs, err := cmd.CombinedOutput()
 	if err != nil {

@@ -28,26 +28,20 @@ func inventoryFlag() cli.Flag {
 
 var extraVarsFlag = &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "set variables: `k=v`, JSON, or @file.json|yml (repeatable)"}
 
+// hostsCommand is a command that runs on inventory hosts: it takes the
+// play flags (plus extra) and reads ansible.cfg first.
+func hostsCommand(name, usage, args string, action cli.ActionFunc, extra ...cli.Flag) *cli.Command {
+	return &cli.Command{Name: name, Usage: usage, ArgsUsage: args, Flags: append(playFlags(), extra...), Before: applyAnsibleCfg, Action: action}
+}
+
 func playCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "play",
-		Usage:     "run a Starlark playbook against the inventory",
-		ArgsUsage: "PLAYBOOK",
-		Flags:     playFlags(),
-		Before:    applyAnsibleCfg,
-		Action:    play,
-	}
+	return hostsCommand("play", "run a Starlark playbook against the inventory", "PLAYBOOK", play)
 }
 
 // factsCommand prints the facts of the hosts a pattern selects, as JSON.
 func factsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "facts",
-		Usage:     "gather and print hosts' facts (os, distro, arch, kernel, addresses...) as JSON",
-		ArgsUsage: "[PATTERN]",
-		Flags:     playFlags(),
-		Before:    applyAnsibleCfg,
-		Action: func(c *cli.Context) error {
+	return hostsCommand("facts", "gather and print hosts' facts (os, distro, arch, kernel, addresses...) as JSON", "[PATTERN]",
+		func(c *cli.Context) error {
 			pattern := "all"
 			if c.NArg() > 0 {
 				pattern = c.Args().First()
@@ -55,8 +49,7 @@ func factsCommand() *cli.Command {
 			src := fmt.Sprintf("r = facts(%s)\nfor x in r.results:\n    print(json.encode({\"host\": x.host.name, \"facts\": x.outputs}))\n", strconv.Quote(pattern))
 			wd, _ := os.Getwd()
 			return run(c, filepath.Join(wd, "<facts>"), []byte(src))
-		},
-	}
+		})
 }
 
 func playFlags() []cli.Flag {

@@ -6,20 +6,22 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 // docs/RELIABILITY.md cannot drift from the code: the tests it names
 // exist, every fuzz target of `make fuzz` is listed and has a seed
 // corpus, and every canary use it lists is where it says.
 func TestReliabilityDocInSync(t *testing.T) {
-	doc := readFile(t, "../../docs/RELIABILITY.md")
+	doc := testutil.ReadFile(t, "../../docs/RELIABILITY.md")
 	src := allTestSources(t)
 	for _, m := range regexp.MustCompile("`(Test\\w+)`").FindAllStringSubmatch(doc, -1) {
 		if !strings.Contains(src, "func "+m[1]+"(") {
 			t.Errorf("RELIABILITY.md names %s, which does not exist", m[1])
 		}
 	}
-	mk := readFile(t, "../../Makefile")
+	mk := testutil.ReadFile(t, "../../Makefile")
 	block := regexp.MustCompile(`(?s)\nFUZZ\s*:=(.*?)\n\S`).FindStringSubmatch(mk)
 	if block == nil {
 		t.Fatal("no FUZZ list in the Makefile")
@@ -42,19 +44,10 @@ func TestReliabilityDocInSync(t *testing.T) {
 		}
 	}
 	for _, m := range regexp.MustCompile("\\| `([^`]+)`: `([^`]+)` \\|").FindAllStringSubmatch(doc, -1) {
-		if !strings.Contains(readFile(t, filepath.Join("../..", m[1])), m[2]) {
+		if !strings.Contains(testutil.ReadFile(t, filepath.Join("../..", m[1])), m[2]) {
 			t.Errorf("canary use %q is not in %s", m[2], m[1])
 		}
 	}
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func allTestSources(t *testing.T) string {

@@ -71,6 +71,8 @@ func loadVault(c *cli.Context) (*inventory.Vault, error) {
 	return inventory.NewVault(secrets), nil
 }
 
+// vaultCommand's actions return plain errors: main prints them and exits 1,
+// as for cli.Exit(msg, 1).
 func vaultCommand() *cli.Command {
 	enc := &cli.StringFlag{Name: "encrypt-vault-id", Usage: "the vault id `LABEL` to encrypt with (when several are given)"}
 	out := &cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of in place (- for stdout)"}
@@ -130,6 +132,15 @@ func encryptSecret(c *cli.Context, secrets []vault.Secret) (vault.Secret, error)
 	return vault.Secret{}, fmt.Errorf("the vault ids %s are available to encrypt: choose one with --encrypt-vault-id", strings.Join(ids, ","))
 }
 
+// filesSecrets reads the given passwords of a command that needs FILE
+// arguments (usage, if there are none).
+func filesSecrets(c *cli.Context, usage string) ([]vault.Secret, error) {
+	if c.NArg() == 0 {
+		return nil, cli.Exit(usage, 1)
+	}
+	return vaultSecrets(c)
+}
+
 // newSecret reads the given passwords and picks the one to encrypt with.
 func newSecret(c *cli.Context) (vault.Secret, error) {
 	secrets, err := vaultSecrets(c)
@@ -155,18 +166,18 @@ func transform(c *cli.Context, f func(name string, data []byte) ([]byte, error))
 			data, err = os.ReadFile(name)
 		}
 		if err != nil {
-			return cli.Exit(err.Error(), 1)
+			return err
 		}
 		res, err := f(name, data)
 		if err != nil {
-			return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
+			return fmt.Errorf("%s: %v", name, err)
 		}
 		dest := c.String("output")
 		if dest == "" {
 			dest = name
 		}
 		if err := writeOut(dest, res); err != nil {
-			return cli.Exit(err.Error(), 1)
+			return err
 		}
 	}
 	return nil
@@ -205,7 +216,7 @@ func writeOut(dest string, data []byte) error {
 func vaultEncrypt(c *cli.Context) error {
 	s, err := newSecret(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return transform(c, func(_ string, data []byte) ([]byte, error) {
 		if vault.IsEncrypted(data) {
@@ -218,7 +229,7 @@ func vaultEncrypt(c *cli.Context) error {
 func vaultDecrypt(c *cli.Context) error {
 	secrets, err := vaultSecrets(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return transform(c, func(_ string, data []byte) ([]byte, error) {
 		pt, _, err := vault.Decrypt(data, secrets)
@@ -227,17 +238,14 @@ func vaultDecrypt(c *cli.Context) error {
 }
 
 func vaultView(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return cli.Exit("usage: swarmrun vault view FILE...", 1)
-	}
-	secrets, err := vaultSecrets(c)
+	secrets, err := filesSecrets(c, "usage: swarmrun vault view FILE...")
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	for _, name := range c.Args().Slice() {
 		pt, _, err := openVaultFile(name, secrets)
 		if err != nil {
-			return cli.Exit(err.Error(), 1)
+			return err
 		}
 		os.Stdout.Write(pt)
 	}
@@ -261,7 +269,7 @@ func openVaultFile(name string, secrets []vault.Secret) ([]byte, string, error) 
 func vaultEncryptString(c *cli.Context) error {
 	s, err := newSecret(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	var plain []byte
 	if c.NArg() > 0 {
@@ -269,12 +277,12 @@ func vaultEncryptString(c *cli.Context) error {
 	} else {
 		fmt.Fprintln(os.Stderr, "Reading plaintext input from stdin. (ctrl-d to end input)")
 		if plain, err = io.ReadAll(os.Stdin); err != nil {
-			return cli.Exit(err.Error(), 1)
+			return err
 		}
 	}
 	env, err := vault.Encrypt(plain, s)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	var b strings.Builder
 	if n := c.String("name"); n != "" {
@@ -289,12 +297,9 @@ func vaultEncryptString(c *cli.Context) error {
 }
 
 func vaultRekey(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return cli.Exit("usage: swarmrun vault rekey FILE... --new-vault-password-file F", 1)
-	}
-	secrets, err := vaultSecrets(c)
+	secrets, err := filesSecrets(c, "usage: swarmrun vault rekey FILE... --new-vault-password-file F")
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	var newSrc vault.Sources
 	switch {
@@ -308,7 +313,7 @@ func vaultRekey(c *cli.Context) error {
 	}
 	fresh, err := newSrc.Load()
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return transform(c, func(_ string, data []byte) ([]byte, error) {
 		pt, _, err := vault.Decrypt(data, secrets)
@@ -328,11 +333,11 @@ func vaultEdit(c *cli.Context) error {
 	name := c.Args().First()
 	secrets, err := vaultSecrets(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	pt, id, err := openVaultFile(name, secrets)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	var s vault.Secret
 	for _, x := range secrets {
@@ -342,19 +347,19 @@ func vaultEdit(c *cli.Context) error {
 	}
 	if c.String("encrypt-vault-id") != "" {
 		if s, err = encryptSecret(c, secrets); err != nil {
-			return cli.Exit(err.Error(), 1)
+			return err
 		}
 	}
 	edited, err := runEditor(filepath.Base(name), pt)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	if bytes.Equal(edited, pt) {
 		return nil
 	}
 	env, err := vault.Encrypt(edited, s)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return writeOut(name, env)
 }
@@ -370,15 +375,15 @@ func vaultCreate(c *cli.Context) error {
 	}
 	s, err := newSecret(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	pt, err := runEditor(filepath.Base(name), nil)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	env, err := vault.Encrypt(pt, s)
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return writeOut(name, env)
 }

@@ -6,33 +6,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 // TestOracleVaultCLI: every swarmrun vault subcommand writes what
 // ansible-vault reads, and reads what ansible-vault writes.
 func TestOracleVaultCLI(t *testing.T) {
-	if os.Getenv("SWARMRUN_SKIP_ANSIBLE") == "1" || testing.Short() {
-		t.Skip("the Ansible oracle (make oracle)")
-	}
-	tool, err := exec.LookPath("ansible-vault")
-	if err != nil {
-		t.Fatal("ansible-vault not found: apt-get install -y ansible (or SWARMRUN_SKIP_ANSIBLE=1)")
-	}
 	dir := t.TempDir()
+	ansible := testutil.AnsibleVault(t, dir)
 	write(t, dir, map[string]string{"pw": "first pw\n", "pw2": "second pw\n", "ansible.cfg": "",
 		"a.yml": "a: 1\n", "b.yml": "b: 2\n", "edit.sh": "#!/bin/sh\necho 'added: 3' >> \"$1\"\n"})
 	os.Chmod(filepath.Join(dir, "edit.sh"), 0o755)
-	ansible := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(tool, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ANSIBLE_CONFIG="+filepath.Join(dir, "ansible.cfg"))
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("ansible-vault %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
 	ours := func(args ...string) string {
 		t.Helper()
 		out, code := swarmrun(t, dir, append([]string{"vault"}, args...)...)

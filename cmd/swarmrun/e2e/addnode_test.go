@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -13,20 +11,16 @@ import (
 // changes nothing.
 func TestAddNode(t *testing.T) {
 	l := startLab(t, 39, 2, true)
-	root := repoRoot(t)
-	t.Setenv("WEB_API_KEY", "e2e-add-node-0001")
-	vars := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}], "swarm_stacks": []}`}
-	l.MustPlay(t, filepath.Join(root, "playbooks", "site.star"), append(vars, "--limit", "h1")...)
+	vars := append(l.WebSecret("e2e-add-node-0001"), "-e", `{"swarm_stacks": []}`)
+	l.MustPlay(t, playbook(t, "site.star"), append(vars, "--limit", "h1")...)
 	if n := trim(l.MustSSH(t, "h1", "docker node ls -q | wc -l")); n != "1" {
 		t.Fatalf("%s nodes after site.star --limit h1, want 1", n)
 	}
 
-	addNode := filepath.Join(root, "playbooks", "add-node.star")
+	addNode := playbook(t, "add-node.star")
 	check := l.MustPlay(t, addNode, append(vars, "-e", "node=h2", "--check")...)
 	run := l.MustPlay(t, addNode, append(vars, "-e", "node=h2")...)
-	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("--check predicted %v\nthe run changed %v", want, got)
-	}
+	samePrediction(t, "add-node.star", check, run)
 	// The existing node lets the new one in (site.star --limit h1 knew no peer).
 	if n := trim(l.MustSSH(t, "h1", "ufw status | grep -c '^2377/tcp .*ALLOW .*198\\.18\\.39\\.12 ' || true")); n != "1" {
 		t.Errorf("h1's firewall does not allow h2 on 2377:\n%s", l.MustSSH(t, "h1", "ufw status"))

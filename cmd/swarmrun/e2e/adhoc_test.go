@@ -15,10 +15,7 @@ import (
 // schema, idempotent, --check predicting, failures giving exit 2.
 func TestAdhoc(t *testing.T) {
 	l := startLab(t, 42, 2, false)
-	sw := func(args ...string) (string, int) {
-		out, err := l.Swarmrun(args...)
-		return out, exitCode(err)
-	}
+	sw := l.SwarmrunExit
 	out, code := sw("shell", "all", "-i", l.Inventory, "--", "echo", "same", "everywhere")
 	if code != 0 || !strings.Contains(out, "h1, h2 | CHANGED | rc=0 >>\nsame everywhere\n") {
 		t.Errorf("shell, same output: exit %d\n%s", code, out)
@@ -74,9 +71,7 @@ func TestAdhoc(t *testing.T) {
 func testCfgBecomeUser(t *testing.T, l *Lab) {
 	dir := t.TempDir()
 	cfg := "[defaults]\ninventory = " + l.Inventory + "\n[privilege_escalation]\nbecome = True\nbecome_user = nobody\n"
-	if err := os.WriteFile(filepath.Join(dir, "ansible.cfg"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(dir, "ansible.cfg"), cfg)
 	os.Chmod(dir, 0o755)
 	inDir := func(args ...string) (string, int) {
 		cmd := exec.Command(l.Bin, args...)

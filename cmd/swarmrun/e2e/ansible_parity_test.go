@@ -68,7 +68,7 @@ func TestAnsibleParity(t *testing.T) {
 		t.Skip("ansible-playbook is not installed (Debian package ansible)")
 	}
 	l := startLab(t, parityNet, 2, false)
-	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "parity")
+	dir := e2eData(t, "parity")
 	// Ansible's SSH masters (ControlPersist) live in a directory of this
 	// test; they are ended before the lab goes down (cleanups run LIFO).
 	cpDir := t.TempDir()

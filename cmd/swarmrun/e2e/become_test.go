@@ -71,25 +71,19 @@ id -u deploy`
 
 	// One inventory per login user: the lab's, with another ansible_user.
 	inv := func(user, extra string) string {
-		b, err := os.ReadFile(l.Inventory)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.ReplaceAll(string(b), "ansible_user=root", "ansible_user="+user+extra)
-		if s == string(b) {
-			t.Fatalf("no ansible_user=root in the lab inventory:\n%s", b)
-		}
-		p := filepath.Join(t.TempDir(), "inventory-"+user)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return l.InventoryWith(t, filepath.Join(t.TempDir(), "inventory-"+user), func(inv string) string {
+			s := strings.ReplaceAll(inv, "ansible_user=root", "ansible_user="+user+extra)
+			if s == inv {
+				t.Fatalf("no ansible_user=root in the lab inventory:\n%s", inv)
+			}
+			return s
+		})
 	}
 	invDeploy, invOps, invPlain := inv("deploy", ""), inv("ops", ""), inv("plain", "")
 	invDeployBecome := inv("deploy", " ansible_become=true")
 	invOpsPassword := inv("ops", " ansible_become=true ansible_become_password="+becomeOpsPassword)
 
-	playbook := filepath.Join(repoRoot(t), "testdata", "e2e", "become", "site.star")
+	playbook := e2eData(t, "become", "site.star")
 	play := func(t *testing.T, inventory, password string, args ...string) *PlayRun {
 		t.Helper()
 		full := append([]string{"play", playbook, "-i", inventory, "--output", "json"}, args...)

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,8 +14,8 @@ const bridgeNet = 74
 // service's version stays (it was updated on every run).
 func TestStackBridgeIdempotent(t *testing.T) {
 	l := startLab(t, bridgeNet, 1, true)
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "bridge", "bridge.star")
-	img := "image_tar=" + filepath.Join(l.Dir, "testweb.tar")
+	pb := e2eData(t, "bridge", "bridge.star")
+	img := l.ImageVar()
 	first := l.MustPlay(t, pb, "-e", img)
 	if len(first.With("changed")) == 0 {
 		t.Fatalf("first run changed nothing:\n%s", first.Out)

@@ -52,8 +52,8 @@ func TestSecretCanary(t *testing.T) {
 	t.Setenv("CANARY_PEM", canaryPEM)
 	t.Setenv("CANARY_PW", canaryPW)
 	t.Setenv("CANARY_SHORT", canaryShort)
-	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "canary")
-	img := "image_tar=" + filepath.Join(l.Dir, "testweb.tar")
+	dir := e2eData(t, "canary")
+	img := l.ImageVar()
 	var all strings.Builder
 	run := func(args ...string) (string, error) {
 		out, err := l.Swarmrun(args...)

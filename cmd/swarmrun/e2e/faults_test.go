@@ -23,14 +23,11 @@ const faultNet = 71
 // half-written, and once the link is back the next run converges.
 func TestFaultLinkCut(t *testing.T) {
 	l := startLab(t, faultNet, 3, false)
-	inv, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Keepalives every second, as a user would set for a flaky network.
-	fast := filepath.Join(t.TempDir(), "inventory")
-	os.WriteFile(fast, []byte(strings.Replace(string(inv), "ansible_ssh_common_args='", "ansible_ssh_common_args='-o ServerAliveInterval=1 ", 1)), 0o644)
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "linkcut.star")
+	fast := l.InventoryWith(t, filepath.Join(t.TempDir(), "inventory"), func(inv string) string {
+		return strings.Replace(inv, "ansible_ssh_common_args='", "ansible_ssh_common_args='-o ServerAliveInterval=1 ", 1)
+	})
+	pb := e2eData(t, "faults", "linkcut.star")
 
 	cmd := exec.Command(l.Bin, "play", pb, "-i", fast, "--output", "json")
 	var out bytes.Buffer
@@ -94,7 +91,7 @@ func TestFaultLinkCut(t *testing.T) {
 func TestFaultSIGINT(t *testing.T) {
 	const hosts = 20
 	l := startLab(t, faultNet+1, hosts, false)
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "sigint.star")
+	pb := e2eData(t, "faults", "sigint.star")
 	cmd := exec.Command(l.Bin, "play", pb, "-i", l.Inventory, "--output", "json")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -130,7 +127,7 @@ func TestFaultSIGINT(t *testing.T) {
 // killed) converges.
 func TestFaultDockerdKilledDuringRestart(t *testing.T) {
 	l := startLab(t, faultNet+2, 1, true)
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "dockerd.star")
+	pb := e2eData(t, "faults", "dockerd.star")
 	l.MustPlay(t, pb, "-e", "size=10m")
 	before := l.MustSSH(t, "h1", "md5sum /etc/docker/daemon.json")
 	// On the host: wait for dockerd to be replaced, then kill the new one
@@ -166,7 +163,7 @@ i=0; while [ $i -lt 600 ]; do n=$(pgrep -xo dockerd); if [ -n "$n" ] && [ "$n" !
 // converges.
 func TestFaultDiskFull(t *testing.T) {
 	l := startLab(t, faultNet, 1, false) // tests run one after the other
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "diskfull.star")
+	pb := e2eData(t, "faults", "diskfull.star")
 	l.MustSSH(t, "h1", "mkdir -p /mnt/small && mount -t tmpfs -o size=64k tmpfs /mnt/small")
 	l.MustPlay(t, pb, "-e", "bytes=1000")
 	r := l.Play(t, pb, "-e", "bytes=200000")
@@ -189,7 +186,7 @@ func TestFaultDiskFull(t *testing.T) {
 func TestFaultPacketLoss(t *testing.T) {
 	const hosts, steps = 100, 5
 	l := startLab(t, faultNet+1, hosts, false) // tests run one after the other
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "loss.star")
+	pb := e2eData(t, "faults", "loss.star")
 	loss := func(op string) {
 		for i := 1; i <= hosts; i++ {
 			ns := fmt.Sprintf("srlab%d-h%d", faultNet+1, i)
@@ -264,7 +261,7 @@ func (s *syncBuffer) String() string {
 // run writes the file and leaves no temporary file behind.
 func TestFaultSSHDKilledDuringWrite(t *testing.T) {
 	l := startLab(t, faultNet+2, 1, false) // tests run one after the other
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "faults", "sshdkill.star")
+	pb := e2eData(t, "faults", "sshdkill.star")
 	l.MustSSH(t, "h1", "printf old > /root/big")
 	// A watcher outside any session: when the temporary file appears, kill
 	// every sshd but the listener.

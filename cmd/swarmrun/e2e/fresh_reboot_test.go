@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,23 +16,16 @@ import (
 // 200 ms: no probe may fail and the swarm must answer every poll.
 func TestFreshRollingReboot(t *testing.T) {
 	l := startLabArgs(t, 25, 5, "--fresh", "--distro", "debian-12", "--managers", "3")
-	root := repoRoot(t)
-	t.Setenv("WEB_API_KEY", "e2e-reboot-value-0001")
-	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
-	site := filepath.Join(root, "playbooks", "site.star")
+	secrets := l.WebSecret("e2e-reboot-value-0001")
+	site := playbook(t, "site.star")
 	l.MustPlay(t, site, secrets...)
-	eventually(t, 2*time.Minute, "web stack answering with 2 replicas", func() error {
-		if n, err := probeWeb(l); err != nil || n < 2 {
-			return fmt.Errorf("%d answering: %v", n, err)
-		}
-		return nil
-	})
+	webAnswers(t, l, 2*time.Minute, "after site.star")
 
 	polls := pollQuorum(t, l, "h1", "h2", "h3")
 	t0 := time.Now()
 	var run *PlayRun
 	failed := probeDuring(t, l, func() {
-		run = l.MustPlay(t, filepath.Join(root, "playbooks", "reboot.star"))
+		run = l.MustPlay(t, playbook(t, "reboot.star"))
 	})
 	lost, total := polls()
 	t.Logf("rolling reboot of 5 fresh hosts in %s: %d failed web probes, %d of %d quorum polls unanswered",

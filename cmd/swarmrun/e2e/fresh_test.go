@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,32 +54,17 @@ func testFresh(t *testing.T, distro string, net int, more bool) {
 	// once the sequential ones (the timing-sensitive live tests) are done.
 	t.Parallel()
 	l := startLabArgs(t, net, 3, "--fresh", "--distro", distro)
-	site := filepath.Join(repoRoot(t), "playbooks", "site.star")
-	l.Setenv("WEB_API_KEY", "e2e-fresh-value-0001")
-	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
-	snapshot := func() map[string]string {
-		out := map[string]string{}
-		for _, h := range l.Hosts {
-			out[h.Name] = l.MustSSH(t, h.Name, freshSnapshot)
-		}
-		return out
-	}
+	site := playbook(t, "site.star")
+	secrets := l.WebSecret("e2e-fresh-value-0001")
 	if out, err := runCmd(time.Minute, "ssh", append(l.SSHArgsAs("root", "h1"), "true")...); err == nil {
 		t.Errorf("root login was accepted on a fresh host: %s", out)
 	}
 
-	before := snapshot()
-	check := l.MustPlay(t, site, append(secrets, "--check")...)
-	if after := snapshot(); !reflect.DeepEqual(before, after) {
-		t.Fatalf("--check changed the hosts:\nbefore %v\nafter  %v", before, after)
-	}
-	predicted := check.With("changed")
+	check := l.MustCheck(t, freshSnapshot, site, secrets...)
 	t0 := time.Now()
 	run := l.MustPlay(t, site, secrets...)
 	t.Logf("%s: site.star from nothing to a swarm in %s", distro, time.Since(t0).Round(time.Second))
-	if got := run.With("changed"); !reflect.DeepEqual(sorted(got), sorted(predicted)) {
-		t.Errorf("--check predicted %d changes, the run made %d\npredicted %v\nmade      %v", len(predicted), len(got), predicted, got)
-	}
+	samePrediction(t, distro, check, run)
 	if strings.Contains(check.Out+run.Out, "e2e-fresh-value-0001") {
 		t.Fatal("the secret value was printed")
 	}
@@ -150,7 +134,7 @@ func freshHealthy(t *testing.T, l *Lab, when string) {
 
 // freshService proves the service module on systemd.
 func freshService(t *testing.T, l *Lab) {
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "fresh", "service.star")
+	pb := e2eData(t, "fresh", "service.star")
 	state := func() string {
 		return l.MustSSH(t, "h1", "systemctl is-active swarmrun-demo; systemctl is-enabled swarmrun-demo; systemctl show -p Description --value swarmrun-demo")
 	}
@@ -189,7 +173,7 @@ func freshService(t *testing.T, l *Lab) {
 	}
 
 	l.MustSSH(t, "h1", "systemctl mask swarmrun-masked.service")
-	masked := l.Play(t, filepath.Join(repoRoot(t), "testdata", "e2e", "fresh", "masked.star"))
+	masked := l.Play(t, e2eData(t, "fresh", "masked.star"))
 	if masked.Err == nil || !strings.Contains(masked.Out, "service swarmrun-masked is masked") {
 		t.Errorf("masked unit: %v\n%s", masked.Err, masked.Out)
 	}
@@ -199,7 +183,7 @@ func freshService(t *testing.T, l *Lab) {
 // through systemctl and Docker is running again.
 func freshDaemonJSONRollback(t *testing.T, l *Lab) {
 	good := l.MustSSH(t, "h3", "sha256sum /etc/docker/daemon.json")
-	run := l.Play(t, filepath.Join(repoRoot(t), "testdata", "e2e", "hostprep", "daemon_json_bad.star"), "-l", "h3")
+	run := l.Play(t, e2eData(t, "hostprep", "daemon_json_bad.star"), "-l", "h3")
 	if run.Err == nil || !strings.Contains(run.Out, "previous file was restored and Docker restarted") {
 		t.Errorf("bad daemon.json: %v\n%s", run.Err, run.Out)
 	}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 // TestGenericModules plays testdata/e2e/generic/site.star (command, shell,
@@ -52,7 +53,7 @@ func TestGenericModules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "scratch", "sub", "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	playbook := filepath.Join(repoRoot(t), "testdata", "e2e", "generic", "site.star")
+	playbook := e2eData(t, "generic", "site.star")
 	play := func(extra ...string) *PlayRun {
 		t.Helper()
 		args := append([]string{"play", playbook, "-i", inv, "-e", "root=" + root, "-e", "svc=" + svc, "--output", "json", "--diff"}, extra...)
@@ -65,9 +66,9 @@ func TestGenericModules(t *testing.T) {
 		return r
 	}
 
-	before := genTree(t, root)
+	before := testutil.Tree(t, root)
 	check := play("--check")
-	if after := genTree(t, root); !reflect.DeepEqual(before, after) {
+	if after := testutil.Tree(t, root); !reflect.DeepEqual(before, after) {
 		t.Fatalf("--check modified files:\nbefore %v\nafter  %v", before, after)
 	}
 	if genSvcRunning(svc) {
@@ -80,15 +81,12 @@ func TestGenericModules(t *testing.T) {
 	first := play()
 	second := play()
 
-	predicted, changed := sorted(check.With("changed")), sorted(first.With("changed"))
-	if !reflect.DeepEqual(predicted, changed) {
-		t.Errorf("--check predicted changes %v\nthe run made %v", predicted, changed)
-	}
+	samePrediction(t, "site.star", check, first)
 	// Every step but the read-only command changes on a fresh host.
 	if n := len(first.Results); n != 14 {
 		t.Errorf("first run: %d results, want 14", n)
 	}
-	if len(changed) != 13 {
+	if changed := first.With("changed"); len(changed) != 13 {
 		t.Errorf("first run changed %d steps, want 13: %v", len(changed), changed)
 	}
 	if c := second.With("changed"); len(c) != 0 {
@@ -135,33 +133,6 @@ func TestGenericModules(t *testing.T) {
 
 // The helpers are this file's own (prefixed gen) so that the test does not
 // depend on the lab tests' helpers in the same package.
-
-// genTree describes every path below dir (type, mode, size, mtime, content
-// hash, link target) to show that --check touched nothing.
-func genTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.Walk(dir, func(p string, fi fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		d := fmt.Sprintf("%v %d %d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			b, _ := os.ReadFile(p)
-			d += fmt.Sprintf(" %x", sha256.Sum256(b))
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			l, _ := os.Readlink(p)
-			d += " -> " + l
-		}
-		m[p] = d
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // genStartSSHD runs a private sshd on a free port of 127.0.0.1 that lets
 // root in with a fresh key, and returns an inventory for it.

@@ -112,13 +112,7 @@ func TestLabSwarm(t *testing.T) {
 		if t.Failed() {
 			return
 		}
-		eventually(t, 30*time.Second, "3 ready nodes", func() error {
-			out, err := l.SSH("h1", "docker node ls --format '{{.Hostname}} {{.Status}}' | sort")
-			if want := "h1 Ready\nh2 Ready\nh3 Ready"; err != nil || trim(out) != want {
-				return fmt.Errorf("%v: %q", err, out)
-			}
-			return nil
-		})
+		l.WaitOutput(t, 30*time.Second, "3 ready nodes", "h1", "docker node ls --format '{{.Hostname}} {{.Status}}' | sort", "h1 Ready\nh2 Ready\nh3 Ready")
 		// The image has a CMD healthcheck (run through docker exec), so
 		// tasks only count as running once healthy.
 		l.MustSSH(t, "h1", "printf s3cret | docker secret create web_secret - >/dev/null && "+
@@ -166,13 +160,7 @@ func TestLabSwarm(t *testing.T) {
 		// `service docker restart` works on a host (init.d, patched ulimit).
 		// Debian's script returns before the engine answers, as on a real host.
 		l.MustSSH(t, "h3", "service docker restart >/dev/null")
-		eventually(t, 30*time.Second, "h3 back in the swarm after restart", func() error {
-			out, err := l.SSH("h3", "docker info --format '{{.Swarm.LocalNodeState}}'")
-			if err != nil || trim(out) != "active" {
-				return fmt.Errorf("%v: %q", err, out)
-			}
-			return nil
-		})
+		l.WaitOutput(t, 30*time.Second, "h3 back in the swarm after restart", "h3", "docker info --format '{{.Swarm.LocalNodeState}}'", "active")
 	})
 
 	pids := labPIDs(t, l.Dir)

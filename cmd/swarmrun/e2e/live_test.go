@@ -25,34 +25,27 @@ const liveNet = 60
 func TestLiveCluster(t *testing.T) {
 	l := startLab(t, liveNet, 6, true)
 	threeManagers(t, l)
-	root := repoRoot(t)
-	site := filepath.Join(root, "playbooks", "site.star")
-	t.Setenv("WEB_API_KEY", "e2e-live-value-0001")
-	base := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`, "--limit", "all:!h6"}
+	site := playbook(t, "site.star")
+	base := append(l.WebSecret("e2e-live-value-0001"), "--limit", "all:!h6")
 	l.MustPlay(t, site, base...)
-	eventually(t, 90*time.Second, "web stack answering with 2 replicas", func() error {
-		if n, err := probeWeb(l); err != nil || n < 2 {
-			return fmt.Errorf("%d answering: %v", n, err)
-		}
-		return nil
-	})
+	webAnswers(t, l, 90*time.Second, "after site.star")
 	if nodes := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | sort"); nodes != "h1 Leader\nh2 Reachable\nh3 Reachable\nh4 \nh5 \n" {
 		t.Fatalf("docker node ls = %q", nodes)
 	}
 
 	t.Run("RollingDaemonJSON", func(t *testing.T) { testRollingDaemonJSON(t, l, site, base) })
-	t.Run("QuorumGuard", func(t *testing.T) { testQuorumGuard(t, l, root) })
-	t.Run("FirstManagerDown", func(t *testing.T) { testFirstManagerDown(t, l, root, base) })
-	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, l, root, base) })
-	t.Run("RebootCheck", func(t *testing.T) { testRebootCheck(t, l, root) })
-	t.Run("BackupAutolock", func(t *testing.T) { testBackupAutolock(t, l, root) })
-	t.Run("StackAbsent", func(t *testing.T) { testStackAbsent(t, l, root) })
+	t.Run("QuorumGuard", func(t *testing.T) { testQuorumGuard(t, l) })
+	t.Run("FirstManagerDown", func(t *testing.T) { testFirstManagerDown(t, l, base) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, l, base) })
+	t.Run("RebootCheck", func(t *testing.T) { testRebootCheck(t, l) })
+	t.Run("BackupAutolock", func(t *testing.T) { testBackupAutolock(t, l) })
+	t.Run("StackAbsent", func(t *testing.T) { testStackAbsent(t, l) })
 }
 
 // testRebootCheck: the clone lab cannot reboot (fresh systemd hosts can:
 // the lead runs reboot.star there), but --check shows the batches in order
 // (workers first, the leader last) and that each would reboot, touching nothing.
-func testRebootCheck(t *testing.T, l *Lab, root string) {
+func testRebootCheck(t *testing.T, l *Lab) {
 	pids := func() string {
 		out := ""
 		for _, h := range []string{"h1", "h2", "h3", "h4", "h5", "h6"} {
@@ -62,7 +55,7 @@ func testRebootCheck(t *testing.T, l *Lab, root string) {
 	}
 	before := pids()
 	leader := trim(l.MustSSH(t, "h2", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | grep Leader | cut -d' ' -f1"))
-	r := l.MustPlay(t, filepath.Join(root, "playbooks", "reboot.star"), "--check")
+	r := l.MustPlay(t, playbook(t, "reboot.star"), "--check")
 	var batches []string
 	for _, line := range strings.Split(r.Out, "\n") {
 		if i := strings.Index(line, "reboot, one node at a time: batch "); i >= 0 {
@@ -81,7 +74,7 @@ func testRebootCheck(t *testing.T, l *Lab, root string) {
 	if len(would) != 6 {
 		t.Errorf("would reboot %v, want all six", would)
 	}
-	up := l.MustPlay(t, filepath.Join(root, "playbooks", "upgrade.star"), "--check", "-e", "packages=docker.io", "-e", "reboot=always")
+	up := l.MustPlay(t, playbook(t, "upgrade.star"), "--check", "-e", "packages=docker.io", "-e", "reboot=always")
 	n := 0
 	for _, x := range up.Results {
 		if x.Module == "reboot" && x.Msg == "would reboot" {
@@ -102,8 +95,9 @@ func checkRunAgain(t *testing.T, l *Lab, pb string, args ...string) *PlayRun {
 	t.Helper()
 	check := l.MustPlay(t, pb, append(args, "--check")...)
 	run := l.MustPlay(t, pb, args...)
-	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); len(got) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("%s: --check predicted %v\nthe run changed %v", filepath.Base(pb), want, got)
+	samePrediction(t, filepath.Base(pb), check, run)
+	if len(run.With("changed")) == 0 {
+		t.Errorf("%s: the run changed nothing", filepath.Base(pb))
 	}
 	if again := l.MustPlay(t, pb, args...); len(again.With("changed")) != 0 {
 		t.Errorf("%s: re-run changed %v", filepath.Base(pb), again.With("changed"))
@@ -114,12 +108,11 @@ func checkRunAgain(t *testing.T, l *Lab, pb string, args ...string) *PlayRun {
 // testLifecycle: remove-node, join-token and CA rotation (the old worker
 // token refused, add-node still works), autolock with a restart and an
 // unlock, all while the web service is probed and the managers polled.
-func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
-	pb := func(name string) string { return filepath.Join(root, "playbooks", name) }
+func testLifecycle(t *testing.T, l *Lab, base []string) {
 	quorum := pollQuorum(t, l, "h1", "h2", "h3")
 	t0 := time.Now()
 	failed := probeDuring(t, l, func() {
-		checkRunAgain(t, l, pb("remove-node.star"), "-e", "node=h6")
+		checkRunAgain(t, l, playbook(t, "remove-node.star"), "-e", "node=h6")
 		if out := l.MustSSH(t, "h2", "docker node ls --format '{{.Hostname}}' | sort | tr '\\n' ' '"); out != "h1 h2 h3 h4 h5 " {
 			t.Errorf("nodes after remove-node h6: %q", out)
 		}
@@ -130,7 +123,7 @@ func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
 
 		old := trim(l.MustSSH(t, "h2", "docker swarm join-token -q worker"))
 		t1 := time.Now()
-		rot := l.MustPlay(t, pb("rotate-join-tokens.star"), "-e", "rotate_ca=true")
+		rot := l.MustPlay(t, playbook(t, "rotate-join-tokens.star"), "-e", "rotate_ca=true")
 		t.Logf("token + CA rotation: %s", time.Since(t1).Round(time.Second))
 		newTok := trim(l.MustSSH(t, "h2", "docker swarm join-token -q worker"))
 		if newTok == old || strings.Contains(rot.Out, newTok) || strings.Contains(rot.Out, old) {
@@ -141,12 +134,12 @@ func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
 		} else {
 			t.Logf("old token refused: %s", trim(out))
 		}
-		checkRunAgain(t, l, pb("add-node.star"), base[0], base[1], "-e", "node=h6")
+		checkRunAgain(t, l, playbook(t, "add-node.star"), base[0], base[1], "-e", "node=h6")
 		if st := trim(l.MustSSH(t, "h2", "docker node inspect h6 --format '{{.Status.State}}'")); st != "ready" {
 			t.Errorf("h6 after add-node with the new token: %q", st)
 		}
 
-		lock := checkRunAgain(t, l, pb("autolock.star"))
+		lock := checkRunAgain(t, l, playbook(t, "autolock.star"))
 		key := trim(l.MustSSH(t, "h2", "docker swarm unlock-key -q"))
 		if !strings.HasPrefix(key, "SWMKEY-") || strings.Contains(lock.Out, key) {
 			t.Fatalf("unlock key %q missing or printed\n%s", key, lock.Out)
@@ -166,7 +159,7 @@ func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
 			return nil
 		})
 		t.Setenv("SWARM_UNLOCK_KEY", key)
-		un := checkRunAgain(t, l, pb("autolock.star"), "-e", "unlock=true")
+		un := checkRunAgain(t, l, playbook(t, "autolock.star"), "-e", "unlock=true")
 		if strings.Contains(un.Out, key) || strings.Join(un.With("changed"), ",") != "unlock locked managers @ "+m {
 			t.Errorf("unlock: changed %v, or the key printed\n%s", un.With("changed"), un.Out)
 		}
@@ -181,7 +174,7 @@ func testLifecycle(t *testing.T, l *Lab, root string, base []string) {
 
 // testBackupAutolock: backup.star on the autolocked swarm (the followers,
 // cold, one at a time, unlocked after their restart) while probed.
-func testBackupAutolock(t *testing.T, l *Lab, root string) {
+func testBackupAutolock(t *testing.T, l *Lab) {
 	dest := t.TempDir()
 	key := trim(l.MustSSH(t, "h2", "docker swarm unlock-key -q"))
 	t.Setenv("SWARM_UNLOCK_KEY", key)
@@ -190,7 +183,7 @@ func testBackupAutolock(t *testing.T, l *Lab, root string) {
 	t0 := time.Now()
 	var r *PlayRun
 	failed := probeDuring(t, l, func() {
-		r = l.MustPlay(t, filepath.Join(root, "playbooks", "backup.star"), append(unlock, "-e", "backup_dir="+dest)...)
+		r = l.MustPlay(t, playbook(t, "backup.star"), append(unlock, "-e", "backup_dir="+dest)...)
 	})
 	lost, polls := quorum()
 	t.Logf("backup of the followers (autolock): %s, %d failed web probes, %d of %d node-ls polls unanswered", time.Since(t0).Round(time.Second), failed, lost, polls)
@@ -208,13 +201,11 @@ func testBackupAutolock(t *testing.T, l *Lab, root string) {
 
 // testStackAbsent: a network in use is not removed; stack(state = "absent")
 // removes the web stack; then the network can go.
-func testStackAbsent(t *testing.T, l *Lab, root string) {
+func testStackAbsent(t *testing.T, l *Lab) {
 	dir := t.TempDir()
-	lib := filepath.Join(root, "playbooks", "lib", "swarm.star")
+	lib := playbook(t, "lib", "swarm.star")
 	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(fmt.Sprintf("load(%q, \"healthy_manager\")\nvia = healthy_manager(hosts(\"managers\"))\n%s\n", lib, body)), 0o644)
-		return p
+		return writeFile(t, filepath.Join(dir, name), fmt.Sprintf("load(%q, \"healthy_manager\")\nvia = healthy_manager(hosts(\"managers\"))\n%s\n", lib, body))
 	}
 	netGone := write("net.star", `network(via, name = "app", state = "absent")`)
 	r := l.Play(t, netGone)
@@ -230,12 +221,14 @@ func testStackAbsent(t *testing.T, l *Lab, root string) {
 
 // threeManagers rewrites the lab's inventory: h1-h3 managers, the rest workers.
 func threeManagers(t *testing.T, l *Lab) {
-	b, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l.InventoryWith(t, l.Inventory, moveManagers)
+}
+
+// moveManagers moves the lines of h2 and h3 of an inventory to its first
+// group, after h1's.
+func moveManagers(inv string) string {
 	var managers, out []string
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(inv, "\n") {
 		if strings.HasPrefix(line, "h2 ") || strings.HasPrefix(line, "h3 ") {
 			managers = append(managers, line)
 			continue
@@ -245,10 +238,7 @@ func threeManagers(t *testing.T, l *Lab) {
 	text := strings.Join(out, "\n")
 	h1 := strings.Index(text, "\nh1 ")
 	end := h1 + 1 + strings.Index(text[h1+1:], "\n")
-	text = text[:end+1] + strings.Join(managers, "\n") + "\n" + text[end+1:]
-	if err := os.WriteFile(l.Inventory, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return text[:end+1] + strings.Join(managers, "\n") + "\n" + text[end+1:]
 }
 
 // dockerStarts counts how often dockerd has started on a host (its log).
@@ -310,21 +300,14 @@ func testRollingDaemonJSON(t *testing.T, l *Lab, site string, base []string) {
 
 // testQuorumGuard: with h2's Docker stopped, restarting Docker on h3 (or
 // demoting it) would leave one of three managers: refused before h3 is touched.
-func testQuorumGuard(t *testing.T, l *Lab, root string) {
+func testQuorumGuard(t *testing.T, l *Lab) {
 	l.MustSSH(t, "h2", "service docker stop")
 	defer startDocker(t, l, "h2")
-	eventually(t, 60*time.Second, "h2 seen down", func() error {
-		out, _ := l.SSH("h1", "docker node inspect h2 --format '{{.Status.State}} {{.ManagerStatus.Reachability}}'")
-		if trim(out) != "down unreachable" {
-			return fmt.Errorf("h2: %q", out)
-		}
-		return nil
-	})
+	l.WaitOutput(t, 60*time.Second, "h2 seen down", "h1", "docker node inspect h2 --format '{{.Status.State}} {{.ManagerStatus.Reachability}}'", "down unreachable")
 	pid := trim(l.MustSSH(t, "h3", "cat /var/run/docker.pid; sha256sum /etc/docker/daemon.json"))
-	pb := filepath.Join(t.TempDir(), "guard.star")
-	os.WriteFile(pb, []byte(fmt.Sprintf(`load(%q, "docker_daemon")
+	pb := writeFile(t, filepath.Join(t.TempDir(), "guard.star"), fmt.Sprintf(`load(%q, "docker_daemon")
 docker_daemon(hosts("h3"), hosts("managers"))
-`, filepath.Join(root, "playbooks", "lib", "docker.star"))), 0o644)
+`, playbook(t, "lib", "docker.star")))
 	r := l.Play(t, pb, "-e", `{"daemon_json": {"log-opts": {"max-size": "16m"}}}`)
 	want := "refusing to restart Docker on h3: 2 of 3 managers are Ready (not Ready now: h2); without h3 only 1 would be, and raft needs 2"
 	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, want) {
@@ -333,7 +316,7 @@ docker_daemon(hosts("h3"), hosts("managers"))
 	if after := trim(l.MustSSH(t, "h3", "cat /var/run/docker.pid; sha256sum /etc/docker/daemon.json")); after != pid {
 		t.Errorf("h3 was touched: %q -> %q", pid, after)
 	}
-	os.WriteFile(pb, []byte(`node(hosts("h1"), node = "h3", role = "worker")`), 0o644)
+	writeFile(t, pb, `node(hosts("h1"), node = "h3", role = "worker")`)
 	r = l.Play(t, pb)
 	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, "refusing to demote h3") {
 		t.Errorf("demote: exit %d\n%s", exitCode(r.Err), r.Out)
@@ -343,19 +326,13 @@ docker_daemon(hosts("h3"), hosts("managers"))
 
 func startDocker(t *testing.T, l *Lab, host string) {
 	l.MustSSH(t, host, "service docker start")
-	eventually(t, 90*time.Second, host+" Ready again", func() error {
-		out, _ := l.SSH("h3", "docker node inspect "+host+" --format '{{.Status.State}}'")
-		if trim(out) != "ready" {
-			return fmt.Errorf("%s: %q", host, out)
-		}
-		return nil
-	})
+	l.WaitOutput(t, 90*time.Second, host+" Ready again", "h3", "docker node inspect "+host+" --format '{{.Status.State}}'", "ready")
 }
 
 // testFirstManagerDown: h1 (the inventory's first manager) has Docker
 // stopped and refuses SSH; drain, rotate-secret, add-node and backup go
 // through another manager.
-func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
+func testFirstManagerDown(t *testing.T, l *Lab, base []string) {
 	l.MustSSH(t, "h1", "service docker stop")
 	pid := strconv.Itoa(l.Host(t, "h1").PID)
 	rule := []string{"-t", pid, "-n", "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"}
@@ -367,7 +344,6 @@ func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
 		runCmd(time.Minute, "nsenter", rule...)
 		startDocker(t, l, "h1")
 	}()
-	pb := func(name string) string { return filepath.Join(root, "playbooks", name) }
 	// Until the managers see h1 down, the scheduler may still give it a task.
 	eventually(t, 90*time.Second, "h1 seen down, a new leader and both web replicas", func() error {
 		out, err := l.SSH("h2", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | grep -E 'Leader|^h1 '")
@@ -382,11 +358,11 @@ func testFirstManagerDown(t *testing.T, l *Lab, root string, base []string) {
 	quorum := pollQuorum(t, l, "h2", "h3")
 	var runs []*PlayRun
 	failed := probeDuring(t, l, func() {
-		runs = append(runs, l.MustPlay(t, pb("drain.star"), "-e", "node=h4"))
+		runs = append(runs, l.MustPlay(t, playbook(t, "drain.star"), "-e", "node=h4"))
 		t.Setenv("NEW_WEB_API_KEY", "e2e-live-value-0002")
-		runs = append(runs, l.MustPlay(t, pb("rotate-secret.star"), append(base, "-e", "secret=web_api_key", "-e", "value_env=NEW_WEB_API_KEY")...))
-		runs = append(runs, l.MustPlay(t, pb("add-node.star"), base[0], base[1], "-e", "node=h6"))
-		runs = append(runs, l.MustPlay(t, pb("backup.star"), "-e", "backup_dir="+t.TempDir()))
+		runs = append(runs, l.MustPlay(t, playbook(t, "rotate-secret.star"), append(base, "-e", "secret=web_api_key", "-e", "value_env=NEW_WEB_API_KEY")...))
+		runs = append(runs, l.MustPlay(t, playbook(t, "add-node.star"), base[0], base[1], "-e", "node=h6"))
+		runs = append(runs, l.MustPlay(t, playbook(t, "backup.star"), "-e", "backup_dir="+t.TempDir()))
 	})
 	lost, polls := quorum()
 	t.Logf("with h1 down: %d failed web probes, %d of %d node-ls polls unanswered", failed, lost, polls)
@@ -437,41 +413,30 @@ func pollQuorum(t *testing.T, l *Lab, managers ...string) func() (int, int) {
 	}
 	var lost, total atomic.Int64
 	var run, longest int // consecutive unanswered ticks (read after done)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		waitFirstAnswers(&last, len(managers))
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			total.Add(1)
-			// Unanswered: every manager's latest poll failed (or none
-			// finished for 5 s); a slow answer on a loaded machine is one.
-			answered := false
-			last.Range(func(_, v any) bool {
-				a := v.(pollAnswer)
-				answered = answered || (a.ok && time.Since(a.at) < 5*time.Second)
-				return !answered
-			})
-			if answered {
-				run = 0
-			} else {
-				run++
-				longest = max(longest, run)
-				lost.Add(1)
-				t.Logf("no manager answered docker node ls at %s", time.Now().Format("15:04:05.000"))
-			}
+	// Ticks count once every manager answered (ssh and sudo start slowly).
+	stopTicks := tick(func() { waitFirstAnswers(&last, len(managers)) }, func() {
+		total.Add(1)
+		// Unanswered: every manager's latest poll failed (or none
+		// finished for 5 s); a slow answer on a loaded machine is one.
+		answered := false
+		last.Range(func(_, v any) bool {
+			a := v.(pollAnswer)
+			answered = answered || (a.ok && time.Since(a.at) < 5*time.Second)
+			return !answered
+		})
+		if answered {
+			run = 0
+		} else {
+			run++
+			longest = max(longest, run)
+			lost.Add(1)
+			t.Logf("no manager answered docker node ls at %s", time.Now().Format("15:04:05.000"))
 		}
-	}()
+	})
 	var once sync.Once
 	end := func() {
 		once.Do(func() {
-			close(stop)
-			<-done
+			stopTicks()
 			sessions.stop()
 		})
 	}

@@ -80,6 +80,26 @@ func repoRoot(t testing.TB) string {
 	return filepath.Dir(filepath.Dir(filepath.Dir(wd)))
 }
 
+// playbook is the path of name in the repository's playbooks/.
+func playbook(t testing.TB, name ...string) string {
+	return filepath.Join(append([]string{repoRoot(t), "playbooks"}, name...)...)
+}
+
+// e2eData is the path of name in testdata/e2e/.
+func e2eData(t testing.TB, name ...string) string {
+	return filepath.Join(append([]string{repoRoot(t), "testdata", "e2e"}, name...)...)
+}
+
+// writeFile writes content to p (mode 0644) or fails the test; it
+// returns p.
+func writeFile(t testing.TB, p, content string) string {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Binary builds ./cmd/swarmrun once per test process and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
@@ -272,6 +292,74 @@ func (l *Lab) Swarmrun(args ...string) (string, error) {
 // unlike t.Setenv, it leaves the process alone, so parallel tests may use it.
 func (l *Lab) Setenv(key, value string) { l.Env = append(l.Env, key+"="+value) }
 
+// InventoryWith writes the lab's inventory, changed by edit, to p and
+// returns p.
+func (l *Lab) InventoryWith(t testing.TB, p string, edit func(inv string) string) string {
+	t.Helper()
+	b, err := os.ReadFile(l.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, p, edit(string(b)))
+}
+
+// ImageVar is the -e that gives a playbook the lab's test image
+// (image_tar: the testweb.tar `lab up` saved).
+func (l *Lab) ImageVar() string { return "image_tar=" + filepath.Join(l.Dir, "testweb.tar") }
+
+// SwarmrunExit is Swarmrun with the exit code instead of the error.
+func (l *Lab) SwarmrunExit(args ...string) (string, int) {
+	out, err := l.Swarmrun(args...)
+	return out, exitCode(err)
+}
+
+// WebSecret sets WEB_API_KEY (the value of the example stack's secret) for
+// this lab's swarmrun runs and returns the -e that makes site.star read it.
+func (l *Lab) WebSecret(value string) []string {
+	l.Setenv("WEB_API_KEY", value)
+	return []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
+}
+
+// OnEach runs command on every host (MustSSH) and returns the outputs by
+// host name.
+func (l *Lab) OnEach(t testing.TB, command string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, h := range l.Hosts {
+		out[h.Name] = l.MustSSH(t, h.Name, command)
+	}
+	return out
+}
+
+// MustCheck runs playbook with --check (plus args) and fails the test
+// unless command prints on every host afterwards what it printed before:
+// --check touches nothing.
+func (l *Lab) MustCheck(t testing.TB, command, playbook string, args ...string) *PlayRun {
+	t.Helper()
+	before := l.OnEach(t, command)
+	check := l.MustPlay(t, playbook, append(args, "--check")...)
+	after := l.OnEach(t, command)
+	for _, h := range l.Hosts {
+		if after[h.Name] != before[h.Name] {
+			t.Fatalf("--check changed %s:\n%s\n---\n%s", h.Name, before[h.Name], after[h.Name])
+		}
+	}
+	return check
+}
+
+// WaitOutput waits (eventually, for what) until command on host succeeds
+// with the output want (spaces around it aside).
+func (l *Lab) WaitOutput(t testing.TB, timeout time.Duration, what, host, command, want string) {
+	t.Helper()
+	eventually(t, timeout, what, func() error {
+		out, err := l.SSH(host, command)
+		if err != nil || trim(out) != want {
+			return fmt.Errorf("%q %v", out, err)
+		}
+		return nil
+	})
+}
+
 // runCmd runs a command with a timeout, returning stdout+stderr.
 func runCmd(timeout time.Duration, name string, args ...string) (string, error) {
 	return runCmdEnv(timeout, nil, name, args...)
@@ -362,6 +450,16 @@ func (l *Lab) MustPlay(t testing.TB, playbook string, args ...string) *PlayRun {
 		t.Fatalf("swarmrun play %s %v: %v\n%s", playbook, args, r.Err, r.Out)
 	}
 	return r
+}
+
+// samePrediction fails the test unless run (what names it) changed
+// exactly what check predicted.
+func samePrediction(t testing.TB, what string, check, run *PlayRun) {
+	t.Helper()
+	want, got := sorted(check.With("changed")), sorted(run.With("changed"))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s: --check predicted %d changes, the run made %d\npredicted %v\nmade      %v", what, len(want), len(got), want, got)
+	}
 }
 
 // With returns "task @ host" of every result with the given status.

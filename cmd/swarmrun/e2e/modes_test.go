@@ -16,21 +16,16 @@ import (
 func TestPlayModes(t *testing.T) {
 	l := startLab(t, 41, 2, false)
 	dir := t.TempDir()
-	book := filepath.Join(dir, "drift.star")
-	os.WriteFile(book, []byte(`all = hosts("all")
+	book := writeFile(t, filepath.Join(dir, "drift.star"), `all = hosts("all")
 copy(all, name = "drift file", dest = "/etc/swarmrun-drift.conf", content = "wanted\n")
 shell(hosts("h1"), name = "echo secret", cmd = "echo token=" + env("E2E_MODES_SECRET"), changed_when = False, check_safe = True)
-`), 0o644)
-	bad := filepath.Join(dir, "bad.star")
-	os.WriteFile(bad, []byte("copy(hosts(\"all\"), dest = \"/x\", contnet = \"typo\")\n"), 0o644)
-	ghost := filepath.Join(dir, "ghost")
-	inv, _ := os.ReadFile(l.Inventory)
-	os.WriteFile(ghost, []byte(strings.Replace(string(inv), "[workers]", "[workers]\nghost ansible_host=198.18.41.99", 1)), 0o644)
+`)
+	bad := writeFile(t, filepath.Join(dir, "bad.star"), "copy(hosts(\"all\"), dest = \"/x\", contnet = \"typo\")\n")
+	ghost := l.InventoryWith(t, filepath.Join(dir, "ghost"), func(inv string) string {
+		return strings.Replace(inv, "[workers]", "[workers]\nghost ansible_host=198.18.41.99", 1)
+	})
 	t.Setenv("E2E_MODES_SECRET", "modes-secret-991")
-	sw := func(args ...string) (string, int) {
-		out, err := l.Swarmrun(args...)
-		return out, exitCode(err)
-	}
+	sw := l.SwarmrunExit
 
 	out, code := sw("play", book, "-i", ghost, "--syntax-check")
 	if code != 0 || !strings.Contains(out, "syntax ok: 2 steps") {
@@ -96,9 +91,7 @@ func testInventoryMerge(t *testing.T, l *Lab) {
 		"second.yml":            "all:\n  hosts:\n    h2: {merge_value: second-inventory}\n",
 	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, name), content)
 	}
 	out, err := l.Swarmrun("play", filepath.Join(dir, "pb", "merge.star"), "-i", l.Inventory, "-i", filepath.Join(dir, "second.yml"))
 	if err != nil {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,8 +16,7 @@ import (
 // a duplicate hostname and an MTU too small for VXLAN are each caught.
 func TestPreflight(t *testing.T) {
 	l := startLab(t, 50, 3, true)
-	root := repoRoot(t)
-	pre := filepath.Join(root, "playbooks", "preflight.star")
+	pre := playbook(t, "preflight.star")
 
 	good := l.MustPlay(t, pre)
 	if got := good.With("changed"); len(got) != 0 {
@@ -39,8 +37,7 @@ func TestPreflight(t *testing.T) {
 	// A port dropped on h2 (raw table: ufw leaves it alone): site.star stops
 	// before the swarm.
 	l.MustSSH(t, "h2", "iptables -t raw -I PREROUTING -p tcp --dport 7946 -j DROP")
-	t.Setenv("WEB_API_KEY", "e2e-preflight-0001")
-	site := l.Play(t, filepath.Join(root, "playbooks", "site.star"), "-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`)
+	site := l.Play(t, playbook(t, "site.star"), l.WebSecret("e2e-preflight-0001")...)
 	if site.Err == nil {
 		t.Fatalf("site.star passed with 7946/tcp dropped on h2:\n%s", site.Out)
 	}
@@ -183,12 +180,8 @@ func udpArrives(t *testing.T, l *Lab, to string, sender func(string) (string, er
 // overlay; DOCKER-USER survives a Docker restart and a ufw reload.
 func TestNetworkFirewall(t *testing.T) {
 	l := startLab(t, 51, 3, true)
-	root := repoRoot(t)
-	site := filepath.Join(root, "playbooks", "site.star")
-	compose := filepath.Join(t.TempDir(), "net.yml")
-	if err := os.WriteFile(compose, []byte(netStack), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	site := playbook(t, "site.star")
+	compose := writeFile(t, filepath.Join(t.TempDir(), "net.yml"), netStack)
 	t.Setenv("WEB_API_KEY", "e2e-network-0001")
 	vars := []string{"-e", netVars(l.Net, compose, true), "--diff"}
 	out := outsider(t, l)
@@ -206,23 +199,12 @@ func TestNetworkFirewall(t *testing.T) {
 		return m
 	}
 	state := "ufw status verbose; iptables -S DOCKER-USER; sha256sum /etc/ufw/after.rules /etc/ufw/user.rules"
-	before := map[string]string{}
-	for _, h := range l.Hosts {
-		before[h.Name] = l.MustSSH(t, h.Name, state)
-	}
-	check := l.MustPlay(t, site, append(vars, "--check")...)
-	for _, h := range l.Hosts {
-		if got := l.MustSSH(t, h.Name, state); got != before[h.Name] {
-			t.Fatalf("--check changed %s's firewall:\n%s\n---\n%s", h.Name, before[h.Name], got)
-		}
-	}
+	check := l.MustCheck(t, state, site, vars...)
 	run := l.MustPlay(t, site, vars...)
 	if p, r := fw(check), fw(run); !reflect.DeepEqual(p, r) || len(p) != 6 {
 		t.Errorf("--check predicted the firewall steps\n%v\nthe run did\n%v", p, r)
 	}
-	if got, want := sorted(run.With("changed")), sorted(check.With("changed")); !reflect.DeepEqual(got, want) {
-		t.Errorf("--check predicted %v\nthe run changed %v", want, got)
-	}
+	samePrediction(t, "site.star", check, run)
 	if again := l.MustPlay(t, site, vars...); len(again.With("changed")) != 0 {
 		t.Errorf("second run changed %v", again.With("changed"))
 	}
@@ -277,7 +259,7 @@ func TestNetworkFirewall(t *testing.T) {
 	// ESP exactly when an encrypted overlay is configured (add-node.star
 	// applies the firewall everywhere without touching the networks), while
 	// the web service is probed.
-	addNode := filepath.Join(root, "playbooks", "add-node.star")
+	addNode := playbook(t, "add-node.star")
 	espRules := func() string { return trim(l.MustSSH(t, "h1", "ufw status | grep -c /esp || true")) }
 	if n := espRules(); n != "2" {
 		t.Errorf("h1 has %s ESP rules with an encrypted overlay, want 2 (from h2, h3)", n)
@@ -309,13 +291,7 @@ func TestNetworkFirewall(t *testing.T) {
 	if got := l.MustSSH(t, "h3", "iptables -S DOCKER-USER"); got != chain {
 		t.Errorf("after ufw reload DOCKER-USER is\n%s\nwas\n%s", got, chain)
 	}
-	eventually(t, 90*time.Second, "h3 Ready again", func() error {
-		out, err := l.SSH("h1", "docker node ls --format '{{.Hostname}} {{.Status}}' | grep '^h3 '")
-		if err != nil || trim(out) != "h3 Ready" {
-			return fmt.Errorf("%q %v", out, err)
-		}
-		return nil
-	})
+	l.WaitOutput(t, 90*time.Second, "h3 Ready again", "h1", "docker node ls --format '{{.Hostname}} {{.Status}}' | grep '^h3 '", "h3 Ready")
 	if again := l.MustPlay(t, site, vars...); len(again.With("changed")) != 0 {
 		t.Errorf("run after the restarts changed %v", again.With("changed"))
 	}

@@ -48,18 +48,16 @@ PY`
 func TestRestore(t *testing.T) {
 	t.Parallel() // beside the fresh tests, after the sequential ones (see testFresh)
 	l := startLabArgs(t, restoreNet, 4, "--fresh", "--distro", "debian-13", "--managers", "3")
-	root := repoRoot(t)
-	l.Setenv("WEB_API_KEY", "e2e-restore-value-0001")
 	// Debian 13's docker.io has no docker CLI: neither the playbooks nor
 	// this test's checks (the Engine API from python3) need one.
-	vars := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
-	site := filepath.Join(root, "playbooks", "site.star")
+	vars := l.WebSecret("e2e-restore-value-0001")
+	site := playbook(t, "site.star")
 	l.MustPlay(t, site, vars...)
-	webAnswers(t, l, "after site.star")
+	webAnswers(t, l, 3*time.Minute, "after site.star")
 	before := l.MustSSH(t, "h1", objectsScript)
 
 	dest := t.TempDir()
-	l.MustPlay(t, filepath.Join(root, "playbooks", "backup.star"), "-e", "backup_dir="+dest)
+	l.MustPlay(t, playbook(t, "backup.star"), "-e", "backup_dir="+dest)
 	var archive, from string
 	for _, h := range []string{"h2", "h3"} {
 		if a := filepath.Join(dest, h, "var", "backups", "swarm-"+h+".tar.gz"); fileExists(a) {
@@ -75,7 +73,7 @@ func TestRestore(t *testing.T) {
 	for _, h := range []string{"h1", "h2", "h3"} {
 		l.MustSSH(t, h, "systemctl stop docker docker.socket && rm -rf /var/lib/docker/swarm && systemctl start docker")
 	}
-	restore := filepath.Join(root, "playbooks", "restore.star")
+	restore := playbook(t, "restore.star")
 	restoreRefusesAndChecks(t, l, restore, archive, from)
 	t1 := time.Now()
 	run := l.MustPlay(t, restore, "-e", "archive="+archive, "-e", "node="+from)
@@ -83,7 +81,7 @@ func TestRestore(t *testing.T) {
 	if !strings.Contains(run.Out, "force a new cluster") || !strings.Contains(run.Out, "stale node") {
 		t.Errorf("restore: no new cluster or no stale node removed\n%s", run.Out)
 	}
-	webAnswers(t, l, "after restore.star")
+	webAnswers(t, l, 3*time.Minute, "after restore.star")
 	serving := time.Since(t1)
 	outage, back := watch()
 	again := "it never stopped answering"
@@ -137,41 +135,19 @@ func restoreRefusesAndChecks(t *testing.T, l *Lab, restore, archive, from string
 	}
 }
 
-// webAnswers waits until the web stack answers on two hosts (its replicas).
-func webAnswers(t *testing.T, l *Lab, when string) {
-	t.Helper()
-	eventually(t, 3*time.Minute, "web stack answering with 2 replicas "+when, func() error {
-		if n, err := probeWeb(l); err != nil || n < 2 {
-			return fmt.Errorf("%d answering: %v", n, err)
-		}
-		return nil
-	})
-}
-
 // watchOutage probes the web stack every 200 ms until its stop function is
 // called, which returns how long no host answered (the failed probes times
 // 200 ms) and when the last such probe was (zero if none).
 func watchOutage(l *Lab) func() (time.Duration, time.Time) {
 	var lost int
 	var last time.Time
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			if _, err := probeWeb(l); err != nil {
-				last, lost = time.Now(), lost+1
-			}
+	stop := tick(nil, func() {
+		if _, err := probeWeb(l); err != nil {
+			last, lost = time.Now(), lost+1
 		}
-	}()
+	})
 	return func() (time.Duration, time.Time) {
-		close(stop)
-		<-done
+		stop()
 		return time.Duration(lost) * 200 * time.Millisecond, last
 	}
 }

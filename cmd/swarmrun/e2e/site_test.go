@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,25 +36,10 @@ docker network ls --format '{{.Name}}' | sort
 // while the web service is probed.
 func TestSite(t *testing.T) {
 	l := startLab(t, 11, 3, true)
-	root := repoRoot(t)
-	site := filepath.Join(root, "playbooks", "site.star")
+	site := playbook(t, "site.star")
 	// The secret comes from the environment here, not a file in the repo.
-	t.Setenv("WEB_API_KEY", "e2e-first-value-0001")
-	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
-
-	snapshot := func() map[string]string {
-		out := map[string]string{}
-		for _, h := range l.Hosts {
-			out[h.Name] = l.MustSSH(t, h.Name, siteSnapshot)
-		}
-		return out
-	}
-
-	before := snapshot()
-	check := l.MustPlay(t, site, append(secrets, "--check")...)
-	if after := snapshot(); !reflect.DeepEqual(before, after) {
-		t.Fatalf("--check changed the hosts:\nbefore %v\nafter  %v", before, after)
-	}
+	secrets := l.WebSecret("e2e-first-value-0001")
+	check := l.MustCheck(t, siteSnapshot, site, secrets...)
 	predicted := check.With("changed")
 	if len(predicted) < 20 {
 		t.Fatalf("--check predicted only %d changes on fresh hosts:\n%s", len(predicted), check.Out)
@@ -66,9 +49,7 @@ func TestSite(t *testing.T) {
 	}
 
 	run := l.MustPlay(t, site, secrets...)
-	if got := run.With("changed"); !reflect.DeepEqual(sorted(got), sorted(predicted)) {
-		t.Errorf("--check predicted %d changes, the run made %d\npredicted %v\nmade      %v", len(predicted), len(got), predicted, got)
-	}
+	samePrediction(t, "site.star", check, run)
 	if strings.Contains(run.Out, "e2e-first-value-0001") {
 		t.Fatal("the secret value was printed")
 	}
@@ -87,16 +68,7 @@ func TestSite(t *testing.T) {
 	if !strings.HasPrefix(net, "overlay true ") || !strings.Contains(net, `"encrypted"`) {
 		t.Errorf("network app = %q, want an attachable encrypted overlay", net)
 	}
-	eventually(t, 90*time.Second, "web stack answering with its secret", func() error {
-		n, err := probeWeb(l)
-		if err != nil {
-			return err
-		}
-		if n < 2 {
-			return fmt.Errorf("%d nodes answer, want 2 replicas", n)
-		}
-		return nil
-	})
+	webAnswers(t, l, 90*time.Second, "with its secret")
 
 	again := l.MustPlay(t, site, secrets...)
 	if got := again.With("changed"); len(got) != 0 {
@@ -107,12 +79,12 @@ func TestSite(t *testing.T) {
 	// Day 2: drain a node running a replica, the service keeps answering.
 	victim := trim(l.MustSSH(t, "h1", "docker service ps web_web --filter desired-state=running --format '{{.Node}}' | sort | head -1"))
 	failures := probeDuring(t, l, func() {
-		l.MustPlay(t, filepath.Join(root, "playbooks", "drain.star"), "-e", "node="+victim, "-e", "keep_drained=true")
+		l.MustPlay(t, playbook(t, "drain.star"), "-e", "node="+victim, "-e", "keep_drained=true")
 		onVictim := trim(l.MustSSH(t, "h1", "docker node ps "+victim+" --filter desired-state=running -q | wc -l"))
 		if onVictim != "0" {
 			t.Errorf("drained node %s still runs %s tasks", victim, onVictim)
 		}
-		l.MustPlay(t, filepath.Join(root, "playbooks", "drain.star"), "-e", "node="+victim)
+		l.MustPlay(t, playbook(t, "drain.star"), "-e", "node="+victim)
 	})
 	if failures > 0 {
 		t.Errorf("%d probes failed while draining %s", failures, victim)
@@ -128,7 +100,7 @@ func TestSite(t *testing.T) {
 	t.Setenv("NEW_WEB_API_KEY", "e2e-second-value-0002")
 	var rot *PlayRun
 	failures = probeDuring(t, l, func() {
-		rot = l.MustPlay(t, filepath.Join(root, "playbooks", "rotate-secret.star"), append(secrets, "-e", "secret=web_api_key", "-e", "value_env=NEW_WEB_API_KEY")...)
+		rot = l.MustPlay(t, playbook(t, "rotate-secret.star"), append(secrets, "-e", "secret=web_api_key", "-e", "value_env=NEW_WEB_API_KEY")...)
 	})
 	if failures > 0 {
 		t.Errorf("%d probes failed while rotating the secret (update_config: stop-first, parallelism 1, 2 replicas)", failures)
@@ -147,7 +119,7 @@ func TestSite(t *testing.T) {
 
 	// Day 2: backup of the managers' swarm state, fetched to the controller.
 	dest := t.TempDir()
-	l.MustPlay(t, filepath.Join(root, "playbooks", "backup.star"), "-e", "backup_dir="+dest)
+	l.MustPlay(t, playbook(t, "backup.star"), "-e", "backup_dir="+dest)
 	archive := filepath.Join(dest, "h1", "var", "backups", "swarm-h1.tar.gz")
 	if _, err := os.Stat(archive); err != nil {
 		t.Fatalf("no archive on the controller: %v", err)
@@ -156,13 +128,7 @@ func TestSite(t *testing.T) {
 	if err != nil || !strings.Contains(list, "swarm/raft/") || !strings.Contains(list, "swarm/state.json") {
 		t.Errorf("archive does not hold the raft state: %v\n%s", err, list)
 	}
-	eventually(t, 60*time.Second, "h1 back as a Ready leader after the backup", func() error {
-		out, err := l.SSH("h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | grep '^h1 '")
-		if err != nil || trim(out) != "h1 Ready Leader" {
-			return fmt.Errorf("%q %v", out, err)
-		}
-		return nil
-	})
+	l.WaitOutput(t, 60*time.Second, "h1 back as a Ready leader after the backup", "h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' | grep '^h1 '", "h1 Ready Leader")
 }
 
 // probeWeb asks every lab host's port 8080 and counts those that answer
@@ -190,34 +156,58 @@ func probeWeb(l *Lab) (int, error) {
 	return n, nil
 }
 
+// webAnswers waits until the web stack answers on two hosts (its replicas).
+func webAnswers(t *testing.T, l *Lab, timeout time.Duration, when string) {
+	t.Helper()
+	eventually(t, timeout, "web stack answering with 2 replicas "+when, func() error {
+		if n, err := probeWeb(l); err != nil || n < 2 {
+			return fmt.Errorf("%d answering: %v", n, err)
+		}
+		return nil
+	})
+}
+
 // probeDuring probes the web service every 200 ms while f runs and returns
 // how many probes found no host answering.
 func probeDuring(t *testing.T, l *Lab, f func()) int {
 	t.Helper()
 	var failed, total atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	stop := tick(nil, func() {
+		total.Add(1)
+		if _, err := probeWeb(l); err != nil {
+			failed.Add(1)
+			t.Logf("probe failed: %v", err)
+		}
+	})
+	f()
+	stop()
+	t.Logf("%d of %d probes failed", failed.Load(), total.Load())
+	return int(failed.Load())
+}
+
+// tick calls f every 200 ms in the background (once before, if not nil,
+// has returned) until the function it returns is called, which waits for
+// the last call to end.
+func tick(before, f func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(done)
+		if before != nil {
+			before()
+		}
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
-			total.Add(1)
-			if _, err := probeWeb(l); err != nil {
-				failed.Add(1)
-				t.Logf("probe failed: %v", err)
-			}
+			f()
 		}
 	}()
-	f()
-	close(stop)
-	wg.Wait()
-	t.Logf("%d of %d probes failed", failed.Load(), total.Load())
-	return int(failed.Load())
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 func sorted(s []string) []string {
@@ -234,9 +224,8 @@ func sorted(s []string) []string {
 // task's error.
 func TestSiteSingleNode(t *testing.T) {
 	l := startLab(t, 23, 1, true)
-	site := filepath.Join(repoRoot(t), "playbooks", "site.star")
-	t.Setenv("WEB_API_KEY", "e2e-single-value-0001")
-	secrets := []string{"-e", `{"swarm_secrets": [{"name": "web_api_key", "env": "WEB_API_KEY"}]}`}
+	site := playbook(t, "site.star")
+	secrets := l.WebSecret("e2e-single-value-0001")
 	l.MustPlay(t, site, secrets...)
 	eventually(t, time.Minute, "the web replica answers", func() error {
 		resp, err := http.Get("http://" + l.Hosts[0].Addr + ":8080/")

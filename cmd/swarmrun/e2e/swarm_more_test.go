@@ -39,7 +39,7 @@ const swarmMoreNet = 35 // 198.18.35.0/24
 func TestSwarmMore(t *testing.T) {
 	t0 := time.Now()
 	l := startLab(t, swarmMoreNet, 2, true)
-	dir := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm", "more")
+	dir := e2eData(t, "swarm", "more")
 	pb := func(name string) string { return filepath.Join(dir, name) }
 	l.MustPlay(t, pb("setup.star"))
 	defer func() { t.Logf("TestSwarmMore: %s", time.Since(t0).Round(time.Second)) }()
@@ -366,18 +366,12 @@ func testComposeErrors(t *testing.T, l *Lab, dir string) {
 }
 
 func testUnreachableManager(t *testing.T, l *Lab, playbook string) {
-	inv, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
 	addr := fmt.Sprintf("198.18.%d.99", swarmMoreNet) // nothing listens there
 	g := *l
-	g.Inventory = filepath.Join(l.Dir, "inventory-ghost")
 	ghost := fmt.Sprintf("ghost ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s\n\n", addr, l.Key)
-	text := strings.Replace(string(inv), "[all:vars]", "[ghost]\n"+ghost+"[all:vars]", 1)
-	if err := os.WriteFile(g.Inventory, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	g.Inventory = l.InventoryWith(t, filepath.Join(l.Dir, "inventory-ghost"), func(inv string) string {
+		return strings.Replace(inv, "[all:vars]", "[ghost]\n"+ghost+"[all:vars]", 1)
+	})
 	t0 := time.Now()
 	r := g.Play(t, playbook)
 	s := only(t, r, "stack")

@@ -13,7 +13,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -65,8 +64,8 @@ func play(t *testing.T, l *Lab, playbook, password string, args ...string) playR
 	t.Helper()
 	t.Setenv("APP_PASSWORD", password)
 	t0 := time.Now()
-	pb := filepath.Join(repoRoot(t), "testdata", "e2e", "swarm", playbook)
-	r := playRun{l.Play(t, pb, append([]string{"--diff", "-e", "image_tar=" + filepath.Join(l.Dir, "testweb.tar")}, args...)...)}
+	pb := e2eData(t, "swarm", playbook)
+	r := playRun{l.Play(t, pb, append([]string{"--diff", "-e", l.ImageVar()}, args...)...)}
 	if strings.Contains(r.Out, password) {
 		t.Errorf("the secret value appears in the output of %s", playbook)
 	}
@@ -102,9 +101,7 @@ func TestSwarmModules(t *testing.T) {
 	}
 	// 2. The real run changes exactly what --check predicted.
 	first := mustPlay(t, l, "swarm.star", "pw-one")
-	if got, want := strings.Join(first.changed(), " "), strings.Join(check.changed(), " "); got != want {
-		t.Errorf("--check predicted changes %s\nthe run changed %s", want, got)
-	}
+	samePrediction(t, "swarm.star", check.PlayRun, first.PlayRun)
 	if len(first.changed()) < 10 {
 		t.Errorf("first run changed too little: %v", first.changed())
 	}
@@ -156,8 +153,9 @@ func TestSwarmModules(t *testing.T) {
 	// update, the run does exactly that.
 	rcheck := mustPlay(t, l, "swarm.star", "pw-two", "--check")
 	rot := mustPlay(t, l, "swarm.star", "pw-two")
-	if got, want := strings.Join(rot.changed(), " "), strings.Join(rcheck.changed(), " "); got != want || len(rot.changed()) != 2 {
-		t.Errorf("rotation: --check predicted %s, the run changed %s", want, got)
+	samePrediction(t, "rotation", rcheck.PlayRun, rot.PlayRun)
+	if len(rot.changed()) != 2 {
+		t.Errorf("rotation changed %v, want a new version and a service update", rot.changed())
 	}
 	if st := rot.find("stack", "h1"); len(st) != 1 || !strings.Contains(st[0].Diff, `SecretName: "app_password" -> "app_password_v2"`) {
 		t.Errorf("stack diff on rotation: %+v", st)
@@ -212,21 +210,13 @@ func TestSwarmModules(t *testing.T) {
 func TestSwarmThreeManagers(t *testing.T) {
 	l := startLab(t, swarmNet+1, 3, true)
 	// The same hosts, all in the managers group.
-	inv, err := os.ReadFile(l.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	three := strings.Replace(strings.Replace(string(inv), "[workers]\n", "", 1), "[managers]\n", "[managers]\n", 1)
-	l.Inventory = filepath.Join(l.Dir, "inventory-3-managers")
-	if err := os.WriteFile(l.Inventory, []byte(three), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	l.Inventory = l.InventoryWith(t, filepath.Join(l.Dir, "inventory-3-managers"), func(inv string) string {
+		return strings.Replace(strings.Replace(inv, "[workers]\n", "", 1), "[managers]\n", "[managers]\n", 1)
+	})
 
 	check := mustPlay(t, l, "managers.star", "unused", "--check")
 	first := mustPlay(t, l, "managers.star", "unused")
-	if got, want := strings.Join(first.changed(), " "), strings.Join(check.changed(), " "); got != want {
-		t.Errorf("--check predicted %s, the run changed %s", want, got)
-	}
+	samePrediction(t, "managers.star", check.PlayRun, first.PlayRun)
 	mgrs := l.MustSSH(t, "h1", "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}' | sort")
 	if trim(mgrs) != "h1 Leader\nh2 Reachable\nh3 Reachable" {
 		t.Errorf("managers:\n%s", mgrs)

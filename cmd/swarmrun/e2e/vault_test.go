@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swarmrun/swarmrun/internal/testutil"
 )
 
 // TestVaultSite: the example's group_vars/all.yml, encrypted by the real
@@ -21,10 +23,9 @@ func TestVaultSite(t *testing.T) {
 		t.Fatal("ansible-vault not found (apt-get install -y ansible)")
 	}
 	l := startLab(t, 40, 2, true)
-	root := repoRoot(t)
 	work := t.TempDir()
 	pb := filepath.Join(work, "pb")
-	if out, err := exec.Command("cp", "-r", filepath.Join(root, "playbooks"), pb).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-r", playbook(t), pb).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
 	os.RemoveAll(filepath.Join(pb, "secrets"))
@@ -32,7 +33,7 @@ func TestVaultSite(t *testing.T) {
 	os.MkdirAll(filepath.Join(inv, "group_vars"), 0o755)
 	os.MkdirAll(filepath.Join(pb, "secrets"), 0o700)
 	hosts, _ := os.ReadFile(l.Inventory)
-	example, _ := os.ReadFile(filepath.Join(root, "playbooks", "inventory", "group_vars", "all.yml"))
+	example, _ := os.ReadFile(playbook(t, "inventory", "group_vars", "all.yml"))
 	const secretValue = "vaulted-api-key-4711"
 	files := map[string]string{
 		filepath.Join(inv, "hosts"):                 string(hosts),
@@ -57,7 +58,7 @@ func TestVaultSite(t *testing.T) {
 	ansible("encrypt", "--vault-id", "prod@"+pw, filepath.Join(inv, "group_vars", "all.yml"))
 	ansible("encrypt", "--vault-password-file", pw, filepath.Join(pb, "secrets", "web_api_key"))
 	site := filepath.Join(pb, "site.star")
-	if a, b := mustRead(t, site), mustRead(t, filepath.Join(root, "playbooks", "site.star")); a != b {
+	if a, b := testutil.ReadFile(t, site), testutil.ReadFile(t, playbook(t, "site.star")); a != b {
 		t.Fatal("site.star copy differs")
 	}
 
@@ -100,13 +101,4 @@ func TestVaultSite(t *testing.T) {
 	if again.Err != nil || len(again.With("changed")) != 0 {
 		t.Errorf("second run (ANSIBLE_VAULT_PASSWORD_FILE): %v, changed %v\n%s", again.Err, again.With("changed"), again.Out)
 	}
-}
-
-func mustRead(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
