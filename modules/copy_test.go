@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmrun/swarmrun/internal/testutil"
 	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/swarmrun/swarmrun/runtime/testutil"
 )
 
 // The tests below run modules against the machine through the real local

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swarmrun/swarmrun/internal/testutil"
+	"github.com/swarmrun/swarmrun/runtime/testutil"
 	"github.com/swarmrun/swarmrun/vault"
 )
 

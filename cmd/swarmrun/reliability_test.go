@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swarmrun/swarmrun/internal/testutil"
+	"github.com/swarmrun/swarmrun/runtime/testutil"
 )
 
 // docs/RELIABILITY.md cannot drift from the code: the tests it names

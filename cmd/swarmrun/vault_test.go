@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/swarmrun/swarmrun/internal/testutil"
+	"github.com/swarmrun/swarmrun/runtime/testutil"
 )
 
 // TestOracleVaultCLI: every swarmrun vault subcommand writes what

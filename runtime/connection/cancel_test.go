@@ -12,7 +12,7 @@ import (
 // runCancelled runs cmd, which writes a pid to pidFile, and cancels it once
 // the pid is there (a fixed timeout raced the shell's start on a loaded
 // machine and left no pid to check). It fails unless Run returns the
-// cancellation within 3 s, and returns the pid.
+// cancellation within 10 s (a loaded machine is slow), and returns the pid.
 func runCancelled(t *testing.T, c Conn, cmd, pidFile string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -34,8 +34,8 @@ func runCancelled(t *testing.T, c Conn, cmd, pidFile string) string {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled Run returned %v", err)
 		}
-	case <-time.After(3 * time.Second):
-		t.Fatalf("Run did not return 3 s after the cancel")
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not return 10 s after the cancel")
 	}
 	return pid
 }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmrun/swarmrun/internal/testutil"
+	"github.com/swarmrun/swarmrun/runtime/testutil"
 )
 
 // TestGenericModules plays testdata/e2e/generic/site.star (command, shell,

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmrun/swarmrun/internal/testutil"
+	"github.com/swarmrun/swarmrun/runtime/testutil"
 )
 
 // TestVaultSite: the example's group_vars/all.yml, encrypted by the real
