@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/swarmrun/swarmrun/internal/shellwords"
 )
 
 // run executes a machine command and folds its output into the error.
@@ -203,7 +205,7 @@ func teardownFirewall(ctx context.Context, k int) []error {
 			if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, "--comment "+cm+" ") && !strings.HasSuffix(line, "--comment "+cm) {
 				continue
 			}
-			args := append([]string{"-t", table, "-D"}, shellFields(line[3:])...)
+			args := append([]string{"-t", table, "-D"}, shellwords.Fields(line[3:])...)
 			if err := ipt(ctx, args...); err != nil {
 				errs = append(errs, err)
 			}
@@ -218,33 +220,6 @@ func teardownFirewall(ctx context.Context, k int) []error {
 		}
 	}
 	return errs
-}
-
-// shellFields splits an iptables-save rule, honouring double quotes.
-func shellFields(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inQ, have := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			inQ = !inQ
-			have = true
-		case r == ' ' && !inQ:
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteRune(r)
-			have = true
-		}
-	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
 // setupHostLinks creates the named network namespaces and veth pairs for the
