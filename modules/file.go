@@ -121,20 +121,9 @@ func parseMode(v any) (uint32, error) {
 // fmtMode prints a mode the way chmod and users write it.
 func fmtMode(m uint32) string { return fmt.Sprintf("%04o", m) }
 
-// goMode is the inverse of unixMode.
-func goMode(u uint32) fs.FileMode {
-	m := fs.FileMode(u & 0o777)
-	if u&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if u&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if u&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
+// goMode is a mode's permission bits (with setuid, setgid, sticky) as an
+// fs.FileMode.
+func goMode(u uint32) fs.FileMode { return connection.GoMode(u & 0o7777) }
 
 func isNumeric(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 32)

@@ -478,7 +478,7 @@ func parseStat(host, p, out string) (*FileInfo, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("%s: stat %s: %v", host, p, err)
 	}
-	fi := &FileInfo{Mode: unixMode(uint32(raw)), Size: size, ModTime: time.Unix(mtime, 0),
+	fi := &FileInfo{Mode: GoMode(uint32(raw)), Size: size, ModTime: time.Unix(mtime, 0),
 		Owner: f[5], Group: f[6], LinkTarget: strings.TrimSuffix(link, "\n")}
 	if fi.Owner == "UNKNOWN" {
 		fi.Owner = f[2]
@@ -489,8 +489,9 @@ func parseStat(host, p, out string) (*FileInfo, error) {
 	return fi, nil
 }
 
-// unixMode converts a st_mode to an fs.FileMode.
-func unixMode(m uint32) fs.FileMode {
+// GoMode converts a st_mode (or a chmod mode) to an fs.FileMode; UnixMode
+// is its inverse.
+func GoMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & 0o170000 {
 	case 0o040000:
