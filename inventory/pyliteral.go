@@ -185,12 +185,9 @@ func (p *pyParser) parseWord(nested bool) (any, error) {
 func (p *pyParser) parseSeq(end byte) ([]any, error) {
 	items := []any{}
 	for {
-		p.skipSpace(true)
-		if p.eof() {
-			return nil, errNotLiteral
-		}
-		if p.src[p.pos] == end {
-			p.pos++
+		if done, err := p.closes(end); err != nil {
+			return nil, err
+		} else if done {
 			return items, nil
 		}
 		v, err := p.parseExpr(true)
@@ -198,29 +195,48 @@ func (p *pyParser) parseSeq(end byte) ([]any, error) {
 			return nil, err
 		}
 		items = append(items, v)
-		p.skipSpace(true)
-		if p.eof() {
-			return nil, errNotLiteral
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case end:
-		default:
-			return nil, errNotLiteral
+		if err := p.itemEnd(end); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// closes skips blanks and reports whether the bracket end comes next,
+// taking it; the input ending first is an error.
+func (p *pyParser) closes(end byte) (bool, error) {
+	p.skipSpace(true)
+	if p.eof() {
+		return false, errNotLiteral
+	}
+	if p.src[p.pos] == end {
+		p.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+// itemEnd takes the ',' after an item, or sees end (closes takes it).
+func (p *pyParser) itemEnd(end byte) error {
+	p.skipSpace(true)
+	if p.eof() {
+		return errNotLiteral
+	}
+	switch p.src[p.pos] {
+	case ',':
+		p.pos++
+	case end:
+	default:
+		return errNotLiteral
+	}
+	return nil
 }
 
 func (p *pyParser) parseDict() (any, error) {
 	m := map[string]any{}
 	for {
-		p.skipSpace(true)
-		if p.eof() {
-			return nil, errNotLiteral
-		}
-		if p.src[p.pos] == '}' {
-			p.pos++
+		if done, err := p.closes('}'); err != nil {
+			return nil, err
+		} else if done {
 			return m, nil
 		}
 		k, err := p.parseExpr(true)
@@ -241,16 +257,8 @@ func (p *pyParser) parseDict() (any, error) {
 			return nil, errNotLiteral
 		}
 		m[key] = v
-		p.skipSpace(true)
-		if p.eof() {
-			return nil, errNotLiteral
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-		default:
-			return nil, errNotLiteral
+		if err := p.itemEnd('}'); err != nil {
+			return nil, err
 		}
 	}
 }
