@@ -184,81 +184,71 @@ func (p *pyParser) parseWord(nested bool) (any, error) {
 
 func (p *pyParser) parseSeq(end byte) ([]any, error) {
 	items := []any{}
-	for {
-		if done, err := p.closes(end); err != nil {
-			return nil, err
-		} else if done {
-			return items, nil
-		}
+	err := p.items(end, func() error {
 		v, err := p.parseExpr(true)
-		if err != nil {
-			return nil, err
-		}
 		items = append(items, v)
-		if err := p.itemEnd(end); err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-// closes skips blanks and reports whether the bracket end comes next,
-// taking it; the input ending first is an error.
-func (p *pyParser) closes(end byte) (bool, error) {
-	p.skipSpace(true)
-	if p.eof() {
-		return false, errNotLiteral
-	}
-	if p.src[p.pos] == end {
-		p.pos++
-		return true, nil
-	}
-	return false, nil
-}
-
-// itemEnd takes the ',' after an item, or sees end (closes takes it).
-func (p *pyParser) itemEnd(end byte) error {
-	p.skipSpace(true)
-	if p.eof() {
-		return errNotLiteral
-	}
-	switch p.src[p.pos] {
-	case ',':
-		p.pos++
-	case end:
-	default:
-		return errNotLiteral
-	}
-	return nil
+	return items, nil
 }
 
 func (p *pyParser) parseDict() (any, error) {
 	m := map[string]any{}
-	for {
-		if done, err := p.closes('}'); err != nil {
-			return nil, err
-		} else if done {
-			return m, nil
-		}
+	err := p.items('}', func() error {
 		k, err := p.parseExpr(true)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.skipSpace(true)
 		if p.eof() || p.src[p.pos] != ':' {
-			return nil, errNotLiteral // sets are not supported
+			return errNotLiteral // sets are not supported
 		}
 		p.pos++
 		v, err := p.parseExpr(true)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		key, ok := jsonKey(k)
 		if !ok {
-			return nil, errNotLiteral
+			return errNotLiteral
 		}
 		m[key] = v
-		if err := p.itemEnd('}'); err != nil {
-			return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// items parses "item, item, ... end" (a trailing comma allowed), item
+// reading one item; the opening bracket is already taken.
+func (p *pyParser) items(end byte, item func() error) error {
+	for {
+		p.skipSpace(true)
+		if p.eof() {
+			return errNotLiteral
+		}
+		if p.src[p.pos] == end {
+			p.pos++
+			return nil
+		}
+		if err := item(); err != nil {
+			return err
+		}
+		p.skipSpace(true)
+		if p.eof() {
+			return errNotLiteral
+		}
+		switch p.src[p.pos] {
+		case ',':
+			p.pos++
+		case end:
+		default:
+			return errNotLiteral
 		}
 	}
 }
