@@ -21,21 +21,15 @@ func addFiles(f *testing.F, glob string) {
 	}
 }
 
-func FuzzINI(f *testing.F) {
-	addFiles(f, "../testdata/inventory/*.ini")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		inv, err := parse("fuzz.ini", data)
-		if err != nil {
-			return
-		}
-		checkInventory(t, inv)
-	})
-}
+func FuzzINI(f *testing.F)  { fuzzParse(f, "../testdata/inventory/*.ini", "fuzz.ini") }
+func FuzzYAML(f *testing.F) { fuzzParse(f, "../testdata/inventory/*.y*ml", "fuzz.yml") }
 
-func FuzzYAML(f *testing.F) {
-	addFiles(f, "../testdata/inventory/*.y*ml")
+// fuzzParse feeds the inventory files matching glob as seeds to the parser
+// of the format that name's extension selects.
+func fuzzParse(f *testing.F, glob, name string) {
+	addFiles(f, glob)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		inv, err := parse("fuzz.yml", data)
+		inv, err := parse(name, data)
 		if err != nil {
 			return
 		}

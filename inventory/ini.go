@@ -1,12 +1,13 @@
 package inventory
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/swarmrun/swarmrun/internal/shellwords"
 )
 
 var (
@@ -166,7 +167,7 @@ type keyValue struct {
 // words (quotes removed, # starts a comment), then each value goes
 // through Python literal evaluation, so k="1" yields the integer 1.
 func parseHostLine(line string) (names []string, port int, vars []keyValue, err error) {
-	words, err := shlexSplit(line)
+	words, err := shellwords.Shlex.Split(line)
 	if err != nil {
 		// Only the host name is shown: the rest may hold a password.
 		return nil, 0, nil, fmt.Errorf("error parsing host definition of %s: %v", firstWord(line), err)
@@ -196,65 +197,6 @@ func parseHostLine(line string) (names []string, port int, vars []keyValue, err 
 		vars = append(vars, keyValue{k, pyLiteral(v)})
 	}
 	return names, port, vars, nil
-}
-
-// shlexSplit is Python's shlex.split(s, comments=True) in POSIX mode.
-func shlexSplit(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '#':
-			// A comment runs to the end of the line, even mid-word.
-			if inWord {
-				words = append(words, cur.String())
-			}
-			return words, nil
-		case c == '\\':
-			if i+1 >= len(s) {
-				return nil, errors.New("no escaped character")
-			}
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("no closing quotation")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				// Inside double quotes a backslash escapes only \ and ".
-				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '"') {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, errors.New("no closing quotation")
-			}
-			inWord = true
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
 }
 
 var (

@@ -316,33 +316,6 @@ func TestPyLiteral(t *testing.T) {
 	}
 }
 
-func TestShlexSplit(t *testing.T) {
-	for in, want := range map[string][]string{
-		`a b  c`:                 {"a", "b", "c"},
-		`k="a b" j='c d'`:        {"k=a b", "j=c d"},
-		`k="a \"q\" \n"`:         {`k=a "q" \n`},
-		`k='a\b'`:                {`k=a\b`},
-		`a\ b`:                   {"a b"},
-		`a # comment`:            {"a"},
-		`a b#c d`:                {"a", "b"},
-		`k=""`:                   {"k="},
-		`""`:                     {""},
-		`x="1"'2'3`:              {"x=123"},
-		"tab\tsep":               {"tab", "sep"},
-		`h ansible_host=1.2.3.4`: {"h", "ansible_host=1.2.3.4"},
-	} {
-		got, err := shlexSplit(in)
-		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("shlexSplit(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{`"open`, `'open`, `trailing\`} {
-		if _, err := shlexSplit(bad); err == nil {
-			t.Errorf("shlexSplit(%q): no error", bad)
-		}
-	}
-}
-
 func TestExpandHostPattern(t *testing.T) {
 	for _, c := range []struct {
 		in    string

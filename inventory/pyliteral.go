@@ -184,73 +184,71 @@ func (p *pyParser) parseWord(nested bool) (any, error) {
 
 func (p *pyParser) parseSeq(end byte) ([]any, error) {
 	items := []any{}
+	err := p.items(end, func() error {
+		v, err := p.parseExpr(true)
+		items = append(items, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+func (p *pyParser) parseDict() (any, error) {
+	m := map[string]any{}
+	err := p.items('}', func() error {
+		k, err := p.parseExpr(true)
+		if err != nil {
+			return err
+		}
+		p.skipSpace(true)
+		if p.eof() || p.src[p.pos] != ':' {
+			return errNotLiteral // sets are not supported
+		}
+		p.pos++
+		v, err := p.parseExpr(true)
+		if err != nil {
+			return err
+		}
+		key, ok := jsonKey(k)
+		if !ok {
+			return errNotLiteral
+		}
+		m[key] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// items parses "item, item, ... end" (a trailing comma allowed), item
+// reading one item; the opening bracket is already taken.
+func (p *pyParser) items(end byte, item func() error) error {
 	for {
 		p.skipSpace(true)
 		if p.eof() {
-			return nil, errNotLiteral
+			return errNotLiteral
 		}
 		if p.src[p.pos] == end {
 			p.pos++
-			return items, nil
+			return nil
 		}
-		v, err := p.parseExpr(true)
-		if err != nil {
-			return nil, err
+		if err := item(); err != nil {
+			return err
 		}
-		items = append(items, v)
 		p.skipSpace(true)
 		if p.eof() {
-			return nil, errNotLiteral
+			return errNotLiteral
 		}
 		switch p.src[p.pos] {
 		case ',':
 			p.pos++
 		case end:
 		default:
-			return nil, errNotLiteral
-		}
-	}
-}
-
-func (p *pyParser) parseDict() (any, error) {
-	m := map[string]any{}
-	for {
-		p.skipSpace(true)
-		if p.eof() {
-			return nil, errNotLiteral
-		}
-		if p.src[p.pos] == '}' {
-			p.pos++
-			return m, nil
-		}
-		k, err := p.parseExpr(true)
-		if err != nil {
-			return nil, err
-		}
-		p.skipSpace(true)
-		if p.eof() || p.src[p.pos] != ':' {
-			return nil, errNotLiteral // sets are not supported
-		}
-		p.pos++
-		v, err := p.parseExpr(true)
-		if err != nil {
-			return nil, err
-		}
-		key, ok := jsonKey(k)
-		if !ok {
-			return nil, errNotLiteral
-		}
-		m[key] = v
-		p.skipSpace(true)
-		if p.eof() {
-			return nil, errNotLiteral
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-		default:
-			return nil, errNotLiteral
+			return errNotLiteral
 		}
 	}
 }

@@ -84,18 +84,25 @@ func (v *Vault) addLeaves(x any) {
 	if v == nil {
 		return
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	EachString(x, func(s string) { v.plain[s] = true })
+}
+
+// EachString calls f with every string inside x, a variable's value:
+// lists and mappings are walked, other values skipped. The redactor
+// (runtime/redact.go) registers secrets with it too.
+func EachString(x any, f func(string)) {
 	switch x := x.(type) {
 	case string:
-		v.mu.Lock()
-		v.plain[x] = true
-		v.mu.Unlock()
+		f(x)
 	case []any:
 		for _, e := range x {
-			v.addLeaves(e)
+			EachString(e, f)
 		}
 	case map[string]any:
 		for _, e := range x {
-			v.addLeaves(e)
+			EachString(e, f)
 		}
 	}
 }

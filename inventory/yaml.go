@@ -427,15 +427,20 @@ func scalar(n *yaml.Node) (any, error) {
 	return s, nil
 }
 
-func yaml11ToInt(s string) (any, error) {
-	v := strings.ReplaceAll(s, "_", "")
-	sign := 1
-	if v[0] == '-' || v[0] == '+' {
+// cutSign splits a leading + or - off a YAML 1.1 number: -1 or 1, and the
+// rest.
+func cutSign(v string) (int, string) {
+	if v != "" && (v[0] == '-' || v[0] == '+') {
 		if v[0] == '-' {
-			sign = -1
+			return -1, v[1:]
 		}
-		v = v[1:]
+		return 1, v[1:]
 	}
+	return 1, v
+}
+
+func yaml11ToInt(s string) (any, error) {
+	sign, v := cutSign(strings.ReplaceAll(s, "_", ""))
 	var n int64
 	var err error
 	switch {
@@ -472,19 +477,13 @@ func yaml11ToFloat(s string) float64 {
 		return math.NaN()
 	}
 	if strings.Contains(v, ":") {
-		sign := 1.0
-		if v[0] == '-' || v[0] == '+' {
-			if v[0] == '-' {
-				sign = -1
-			}
-			v = v[1:]
-		}
+		sign, v := cutSign(v)
 		var f float64
 		for _, part := range strings.Split(v, ":") {
 			x, _ := strconv.ParseFloat(part, 64)
 			f = f*60 + x
 		}
-		return sign * f
+		return float64(sign) * f
 	}
 	f, _ := strconv.ParseFloat(v, 64)
 	return f

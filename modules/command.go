@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/swarmrun/swarmrun/internal/shellwords"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
@@ -80,70 +81,9 @@ func quoteArgv(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// splitCommandLine splits s into words as a POSIX shell would for quoting
-// only: blanks separate words, '...' is literal, "..." is literal except for
-// backslash before \ " $ ` and newline, and a backslash outside quotes makes
-// the next character literal. Nothing is expanded.
-func splitCommandLine(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '\\':
-			inWord = true
-			if i+1 >= len(s) {
-				return nil, errors.New("trailing backslash")
-			}
-			i++
-			if s[i] != '\n' { // backslash-newline continues the line
-				cur.WriteByte(s[i])
-			}
-		case c == '\'':
-			inWord = true
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated single quote")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-		case c == '"':
-			inWord = true
-			closed := false
-			for i++; i < len(s); i++ {
-				if s[i] == '"' {
-					closed = true
-					break
-				}
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\\\"$`\n", s[i+1]) >= 0 {
-					i++
-					if s[i] != '\n' {
-						cur.WriteByte(s[i])
-					}
-					continue
-				}
-				cur.WriteByte(s[i])
-			}
-			if !closed {
-				return nil, errors.New("unterminated double quote")
-			}
-		default:
-			inWord = true
-			cur.WriteByte(c)
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
+// splitCommandLine splits s into words as /bin/sh quotes them, expanding
+// nothing.
+func splitCommandLine(s string) ([]string, error) { return shellwords.Sh.Split(s) }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

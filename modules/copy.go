@@ -30,15 +30,12 @@ sensitive = True keeps the content out of diffs.
 Example:
     copy(hosts("web"), dest = "/etc/motd", content = "hi\n", mode = "0644")
     copy(hosts("all"), src = "files/limits.conf", dest = "/etc/security/limits.conf")`,
-		Params: []Param{
+		Params: append([]Param{
 			{Name: "dest", Type: String, Required: true, Doc: "Absolute path of the file on the host."},
 			{Name: "content", Type: String, Doc: "The file's content. Exactly one of content and src."},
 			{Name: "src", Type: String, Doc: "A file on the controller, relative to the playbook's directory. Exactly one of content and src."},
-			{Name: "mode", Type: Any, Doc: "Permissions as an octal string (\"0644\") or an int (0o644). Unset: an existing file keeps its mode, a new one gets 0644."},
-			{Name: "owner", Type: String, Doc: "User name or numeric uid that must own the file."},
-			{Name: "group", Type: String, Doc: "Group name or numeric gid that must own the file."},
 			{Name: "sensitive", Type: Bool, Default: false, Doc: "Hide the content from diffs (the diff then only says that it changed)."},
-		},
+		}, fileAttrParams("the file", "Unset: an existing file keeps its mode, a new one gets 0644.")...),
 		Outputs: map[string]string{
 			"dest":     "The path written.",
 			"checksum": "sha256 of the wanted content, hex.",

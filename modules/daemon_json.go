@@ -22,7 +22,7 @@ the given top-level keys and keeps the others; "replace" makes the file exactly
 config. Before writing, the new content is checked with dockerd --validate
 where the engine supports it (20.10 does not: the message says validation was
 skipped). The previous file is kept as PATH.bak. With restart = True a changed
-file restarts Docker (systemctl when systemd is PID 1, else service) and waits
+file restarts Docker (systemctl when systemd runs the host, else service) and waits
 until the engine answers; if it does not, the previous file is restored,
 Docker restarted again, and the step fails with the engine's last log lines.
 changed is true only when the file changed, so a later step can restart
@@ -227,8 +227,8 @@ type daemonJSONObserved struct {
 // `dockerd --help` on every run was a third of a no-op re-run.
 func daemonJSONObserve(ctx context.Context, t *Target, path string) (daemonJSONObserved, error) {
 	script := fmt.Sprintf(`if [ -e %s ]; then %s; %s; fi
-%s; { read -r init </proc/1/comm && echo "$init"; } 2>/dev/null
-true`, Quote(path), hpSection("file"), hpCat(path), hpSection("init"))
+%s; if %s; then echo systemd; fi
+true`, Quote(path), hpSection("file"), hpCat(path), hpSection("init"), systemdRuns)
 	out, err := Sh(ctx, t, script)
 	if err != nil {
 		return daemonJSONObserved{}, fmt.Errorf("daemon_json: reading %s: %w", path, err)

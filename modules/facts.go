@@ -57,7 +57,7 @@ echo "kernel=$(uname -r)"
 echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
 echo "fqdn=$(hostname -f 2>/dev/null)"
 if [ -r /etc/os-release ]; then (. /etc/os-release; echo "distro=$ID"; echo "distro_version=$VERSION_ID"; echo "distro_codename=$VERSION_CODENAME"; echo "distro_like=$ID_LIKE"); fi
-if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
+if ` + systemdRuns + `; then echo init=systemd; else echo init=sysv; fi
 echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
 awk '/^MemTotal:/ {print "memory_kb=" $2}' /proc/meminfo 2>/dev/null
 if command -v ip >/dev/null 2>&1; then

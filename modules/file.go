@@ -29,23 +29,35 @@ Example:
     file(hosts("web"), path = "/srv/app", state = "directory", mode = "0755", owner = "www-data")
     file(hosts("web"), path = "/etc/nginx/sites-enabled/app", state = "link",
          src = "/etc/nginx/sites-available/app")`,
-		Params: []Param{
+		Params: append([]Param{
 			{Name: "path", Type: String, Required: true, Doc: "Absolute path on the host to manage."},
 			{Name: "state", Type: String, Default: "file", Choices: []string{"file", "directory", "absent", "link", "touch"},
 				Doc: "What path must be: an existing file, a directory, nothing, a symlink to src, or a file created if missing."},
 			{Name: "src", Type: String, Doc: "Target of the symlink for state = \"link\" (stored as given, relative or absolute)."},
-			{Name: "mode", Type: Any, Doc: "Permissions as an octal string (\"0644\", \"755\") or an int (write it 0o644 in Starlark)."},
-			{Name: "owner", Type: String, Doc: "User name or numeric uid that must own path."},
-			{Name: "group", Type: String, Doc: "Group name or numeric gid that must own path."},
 			{Name: "recurse", Type: Bool, Default: false, Doc: "For state = \"directory\": apply mode/owner/group to everything below the directory too."},
 			{Name: "force", Type: Bool, Default: false, Doc: "For state = \"link\": replace an existing file or directory at path by the link."},
-		},
+		}, fileAttrParams("path", "")...),
 		Outputs: map[string]string{
 			"path":  "The managed path.",
 			"state": "The state path is in afterwards (or would be, in check mode).",
 		},
 		Run: runFile,
 	})
+}
+
+// fileAttrParams documents mode, owner and group of what (a path, the
+// file), the same in every module that sets them (fileAttrsFromParams
+// reads them); modeNote says what an unset mode means where it matters.
+func fileAttrParams(what, modeNote string) []Param {
+	mode := `Permissions as an octal string ("0644") or an int (write it 0o644: a plain 644 is decimal).`
+	if modeNote != "" {
+		mode += " " + modeNote
+	}
+	return []Param{
+		{Name: "mode", Type: Any, Doc: mode},
+		{Name: "owner", Type: String, Doc: "User name or numeric uid that must own " + what + "."},
+		{Name: "group", Type: String, Doc: "Group name or numeric gid that must own " + what + "."},
+	}
 }
 
 // fileAttrs is the wanted mode/owner/group; empty fields are not managed.
@@ -109,20 +121,9 @@ func parseMode(v any) (uint32, error) {
 // fmtMode prints a mode the way chmod and users write it.
 func fmtMode(m uint32) string { return fmt.Sprintf("%04o", m) }
 
-// goMode is the inverse of unixMode.
-func goMode(u uint32) fs.FileMode {
-	m := fs.FileMode(u & 0o777)
-	if u&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if u&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if u&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
+// goMode is a mode's permission bits (with setuid, setgid, sticky) as an
+// fs.FileMode.
+func goMode(u uint32) fs.FileMode { return connection.GoMode(u & 0o7777) }
 
 func isNumeric(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 32)

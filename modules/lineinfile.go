@@ -28,7 +28,7 @@ For idempotence the regexp should match the line both before and after the edit.
 Example:
     lineinfile(hosts("all"), path = "/etc/ssh/sshd_config",
                regexp = "^#?PermitRootLogin ", line = "PermitRootLogin prohibit-password")`,
-		Params: []Param{
+		Params: append([]Param{
 			{Name: "path", Type: String, Required: true, Doc: "Absolute path of the file on the host."},
 			{Name: "line", Type: String, Doc: "The line (without newline) to ensure; required for state = \"present\"."},
 			{Name: "regexp", Type: String, Doc: "Lines to replace (present) or remove (absent); searched anywhere in the line."},
@@ -38,10 +38,7 @@ Example:
 			{Name: "firstmatch", Type: Bool, Default: false, Doc: "Use the first match of regexp/insertafter/insertbefore instead of the last."},
 			{Name: "backrefs", Type: Bool, Default: false, Doc: "Expand \\1 and \\g<name> in line from the regexp match; if regexp does not match, the file is left alone."},
 			{Name: "create", Type: Bool, Default: false, Doc: "Create the file if it is missing (state = \"present\"); otherwise a missing file is an error."},
-			{Name: "mode", Type: Any, Doc: "Permissions of the file, as an octal string (\"0644\") or an int (0o644)."},
-			{Name: "owner", Type: String, Doc: "User name or numeric uid that must own the file."},
-			{Name: "group", Type: String, Doc: "Group name or numeric gid that must own the file."},
-		},
+		}, fileAttrParams("the file", "")...),
 		Outputs: map[string]string{"path": "The edited file."},
 		Run:     runLineinfile,
 	})

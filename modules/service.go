@@ -52,10 +52,15 @@ type svcState struct {
 	stale   bool   // systemd: its unit file changed on disk since the last daemon-reload
 }
 
+// systemdRuns is the one shell test for "systemd runs this host" that
+// service, facts and daemon_json use: sd_booted()'s, /run/systemd/system
+// exists (also where systemd is not PID 1, as in a container).
+const systemdRuns = `[ -d /run/systemd/system ]`
+
 // svcObserveScript prints key=value lines describing service name.
 func svcObserveScript(name string) string {
 	q := Quote(name)
-	return `if [ -d /run/systemd/system ]; then
+	return `if ` + systemdRuns + `; then
   echo init=systemd
   load=$(systemctl show -p LoadState --value ` + q + ` 2>/dev/null)
   [ "$load" = loaded ] && echo exists=1

@@ -168,23 +168,15 @@ func (h *HumanReporter) HostDone(s StepInfo, r *HostResult) {
 	name := r.host.name
 	switch r.Status {
 	case StatusOK:
-		line := fmt.Sprintf("ok: [%s]", name)
-		if h.verbose && r.Msg != "" {
-			line += " " + r.Msg
+		msg := r.Msg
+		if !h.verbose {
+			msg = ""
 		}
-		fmt.Fprintln(h.w, h.paint(cGreen, line))
+		h.hostLine(cGreen, "ok", name, msg)
 	case StatusChanged:
-		line := fmt.Sprintf("changed: [%s]", name)
-		if r.Msg != "" {
-			line += " " + r.Msg
-		}
-		fmt.Fprintln(h.w, h.paint(cYellow, line))
+		h.hostLine(cYellow, "changed", name, r.Msg)
 	case StatusSkipped:
-		line := fmt.Sprintf("skipping: [%s]", name)
-		if r.Msg != "" {
-			line += " " + r.Msg
-		}
-		fmt.Fprintln(h.w, h.paint(cCyan, line))
+		h.hostLine(cCyan, "skipping", name, r.Msg)
 	case StatusFailed:
 		if r.Ignored {
 			fmt.Fprintln(h.w, h.paint(cRed, fmt.Sprintf("failed: [%s]: %s", name, r.Msg)))
@@ -202,6 +194,15 @@ func (h *HumanReporter) HostDone(s StepInfo, r *HostResult) {
 		fmt.Fprint(h.w, h.paint(cGray, indent(r.Detail)))
 	}
 	h.drawProgress(s)
+}
+
+// hostLine prints "word: [name] msg" (without msg when it is empty).
+func (h *HumanReporter) hostLine(color, word, name, msg string) {
+	line := fmt.Sprintf("%s: [%s]", word, name)
+	if msg != "" {
+		line += " " + msg
+	}
+	fmt.Fprintln(h.w, h.paint(color, line))
 }
 
 func (h *HumanReporter) colorDiff(d string) string {

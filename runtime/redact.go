@@ -8,6 +8,7 @@ import (
 	"sync"
 	"unicode"
 
+	"github.com/swarmrun/swarmrun/inventory"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
@@ -126,20 +127,7 @@ func (r *Redactor) addGrams(f string) {
 }
 
 // AddValue registers every string inside a module value.
-func (r *Redactor) AddValue(v any) {
-	switch v := v.(type) {
-	case string:
-		r.Add(v)
-	case []any:
-		for _, x := range v {
-			r.AddValue(x)
-		}
-	case map[string]any:
-		for _, x := range v {
-			r.AddValue(x)
-		}
-	}
-}
+func (r *Redactor) AddValue(v any) { inventory.EachString(v, r.Add) }
 
 // Redact masks every registered secret in s, and pieces of one: a line
 // that ends with a secret's head or starts with its tail (at least

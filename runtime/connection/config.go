@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
+	"github.com/swarmrun/swarmrun/internal/shellwords"
 )
 
 // Config says how to reach one host. The zero value of a field means "not
@@ -102,7 +103,7 @@ func setString(dst *string, s string) {
 // ssh_args, --ssh-common-args) the way ansible_ssh_common_args is applied.
 func (c *Config) ApplySSHArgs(s string) {
 	if s != "" {
-		applySSHArgs(c, splitArgs(s))
+		applySSHArgs(c, shellwords.Fields(s))
 	}
 }
 
@@ -214,7 +215,7 @@ func applySSHOption(c *Config, key, value string) {
 // proxyCommandJump turns "ssh -W %h:%p [-p N] [-q] [user@]host" into a
 // ProxyJump value, or returns "" for any other command.
 func proxyCommandJump(cmd string) string {
-	args := splitArgs(cmd)
+	args := shellwords.Fields(cmd)
 	if len(args) == 0 || filepath.Base(args[0]) != "ssh" {
 		return ""
 	}
@@ -242,54 +243,6 @@ func proxyCommandJump(cmd string) string {
 		dest += ":" + port
 	}
 	return dest
-}
-
-// splitArgs splits a command line like a POSIX shell would for simple
-// quoting: single and double quotes and backslashes.
-func splitArgs(s string) []string {
-	var args []string
-	var cur strings.Builder
-	in := false
-	var quote rune
-	for i := 0; i < len(s); i++ {
-		r := rune(s[i])
-		switch {
-		case quote == '\'':
-			if r == '\'' {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case quote == '"':
-			if r == '"' {
-				quote = 0
-			} else if r == '\\' && i+1 < len(s) && strings.ContainsRune(`"\$`+"`", rune(s[i+1])) {
-				i++
-				cur.WriteByte(s[i])
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\'' || r == '"':
-			quote, in = r, true
-		case r == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			in = true
-		case r == ' ' || r == '\t' || r == '\n':
-			if in {
-				args = append(args, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteRune(r)
-			in = true
-		}
-	}
-	if in {
-		args = append(args, cur.String())
-	}
-	return args
 }
 
 // sshConfigFiles are read in order, first value wins, as OpenSSH does.

@@ -76,14 +76,6 @@ Host *
 	}
 }
 
-func TestSplitArgs(t *testing.T) {
-	got := splitArgs(`-o 'A=b c' -o"X=y" plain\ word "q\"uote"`)
-	want := []string{"-o", "A=b c", "-oX=y", "plain word", `q"uote`}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q", got)
-	}
-}
-
 // ReadVars: the first of a variable's aliases wins, Ansible booleans are
 // read as Ansible reads them, every password set is a secret.
 func TestReadVars(t *testing.T) {

@@ -48,6 +48,16 @@ func (c *sshConn) sftpClient() (*sftp.Client, error) {
 	return cl, nil
 }
 
+// sftpFor returns the SFTP client for a file operation, or nil when the
+// shell must do it: no SFTP here, or become to another user.
+func (c *sshConn) sftpFor(become bool) (*sftp.Client, error) {
+	cl, err := c.sftpClient()
+	if err != nil || c.needSudo(become, "") {
+		return nil, err
+	}
+	return cl, nil
+}
+
 // sftpFailed forgets a broken SFTP client so the next call starts another.
 func (c *sshConn) sftpFailed(cl *sftp.Client, err error) {
 	if !errors.Is(err, sftp.ErrSSHFxConnectionLost) && !errors.Is(err, io.EOF) {
@@ -70,11 +80,11 @@ func (c *sshConn) fileErr(op, p string, err error) error {
 }
 
 func (c *sshConn) ReadFile(ctx context.Context, p string, become bool) ([]byte, error) {
-	cl, err := c.sftpClient()
+	cl, err := c.sftpFor(become)
 	if err != nil {
 		return nil, err
 	}
-	if cl == nil || c.needSudo(become, "") {
+	if cl == nil {
 		return shellRead(ctx, c, c.cfg.Name, p, become)
 	}
 	f, err := cl.Open(p)
@@ -106,11 +116,11 @@ func (c *sshConn) sftpLost(ctx context.Context, err error) error {
 }
 
 func (c *sshConn) Stat(ctx context.Context, p string, become bool) (*FileInfo, error) {
-	cl, err := c.sftpClient()
+	cl, err := c.sftpFor(become)
 	if err != nil {
 		return nil, err
 	}
-	if cl == nil || c.needSudo(become, "") {
+	if cl == nil {
 		return shellStat(ctx, c, c.cfg.Name, p, become)
 	}
 	st, err := cl.Lstat(p)
@@ -133,11 +143,11 @@ func (c *sshConn) Stat(ctx context.Context, p string, become bool) (*FileInfo, e
 }
 
 func (c *sshConn) WriteFile(ctx context.Context, p string, data []byte, o WriteOpts) error {
-	cl, err := c.sftpClient()
+	cl, err := c.sftpFor(o.Become)
 	if err != nil {
 		return err
 	}
-	if cl == nil || c.needSudo(o.Become, "") {
+	if cl == nil {
 		return shellWrite(ctx, c, c.cfg.Name, p, data, o)
 	}
 	if err := c.sftpWrite(ctx, cl, p, data, o); err != nil {
@@ -331,11 +341,11 @@ func cmp(a, b int) int {
 }
 
 func (c *sshConn) Fetch(ctx context.Context, remote, local string, become bool) error {
-	cl, err := c.sftpClient()
+	cl, err := c.sftpFor(become)
 	if err != nil {
 		return err
 	}
-	if cl == nil || c.needSudo(become, "") {
+	if cl == nil {
 		data, err := shellRead(ctx, c, c.cfg.Name, remote, become)
 		if err != nil {
 			return err
@@ -478,7 +488,7 @@ func parseStat(host, p, out string) (*FileInfo, error) {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("%s: stat %s: %v", host, p, err)
 	}
-	fi := &FileInfo{Mode: unixMode(uint32(raw)), Size: size, ModTime: time.Unix(mtime, 0),
+	fi := &FileInfo{Mode: GoMode(uint32(raw)), Size: size, ModTime: time.Unix(mtime, 0),
 		Owner: f[5], Group: f[6], LinkTarget: strings.TrimSuffix(link, "\n")}
 	if fi.Owner == "UNKNOWN" {
 		fi.Owner = f[2]
@@ -489,8 +499,9 @@ func parseStat(host, p, out string) (*FileInfo, error) {
 	return fi, nil
 }
 
-// unixMode converts a st_mode to an fs.FileMode.
-func unixMode(m uint32) fs.FileMode {
+// GoMode converts a st_mode (or a chmod mode) to an fs.FileMode; UnixMode
+// is its inverse.
+func GoMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & 0o170000 {
 	case 0o040000:

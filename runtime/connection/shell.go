@@ -123,9 +123,12 @@ func (c *sshConn) startShell(ctx context.Context, sudo bool, user string) (*shel
 	return sh, nil
 }
 
-func (sh *shell) done() bool {
+func (sh *shell) done() bool { return isClosed(sh.ended) }
+
+// isClosed reports, without waiting, whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
 	select {
-	case <-sh.ended:
+	case <-ch:
 		return true
 	default:
 		return false

@@ -298,14 +298,7 @@ func (c *sshConn) broken(ctx context.Context, err error) bool {
 	}
 }
 
-func (c *sshConn) closed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *sshConn) closed() bool { return isClosed(c.done) }
 
 // killGroup ends a cancelled command's process group from a new session:
 // closing a session without a pty leaves the command running, and sshd

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/swarmrun/swarmrun/internal/shellwords"
 )
 
 // Vars are a host's Ansible connection variables. ReadVars is their one
@@ -67,7 +69,7 @@ func ReadVars(vars map[string]any) Vars {
 		v.Timeout = time.Duration(n) * time.Second
 	}
 	for _, k := range []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"} {
-		v.SSHArgs = append(v.SSHArgs, splitArgs(varString(vars, k))...)
+		v.SSHArgs = append(v.SSHArgs, shellwords.Fields(varString(vars, k))...)
 	}
 	if s := varString(vars, "swarmrun_known_hosts_file"); s != "" {
 		v.KnownHostsFile = expandHome(s)

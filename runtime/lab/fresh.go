@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -165,12 +164,8 @@ func (l *Lab) startFresh(i int) error {
 // own cgroups and boots the host with systemd-nspawn, again after each
 // reboot from inside (nspawn exits 133), until the host powers off.
 func supervise(cfgPath string) error {
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
-		return err
-	}
 	var c freshConfig
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := readJSON(cfgPath, &c); err != nil {
 		return err
 	}
 	if err := joinCgroups(c.Machine); err != nil {

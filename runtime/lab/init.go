@@ -3,7 +3,6 @@ package lab
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,12 +59,8 @@ type hostConfig struct {
 const hostPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func hostInit(cfgPath string) error {
-	b, err := os.ReadFile(cfgPath)
-	if err != nil {
-		return err
-	}
 	var c hostConfig
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := readJSON(cfgPath, &c); err != nil {
 		return err
 	}
 	root := filepath.Join(c.HostDir, "root")

@@ -128,16 +128,24 @@ func (l *Lab) save() error {
 
 // Load reads a lab's state file.
 func Load(dir string) (*Lab, error) {
-	b, err := os.ReadFile(stateFile(dir))
-	if err != nil {
-		return nil, err
-	}
 	l := &Lab{}
-	if err := json.Unmarshal(b, l); err != nil {
-		return nil, fmt.Errorf("%s: %w", stateFile(dir), err)
+	if err := readJSON(stateFile(dir), l); err != nil {
+		return nil, err
 	}
 	l.Dir = dir
 	return l, nil
+}
+
+// readJSON reads the JSON file p (a lab's state, a host's config) into v.
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
 }
 
 // InstallHint is what a machine without the lab's dependencies needs.
@@ -384,29 +392,32 @@ func (l *Lab) startHosts(ctx context.Context, clientKey ssh.PublicKey, hostKeys 
 	// Host starts are mostly fork/exec and mounts; a few at a time keeps the
 	// 2-core machine responsive. dockerd starts in the background of each.
 	sem := make(chan struct{}, 8)
+	return l.eachHost(func(i int) error {
+		sem <- struct{}{}
+		var err error
+		if l.Fresh {
+			if err = l.prepareFresh(i, clientKey, hostKeys[i], etcHosts); err == nil {
+				err = l.startFresh(i)
+			}
+		} else {
+			err = l.startHost(ctx, i, clientKey, hostKeys[i], etcHosts)
+		}
+		<-sem
+		if err == nil && l.Fresh {
+			err = l.waitFresh(ctx, i, 2*time.Minute+time.Duration(len(l.Hosts))*5*time.Second)
+		} else if err == nil {
+			err = l.waitHost(ctx, i)
+		}
+		return err
+	})
+}
+
+// eachHost runs f for every host at once and joins their errors.
+func (l *Lab) eachHost(f func(i int) error) error {
 	errs := make([]error, len(l.Hosts))
 	var wg sync.WaitGroup
 	for i := range l.Hosts {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			sem <- struct{}{}
-			var err error
-			if l.Fresh {
-				if err = l.prepareFresh(i, clientKey, hostKeys[i], etcHosts); err == nil {
-					err = l.startFresh(i)
-				}
-			} else {
-				err = l.startHost(ctx, i, clientKey, hostKeys[i], etcHosts)
-			}
-			<-sem
-			if err == nil && l.Fresh {
-				err = l.waitFresh(ctx, i, 2*time.Minute+time.Duration(len(l.Hosts))*5*time.Second)
-			} else if err == nil {
-				err = l.waitHost(ctx, i)
-			}
-			errs[i] = err
-		}(i)
+		wg.Go(func() { errs[i] = f(i) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -426,19 +437,12 @@ func (l *Lab) loadImage(ctx context.Context, waitImage func() error, log io.Writ
 	if l.Fresh {
 		return nil
 	}
-	errs := make([]error, len(l.Hosts))
-	var wg sync.WaitGroup
-	for i := range l.Hosts {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if err := dockerLoad(ctx, l.Hosts[i].PID, l.Image); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", l.Hosts[i].Name, err)
-			}
-		}(i)
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return l.eachHost(func(i int) error {
+		if err := dockerLoad(ctx, l.Hosts[i].PID, l.Image); err != nil {
+			return fmt.Errorf("%s: %w", l.Hosts[i].Name, err)
+		}
+		return nil
+	})
 }
 
 // writeKeys makes the client key pair and one host key per host.

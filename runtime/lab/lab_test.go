@@ -97,14 +97,6 @@ func TestNamesFitInterfaceLimit(t *testing.T) {
 	}
 }
 
-func TestShellFields(t *testing.T) {
-	got := shellFields(`FORWARD -m comment --comment "a b" -j SRLAB1`)
-	want := []string{"FORWARD", "-m", "comment", "--comment", "a b", "-j", "SRLAB1"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("%q", got)
-	}
-}
-
 func TestURIHosts(t *testing.T) {
 	text := "# http://snapshot.debian.org/x\nURIs: http://deb.debian.org/debian\ndeb [arch=amd64] https://download.docker.com:443/linux/debian bookworm stable\n"
 	if got := strings.Join(uriHosts(text), " "); got != "deb.debian.org download.docker.com" {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/swarmrun/swarmrun/internal/shellwords"
 )
 
 // run executes a machine command and folds its output into the error.
@@ -41,12 +45,7 @@ func mirrorNames() []string {
 	for _, h := range aptSourceHosts() {
 		names[h] = true
 	}
-	out := make([]string, 0, len(names))
-	for n := range names {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(names))
 }
 
 // aptSourceHosts lists the host names in the machine's enabled apt sources
@@ -203,7 +202,7 @@ func teardownFirewall(ctx context.Context, k int) []error {
 			if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, "--comment "+cm+" ") && !strings.HasSuffix(line, "--comment "+cm) {
 				continue
 			}
-			args := append([]string{"-t", table, "-D"}, shellFields(line[3:])...)
+			args := append([]string{"-t", table, "-D"}, shellwords.Fields(line[3:])...)
 			if err := ipt(ctx, args...); err != nil {
 				errs = append(errs, err)
 			}
@@ -218,33 +217,6 @@ func teardownFirewall(ctx context.Context, k int) []error {
 		}
 	}
 	return errs
-}
-
-// shellFields splits an iptables-save rule, honouring double quotes.
-func shellFields(s string) []string {
-	var out []string
-	var cur strings.Builder
-	inQ, have := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			inQ = !inQ
-			have = true
-		case r == ' ' && !inQ:
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteRune(r)
-			have = true
-		}
-	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
 // setupHostLinks creates the named network namespaces and veth pairs for the

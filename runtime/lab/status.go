@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
 )
 
 // HostStatus is what Status observes about one host.
@@ -28,31 +27,27 @@ func Status(dir string) (*Lab, []HostStatus, error) {
 		return nil, nil, err
 	}
 	out := make([]HostStatus, len(l.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range l.Hosts {
-		wg.Add(1)
-		go func(i int, h Host) {
-			defer wg.Done()
-			s := HostStatus{Host: h, Docker: "-"}
-			s.Running = alive(h.PID, h.PIDStart)
-			if l.Fresh {
-				s.Running = freshInit(h) > 0
-				s.Boots = readBoots(filepath.Join(l.Dir, "hosts", h.Name))
-				s.System = systemState(context.Background(), h)
+	l.eachHost(func(i int) error {
+		h := l.Hosts[i]
+		s := HostStatus{Host: h, Docker: "-"}
+		s.Running = alive(h.PID, h.PIDStart)
+		if l.Fresh {
+			s.Running = freshInit(h) > 0
+			s.Boots = readBoots(filepath.Join(l.Dir, "hosts", h.Name))
+			s.System = systemState(context.Background(), h)
+		}
+		if s.Running {
+			s.SSH = sshBanner(h.Addr) == nil
+		}
+		if l.Docker {
+			s.Docker = "down"
+			if s.Running && dockerPing(context.Background(), h.PID) == nil {
+				s.Docker = "up"
 			}
-			if s.Running {
-				s.SSH = sshBanner(h.Addr) == nil
-			}
-			if l.Docker {
-				s.Docker = "down"
-				if s.Running && dockerPing(context.Background(), h.PID) == nil {
-					s.Docker = "up"
-				}
-			}
-			out[i] = s
-		}(i, h)
-	}
-	wg.Wait()
+		}
+		out[i] = s
+		return nil
+	})
 	return l, out, nil
 }
 
