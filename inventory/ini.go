@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/swarmrun/swarmrun/internal/shellwords"
+	"github.com/swarmrun/swarmrun/runtime/shellwords"
 )
 
 var (

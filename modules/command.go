@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/swarmrun/swarmrun/internal/shellwords"
 	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/swarmrun/swarmrun/runtime/shellwords"
 )
 
 // cmdCommonParams are shared by command and shell.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
-	"github.com/swarmrun/swarmrun/internal/shellwords"
+	"github.com/swarmrun/swarmrun/runtime/shellwords"
 )
 
 // Config says how to reach one host. The zero value of a field means "not

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/swarmrun/swarmrun/internal/shellwords"
+	"github.com/swarmrun/swarmrun/runtime/shellwords"
 )
 
 // Vars are a host's Ansible connection variables. ReadVars is their one

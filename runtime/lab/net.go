@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/swarmrun/swarmrun/internal/shellwords"
+	"github.com/swarmrun/swarmrun/runtime/shellwords"
 )
 
 // run executes a machine command and folds its output into the error.
