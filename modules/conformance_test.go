@@ -18,6 +18,13 @@ import (
 type kitFixture func(t *testing.T, dir string) map[string]any
 
 var kitFixtures = map[string]kitFixture{
+	"command": func(t *testing.T, dir string) map[string]any {
+		// The guard is what makes the second run change nothing.
+		return map[string]any{"argv": []any{"touch", dir + "/made"}, "creates": dir + "/made"}
+	},
+	"shell": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"cmd": "echo made > out", "chdir": dir, "creates": dir + "/out"}
+	},
 	"copy": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"dest": dir + "/c.txt", "content": "hello\n", "mode": "0640"}
 	},
@@ -60,7 +67,6 @@ var kitFixtures = map[string]kitFixture{
 var kitTodo = map[string]string{
 	"apt":            "through the kit, but no local fixture: it installs packages on the machine (TestHostPrep covers it on lab hosts)",
 	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
-	"command":        "not on the kit yet: its creates/removes guards run in the same round trip as the command, so whether it runs is known only afterwards; the gate needs a change decided on the host first",
 	"config":         "Docker module (fake engine): not on the kit yet",
 	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
 	"facts":          "through the kit, read-only: it never changes anything",
@@ -76,7 +82,6 @@ var kitTodo = map[string]string{
 	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"secret":         "Docker module (fake engine): not on the kit yet",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
-	"shell":          "not on the kit yet: shares runCmd with command (see there)",
 	"stack":          "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
 	"stack_remove":   "in modules/stack, not on the kit's gate yet",
 	"swarm_init":     "Docker module (fake engine): not on the kit yet",
