@@ -61,6 +61,23 @@ var kitFixtures = map[string]kitFixture{
 	},
 }
 
+// kitReadOnlyFixtures are the modules that never change anything: each
+// runs through kittest.ReadOnly on the local connection in a temporary
+// directory.
+var kitReadOnlyFixtures = map[string]kitFixture{
+	"facts": func(t *testing.T, dir string) map[string]any { return map[string]any{} },
+	"preflight": func(t *testing.T, dir string) map[string]any {
+		// No peers, no minimums, a wide clock skew: the local checks only,
+		// whose message is the same on every run (strict = False: a kernel
+		// feature the test machine lacks is reported, not failed).
+		return map[string]any{"action": "check", "peers": []any{}, "strict": false, "max_clock_skew": 3600.0,
+			"min_memory_mb": int64(0), "min_cpus": int64(0), "min_disk_gb": int64(0)}
+	},
+	"wait_for": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"path": dir, "wait_timeout": int64(5)}
+	},
+}
+
 // kitTodo are the modules that do not go through the kit yet, with why.
 // The Docker modules can join through the fake engine in
 // modules/internal/fakeengine once they move onto the kit.
@@ -69,7 +86,6 @@ var kitTodo = map[string]string{
 	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
 	"config":         "Docker module (fake engine): not on the kit yet",
 	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
-	"facts":          "through the kit, read-only: it never changes anything",
 	"image":          "Docker module (fake engine): not on the kit yet",
 	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
 	"network":        "Docker module (fake engine): not on the kit yet",
@@ -77,7 +93,6 @@ var kitTodo = map[string]string{
 	"node_label":     "Docker module (fake engine): not on the kit yet",
 	"node_prune":     "Docker module (fake engine): not on the kit yet",
 	"node_remove":    "Docker module (fake engine): not on the kit yet",
-	"preflight":      "through the kit, read-only (its listener is a probe, not a change); preflight_test.go runs it in network namespaces",
 	"quorum_guard":   "Docker module (fake engine): not on the kit yet",
 	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"secret":         "Docker module (fake engine): not on the kit yet",
@@ -90,7 +105,6 @@ var kitTodo = map[string]string{
 	"swarm_rotate":   "Docker module (fake engine): not on the kit yet",
 	"swarm_unlock":   "Docker module (fake engine): not on the kit yet",
 	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
-	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
 }
 
 // kitEngineFixtures are the Docker modules' fixtures: each builds a fake
@@ -102,7 +116,8 @@ func TestKitConformance(t *testing.T) {
 	for _, m := range All() {
 		fx, local := kitFixtures[m.Name]
 		efx, engine := kitEngineFixtures[m.Name]
-		if _, todo := kitTodo[m.Name]; todo && (local || engine) {
+		rfx, readOnly := kitReadOnlyFixtures[m.Name]
+		if _, todo := kitTodo[m.Name]; todo && (local || engine || readOnly) {
 			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
 		}
 		switch {
@@ -110,6 +125,8 @@ func TestKitConformance(t *testing.T) {
 			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, kitLocal(t, m.Name, fx)) })
 		case engine:
 			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, efx(t)) })
+		case readOnly:
+			t.Run(m.Name, func(t *testing.T) { kittest.ReadOnly(t, kitLocal(t, m.Name, rfx)) })
 		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)
