@@ -78,6 +78,11 @@ var kitReadOnlyFixtures = map[string]kitFixture{
 	},
 }
 
+// kitSSHFixtures run a module over SSH against an in-process server.
+var kitSSHFixtures = map[string]func(t *testing.T) kittest.Runner{
+	"reboot": kitReboot, // reboot_test.go
+}
+
 // kitTodo are the modules that do not go through the kit yet, with why.
 // The Docker modules can join through the fake engine in
 // modules/internal/fakeengine once they move onto the kit.
@@ -94,7 +99,6 @@ var kitTodo = map[string]string{
 	"node_prune":     "Docker module (fake engine): not on the kit yet",
 	"node_remove":    "Docker module (fake engine): not on the kit yet",
 	"quorum_guard":   "Docker module (fake engine): not on the kit yet",
-	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
 	"secret":         "Docker module (fake engine): not on the kit yet",
 	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
 	"stack":          "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
@@ -117,6 +121,9 @@ func TestKitConformance(t *testing.T) {
 		fx, local := kitFixtures[m.Name]
 		efx, engine := kitEngineFixtures[m.Name]
 		rfx, readOnly := kitReadOnlyFixtures[m.Name]
+		if sfx, ssh := kitSSHFixtures[m.Name]; ssh {
+			efx, engine = sfx, true
+		}
 		if _, todo := kitTodo[m.Name]; todo && (local || engine || readOnly) {
 			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
 		}
