@@ -1,8 +1,13 @@
 package modules
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/swarmrun/swarmrun/modules/internal/kittest"
@@ -83,32 +88,39 @@ var kitSSHFixtures = map[string]func(t *testing.T) kittest.Runner{
 	"reboot": kitReboot, // reboot_test.go
 }
 
+// kitOnLab are the modules that change the machine itself (packages,
+// kernel modules, services, firewall): their conformance runs on lab hosts,
+// in these subtests of cmd/swarmrun/e2e/hostprep_test.go, through hpConform
+// (TestKitOnLab checks they exist).
+var kitOnLab = map[string]string{
+	"apt":            "TestHostprep/apt",
+	"apt_repository": "TestHostprep/apt_repository",
+	"docker_user":    "TestHostprep/docker_user",
+	"modprobe":       "TestHostprep/modprobe",
+	"service":        "TestHostprep/service",
+	"ufw":            "TestHostprep/ufw",
+}
+
 // kitTodo are the modules that do not go through the kit yet, with why.
 // The Docker modules can join through the fake engine in
 // modules/internal/fakeengine once they move onto the kit.
 var kitTodo = map[string]string{
-	"apt":            "through the kit, but no local fixture: it installs packages on the machine (TestHostPrep covers it on lab hosts)",
-	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
-	"config":         "Docker module (fake engine): not on the kit yet",
-	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
-	"image":          "Docker module (fake engine): not on the kit yet",
-	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
-	"network":        "Docker module (fake engine): not on the kit yet",
-	"node":           "Docker module (fake engine): not on the kit yet",
-	"node_label":     "Docker module (fake engine): not on the kit yet",
-	"node_prune":     "Docker module (fake engine): not on the kit yet",
-	"node_remove":    "Docker module (fake engine): not on the kit yet",
-	"quorum_guard":   "Docker module (fake engine): not on the kit yet",
-	"secret":         "Docker module (fake engine): not on the kit yet",
-	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
-	"stack":          "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
-	"stack_remove":   "in modules/stack, not on the kit's gate yet",
-	"swarm_init":     "Docker module (fake engine): not on the kit yet",
-	"swarm_join":     "Docker module (fake engine): not on the kit yet",
-	"swarm_leave":    "Docker module (fake engine): not on the kit yet",
-	"swarm_rotate":   "Docker module (fake engine): not on the kit yet",
-	"swarm_unlock":   "Docker module (fake engine): not on the kit yet",
-	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
+	"config":       "Docker module (fake engine): not on the kit yet",
+	"image":        "Docker module (fake engine): not on the kit yet",
+	"network":      "Docker module (fake engine): not on the kit yet",
+	"node":         "Docker module (fake engine): not on the kit yet",
+	"node_label":   "Docker module (fake engine): not on the kit yet",
+	"node_prune":   "Docker module (fake engine): not on the kit yet",
+	"node_remove":  "Docker module (fake engine): not on the kit yet",
+	"quorum_guard": "Docker module (fake engine): not on the kit yet",
+	"secret":       "Docker module (fake engine): not on the kit yet",
+	"stack":        "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
+	"stack_remove": "in modules/stack, not on the kit's gate yet",
+	"swarm_init":   "Docker module (fake engine): not on the kit yet",
+	"swarm_join":   "Docker module (fake engine): not on the kit yet",
+	"swarm_leave":  "Docker module (fake engine): not on the kit yet",
+	"swarm_rotate": "Docker module (fake engine): not on the kit yet",
+	"swarm_unlock": "Docker module (fake engine): not on the kit yet",
 }
 
 // kitEngineFixtures are the Docker modules' fixtures: each builds a fake
@@ -137,6 +149,8 @@ func TestKitConformance(t *testing.T) {
 		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)
+			} else if test, lab := kitOnLab[m.Name]; lab {
+				t.Logf("%s: on lab hosts, %s", m.Name, test)
 			} else {
 				t.Errorf("module %s has no conformance fixture and no TODO entry", m.Name)
 			}
@@ -170,4 +184,68 @@ func kitEngine(t *testing.T, module string, e *fakeEngine, p Params) kittest.Run
 		Run:     func(check bool) (kittest.Outcome, error) { return outcome(run(t, module, target(check), e, p)) },
 		Touched: func() any { return slices.Clone(e.Calls) },
 	}
+}
+
+// TestKitOnLab: each kitOnLab entry names a registered module and a subtest
+// of TestHostprep that runs hpConform.
+func TestKitOnLab(t *testing.T) {
+	const file = "../cmd/swarmrun/e2e/hostprep_test.go"
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conform := map[string]bool{} // "TestHostprep/name" of subtests that call hpConform
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || !strings.HasPrefix(fn.Name.Name, "Test") {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if name, body, ok := kitSubtest(n); ok && kitCalls(body, "hpConform") {
+				conform[fn.Name.Name+"/"+name] = true
+			}
+			return true
+		})
+	}
+	for module, test := range kitOnLab {
+		if _, ok := Get(module); !ok {
+			t.Errorf("kitOnLab: no module %s", module)
+		}
+		if _, todo := kitTodo[module]; todo {
+			t.Errorf("kitOnLab: %s is also in kitTodo", module)
+		}
+		if !conform[test] {
+			t.Errorf("kitOnLab: %s: %s has no subtest %s that calls hpConform (found %v)", module, file, test, conform)
+		}
+	}
+}
+
+// kitSubtest matches t.Run("name", func(...) {...}).
+func kitSubtest(n ast.Node) (string, *ast.BlockStmt, bool) {
+	call, ok := n.(*ast.CallExpr)
+	if !ok || len(call.Args) != 2 {
+		return "", nil, false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	lit, okName := call.Args[0].(*ast.BasicLit)
+	fn, okFn := call.Args[1].(*ast.FuncLit)
+	if !ok || sel.Sel.Name != "Run" || !okName || lit.Kind != token.STRING || !okFn {
+		return "", nil, false
+	}
+	name, err := strconv.Unquote(lit.Value)
+	return name, fn.Body, err == nil
+}
+
+// kitCalls says whether body calls the function named fn.
+func kitCalls(body *ast.BlockStmt, fn string) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if id, ok := c.Fun.(*ast.Ident); ok && id.Name == fn {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }
