@@ -23,13 +23,7 @@ uses it. With --diff a replaced config shows a unified diff of its content.
     stack(leader, name = "web", compose = "web.yml", env = {"NGINX_CONF": cfg.name})`,
 		Params:  fileObjectParams("config", false),
 		Outputs: fileObjectOutputs("config"),
-		Run: withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-			api, _, err := managerAPI(ctx, t, api)
-			if err != nil {
-				return nil, err
-			}
-			return runFileObject(ctx, t, p, configKind{api})
-		}),
+		Run:     fileObjectRunner(func(api client.APIClient) objectKind { return configKind{api} }),
 	})
 }
 
@@ -39,14 +33,9 @@ func (k configKind) kind() string       { return "config" }
 func (k configKind) dataReadable() bool { return true }
 func (k configKind) list(ctx context.Context) ([]swarmObject, error) {
 	l, err := k.api.ConfigList(ctx, swarm.ConfigListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]swarmObject, 0, len(l))
-	for _, c := range l {
-		out = append(out, swarmObject{ID: c.ID, Name: c.Spec.Name, Version: c.Version, Labels: c.Spec.Labels, Data: c.Spec.Data})
-	}
-	return out, nil
+	return objectsOf(l, err, func(c swarm.Config) swarmObject {
+		return swarmObject{ID: c.ID, Name: c.Spec.Name, Version: c.Version, Labels: c.Spec.Labels, Data: c.Spec.Data}
+	})
 }
 func (k configKind) create(ctx context.Context, name string, data []byte, labels map[string]string) (string, error) {
 	r, err := k.api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name, Labels: labels}, Data: data})
@@ -57,15 +46,6 @@ func (k configKind) setLabels(ctx context.Context, o swarmObject, labels map[str
 }
 func (k configKind) remove(ctx context.Context, id string) error { return k.api.ConfigRemove(ctx, id) }
 func (k configKind) usedBy(ctx context.Context, o swarmObject) ([]string, error) {
-	return servicesUsing(ctx, k.api, func(s swarm.ServiceSpec) bool {
-		if s.TaskTemplate.ContainerSpec == nil {
-			return false
-		}
-		for _, r := range s.TaskTemplate.ContainerSpec.Configs {
-			if r.ConfigID == o.ID || r.ConfigName == o.Name {
-				return true
-			}
-		}
-		return false
-	})
+	return objectUsers(ctx, k.api, o, func(c *swarm.ContainerSpec) []*swarm.ConfigReference { return c.Configs },
+		func(r *swarm.ConfigReference) (string, string) { return r.ConfigID, r.ConfigName })
 }

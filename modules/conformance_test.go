@@ -101,27 +101,9 @@ var kitOnLab = map[string]string{
 	"ufw":            "TestHostprep/ufw",
 }
 
-// kitTodo are the modules that do not go through the kit yet, with why.
-// The Docker modules can join through the fake engine in
-// modules/internal/fakeengine once they move onto the kit.
-var kitTodo = map[string]string{
-	"config":       "Docker module (fake engine): not on the kit yet",
-	"image":        "Docker module (fake engine): not on the kit yet",
-	"network":      "Docker module (fake engine): not on the kit yet",
-	"node":         "Docker module (fake engine): not on the kit yet",
-	"node_label":   "Docker module (fake engine): not on the kit yet",
-	"node_prune":   "Docker module (fake engine): not on the kit yet",
-	"node_remove":  "Docker module (fake engine): not on the kit yet",
-	"quorum_guard": "Docker module (fake engine): not on the kit yet",
-	"secret":       "Docker module (fake engine): not on the kit yet",
-	"stack":        "in modules/stack (pure plan in plan.go), not on the kit's gate yet",
-	"stack_remove": "in modules/stack, not on the kit's gate yet",
-	"swarm_init":   "Docker module (fake engine): not on the kit yet",
-	"swarm_join":   "Docker module (fake engine): not on the kit yet",
-	"swarm_leave":  "Docker module (fake engine): not on the kit yet",
-	"swarm_rotate": "Docker module (fake engine): not on the kit yet",
-	"swarm_unlock": "Docker module (fake engine): not on the kit yet",
-}
+// kitTodo are the modules without a conformance check yet, with why: none
+// today (a new module gets a fixture in one of the tables above).
+var kitTodo = map[string]string{}
 
 // kitEngineFixtures are the Docker modules' fixtures: each builds a fake
 // engine (swarm_fake_test.go) and returns kitEngine's runner. A module
@@ -132,7 +114,10 @@ func TestKitConformance(t *testing.T) {
 	for _, m := range All() {
 		fx, local := kitFixtures[m.Name]
 		efx, engine := kitEngineFixtures[m.Name]
-		rfx, readOnly := kitReadOnlyFixtures[m.Name]
+		ro, readOnly := kitEngineReadOnly[m.Name]
+		if lfx, ok := kitReadOnlyFixtures[m.Name]; ok {
+			ro, readOnly = func(t *testing.T) kittest.Runner { return kitLocal(t, m.Name, lfx) }, true
+		}
 		if sfx, ssh := kitSSHFixtures[m.Name]; ssh {
 			efx, engine = sfx, true
 		}
@@ -145,7 +130,7 @@ func TestKitConformance(t *testing.T) {
 		case engine:
 			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, efx(t)) })
 		case readOnly:
-			t.Run(m.Name, func(t *testing.T) { kittest.ReadOnly(t, kitLocal(t, m.Name, rfx)) })
+			t.Run(m.Name, func(t *testing.T) { kittest.ReadOnly(t, ro(t)) })
 		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)

@@ -121,16 +121,48 @@ func scanArchive(file string, hash map[string]bool) ([]byte, map[string]string, 
 }
 
 func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	plan := NewPlan("image", "image already present")
 	file := srcPath(t, p.String("src"))
 	imgs, err := readImageArchive(file)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
+	missing, err := imagesMissing(ctx, api, imgs)
+	if err != nil {
+		return nil, plan.Errorf("%w", err)
+	}
+	// ids and tags come from the archive, whatever the engine holds, so a
+	// later step can use them on a first load and in check mode too.
 	var ids, tags []any
-	var missing []string
 	for _, img := range imgs {
 		ids = append(ids, img.ID)
-		have, err := api.ImageInspect(ctx, img.ID)
+		for _, tag := range img.Tags {
+			tags = append(tags, tag)
+		}
+	}
+	res := &Result{Outputs: map[string]any{"id": imgs[0].ID, "ids": ids, "tags": tags}}
+	if len(missing) > 0 {
+		what := "load image " + path.Base(file) + " (" + strings.Join(missing, ", ") + ")"
+		plan.Add(what, "+ image "+strings.Join(missing, "\n+ image ")+"\n", func(ctx context.Context) error {
+			if err := loadImages(ctx, api, file); err != nil {
+				return err
+			}
+			for _, img := range imgs {
+				if _, err := api.ImageInspect(ctx, img.ID); err != nil {
+					return fmt.Errorf("image %s not present after loading: %w", img.ID, err)
+				}
+			}
+			return nil
+		})
+	}
+	return plan.Apply(ctx, t, res)
+}
+
+// imagesMissing names what the engine lacks of the archive's images: an
+// image by (short) ID, else each tag that does not point at it.
+func imagesMissing(ctx context.Context, api client.APIClient, imgs []archiveImage) (missing []string, err error) {
+	for _, img := range imgs {
+		_, err := api.ImageInspect(ctx, img.ID)
 		switch {
 		case errdefs.IsNotFound(err):
 			missing = append(missing, img.ID[:19])
@@ -138,9 +170,7 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 		case err != nil:
 			return nil, err
 		}
-		_ = have
 		for _, tag := range img.Tags {
-			tags = append(tags, tag)
 			cur, err := api.ImageInspect(ctx, tag)
 			if errdefs.IsNotFound(err) || (err == nil && cur.ID != img.ID) {
 				missing = append(missing, tag)
@@ -149,29 +179,7 @@ func runImage(ctx context.Context, t *Target, p Params, api client.APIClient) (*
 			}
 		}
 	}
-	res := &Result{Outputs: map[string]any{"id": imgs[0].ID, "ids": ids, "tags": tags}}
-	if len(missing) == 0 {
-		res.Msg = "image already present"
-		return res, nil
-	}
-	res.Changed = true
-	res.Msg = "loaded " + path.Base(file) + " (" + strings.Join(missing, ", ") + ")"
-	if t.Diff {
-		res.Diff = "+ image " + strings.Join(missing, "\n+ image ") + "\n"
-	}
-	if t.Check {
-		res.Msg = "would load " + path.Base(file) + " (" + strings.Join(missing, ", ") + ")"
-		return res, nil
-	}
-	if err := loadImages(ctx, api, file); err != nil {
-		return nil, err
-	}
-	for _, img := range imgs {
-		if _, err := api.ImageInspect(ctx, img.ID); err != nil {
-			return nil, fmt.Errorf("image %s not present after loading: %w", img.ID, err)
-		}
-	}
-	return res, nil
+	return missing, nil
 }
 
 // loadImages sends the archive to the engine, which reports failures
@@ -184,7 +192,7 @@ func loadImages(ctx context.Context, api client.APIClient, file string) error {
 	defer f.Close()
 	lr, err := api.ImageLoad(ctx, f, client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return fmt.Errorf("image load: %w", err)
+		return fmt.Errorf("engine: %w", err)
 	}
 	defer lr.Body.Close()
 	dec := json.NewDecoder(lr.Body)
@@ -197,7 +205,7 @@ func loadImages(ctx context.Context, api client.APIClient, file string) error {
 			break
 		} else if err != nil {
 			if lr.JSON {
-				return fmt.Errorf("image load: %w", err)
+				return fmt.Errorf("engine: %w", err)
 			}
 			break
 		}
@@ -206,7 +214,7 @@ func loadImages(ctx context.Context, api client.APIClient, file string) error {
 			if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
 				msg = m.ErrorDetail.Message
 			}
-			return errors.New("image load: " + msg)
+			return errors.New("engine: " + msg)
 		}
 	}
 	return nil

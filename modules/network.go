@@ -189,92 +189,94 @@ func networkUsers(ctx context.Context, api client.APIClient, n *network.Inspect)
 	})
 }
 
-// removeNetwork removes the network unless a service uses it.
-func removeNetwork(ctx context.Context, t *Target, api client.APIClient, name string, cur *network.Inspect, res *Result) (*Result, error) {
-	if cur == nil {
-		res.Msg = "network " + name + " absent"
-		return res, nil
-	}
-	users, err := networkUsers(ctx, api, cur)
-	if err != nil {
-		return nil, err
-	}
-	if len(users) > 0 {
-		return nil, fmt.Errorf("network %s is used by services %s; remove them first", name, strings.Join(users, ", "))
-	}
-	res.Changed, res.Msg = true, "network "+name+" removed"
-	if t.Diff {
-		res.Diff = "- network " + name + "\n"
-	}
-	if t.Check {
-		return res, nil
-	}
-	return res, api.NetworkRemove(ctx, cur.ID)
-}
-
 func runNetwork(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	name := p.String("name")
+	plan := NewPlan("network", "network "+name+" already as wanted")
 	want := desiredNetwork(p)
 	if want.Scope == "swarm" {
 		var err error
 		if api, _, err = managerAPI(ctx, t, api); err != nil {
-			return nil, err
+			return nil, plan.Errorf("%w", err)
 		}
 	}
 	cur, err := findNetwork(ctx, api, name)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("looking up network %s: %w", name, err)
 	}
 	res := &Result{Outputs: map[string]any{"name": name}}
 	if p.String("state") == "absent" {
-		return removeNetwork(ctx, t, api, name, cur, res)
-	}
-	var ch changes
-	if cur != nil {
-		res.Outputs["id"] = cur.ID
-		ch = networkDiff(*cur, want)
-		if len(ch) == 0 {
-			res.Msg = "network " + name + " as wanted"
-			return res, nil
-		}
-		if t.Diff {
-			res.Diff = "network " + name + ":\n" + ch.String()
-		}
-		if !p.Bool("recreate") {
-			return res, fmt.Errorf("network %s exists but differs and networks cannot change in place (%s); set recreate = True to remove and recreate it", name, strings.Join(ch, "; "))
-		}
-		users, err := networkUsers(ctx, api, cur)
-		if err != nil {
-			return nil, err
-		}
-		if len(users) > 0 {
-			return res, fmt.Errorf("network %s differs (%s) but cannot be recreated while services use it: %s", name, strings.Join(ch, "; "), strings.Join(users, ", "))
-		}
-		res.Changed, res.Msg = true, "network "+name+" recreated: "+strings.Join(ch, "; ")
+		plan.Unchanged = "network " + name + " already absent"
+		err = planNetworkAbsent(ctx, plan, api, name, cur)
 	} else {
-		res.Changed, res.Msg = true, "network "+name+" created"
-		if t.Diff {
-			res.Diff = fmt.Sprintf("+ network %s (driver %s, scope %s, attachable %v, internal %v, encrypted %v)\n", name, want.Driver, want.Scope, want.Attachable, want.Internal, p.Bool("encrypted"))
-		}
+		err = planNetworkPresent(ctx, plan, api, p, want, cur, res)
 	}
-	if t.Check {
-		if cur != nil {
-			res.Msg = "would recreate network " + name + ": " + strings.Join(ch, "; ")
-		} else {
-			res.Msg = "would create network " + name
-		}
-		return res, nil
+	if err != nil {
+		return nil, err
 	}
-	if cur != nil {
+	return plan.Apply(ctx, t, res)
+}
+
+// planNetworkAbsent plans the removal of the network, refused while a
+// service uses it.
+func planNetworkAbsent(ctx context.Context, plan *Plan, api client.APIClient, name string, cur *network.Inspect) error {
+	if cur == nil {
+		return nil
+	}
+	what := "remove network " + name
+	users, err := networkUsers(ctx, api, cur)
+	if err != nil {
+		return plan.Errorf("%s: %w", what, err)
+	}
+	if len(users) > 0 {
+		return plan.Errorf("%s: used by services %s; remove them first", what, strings.Join(users, ", "))
+	}
+	plan.Add(what, "- network "+name+"\n", func(ctx context.Context) error { return api.NetworkRemove(ctx, cur.ID) })
+	return nil
+}
+
+// planNetworkPresent plans creating the network, or recreating one that
+// differs: networks cannot change in place, so that takes recreate = True
+// and no service using it.
+func planNetworkPresent(ctx context.Context, plan *Plan, api client.APIClient, p Params, want network.CreateOptions, cur *network.Inspect, res *Result) error {
+	name := p.String("name")
+	create := func(ctx context.Context) error {
+		created, err := api.NetworkCreate(ctx, name, want)
+		if err != nil {
+			return err
+		}
+		res.Outputs["id"] = created.ID
+		return nil
+	}
+	if cur == nil {
+		plan.Add("create network "+name, fmt.Sprintf("+ network %s (driver %s, scope %s, attachable %v, internal %v, encrypted %v)\n",
+			name, want.Driver, want.Scope, want.Attachable, want.Internal, p.Bool("encrypted")), create)
+		return nil
+	}
+	res.Outputs["id"] = cur.ID
+	ch := networkDiff(*cur, want)
+	if len(ch) == 0 {
+		return nil
+	}
+	what := "recreate network " + name + " (" + strings.Join(ch, "; ") + ")"
+	if !p.Bool("recreate") {
+		return plan.Errorf("%s: networks cannot change in place; set recreate = True to remove and recreate it", what)
+	}
+	users, err := networkUsers(ctx, api, cur)
+	if err != nil {
+		return plan.Errorf("%s: %w", what, err)
+	}
+	if len(users) > 0 {
+		return plan.Errorf("%s: refused while services use it: %s", what, strings.Join(users, ", "))
+	}
+	plan.Add(what, "network "+name+":\n"+ch.String(), func(ctx context.Context) error {
 		if err := api.NetworkRemove(ctx, cur.ID); err != nil {
-			return nil, fmt.Errorf("remove network %s: %w", name, err)
+			return fmt.Errorf("remove: %w", err)
 		}
 		delete(res.Outputs, "id")
-	}
-	created, err := api.NetworkCreate(ctx, name, want)
-	if err != nil {
-		return nil, fmt.Errorf("create network %s: %w", name, err)
-	}
-	res.Outputs["id"] = created.ID
-	return res, nil
+		if err := create(ctx); err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+		return nil
+	})
+	return nil
 }

@@ -27,10 +27,10 @@ func TestRemoveInUseRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Calls = nil
-	if _, err := run(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "used by services web_web") {
+	if _, err := run(t, "network", target(false), f, Params{"name": "appnet", "state": "absent"}); err == nil || err.Error() != "network: remove network appnet: used by services web_web; remove them first" {
 		t.Errorf("network in use: %v", err)
 	}
-	if _, err := run(t, "secret", target(true), f, Params{"name": "pw", "data": "x", "state": "absent"}); err == nil || !strings.Contains(err.Error(), "used by services web_web") {
+	if _, err := run(t, "secret", target(true), f, Params{"name": "pw", "data": "x", "state": "absent"}); err == nil || !strings.HasPrefix(err.Error(), "secret: remove secret pw: used by services web_web") {
 		t.Errorf("secret in use (check): %v", err)
 	}
 	if len(f.Calls) != 0 {

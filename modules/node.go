@@ -50,82 +50,98 @@ refused when the managers left Ready would not hold the raft majority.
 }
 
 func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	plan := NewPlan("node", "")
 	api, _, err := managerAPI(ctx, t, api)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	if p.String("state") == "absent" {
-		return removeNode(ctx, t, p, api)
+		return removeNode(ctx, t, p, api, plan)
 	}
 	timeout := waitBudget(ctx, 2*time.Minute)
 	n, err := findJoinedNode(ctx, t, api, p.String("node"))
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
-			return nodeNotJoined(t, p), nil
+			return nodeNotJoined(plan, p).Apply(ctx, t, nil)
 		}
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	spec := n.Spec
-	var ch changes
-	if a := p.String("availability"); a != "" && string(spec.Availability) != a {
-		ch.add("availability", string(spec.Availability), a)
+	if a := p.String("availability"); a != "" {
 		spec.Availability = swarm.NodeAvailability(a)
 	}
-	if r := p.String("role"); r != "" && string(spec.Role) != r {
-		ch.add("role", string(spec.Role), r)
+	if r := p.String("role"); r != "" {
 		spec.Role = swarm.NodeRole(r)
 	}
+	if err := guardDemote(ctx, api, n, spec); err != nil {
+		return nil, plan.Errorf("%w", err)
+	}
 	name := n.Description.Hostname
-	res := &Result{Outputs: map[string]any{"node_id": n.ID, "availability": string(spec.Availability), "role": string(spec.Role)}}
-	if len(ch) > 0 {
-		res.Changed = true
-		res.Msg = "node " + name + ": " + strings.Join(ch, ", ")
-		if t.Diff {
-			res.Diff = "node " + name + ":\n" + ch.String()
-		}
-		if err := guardDemote(ctx, api, n, spec); err != nil {
-			return nil, err
-		}
-		if t.Check {
-			return res, nil
-		}
+	wait := p.Bool("wait")
+	plan.Unchanged = "node " + name + " already as wanted"
+	nodePlan(plan, n, spec, func(ctx context.Context) error {
 		set := func(s *swarm.NodeSpec) { s.Availability, s.Role = spec.Availability, spec.Role }
-		if err := updateNode(ctx, api, n, set); err != nil {
-			return nil, fmt.Errorf("node update %s: %w", name, err)
+		if err := updateNode(ctx, api, n, set); err != nil || !wait {
+			return err
 		}
-	} else {
-		res.Msg = "node " + name + " already as wanted"
-	}
-	if !p.Bool("wait") || t.Check {
-		return res, nil
-	}
+		return waitNode(ctx, api, n.ID, name, spec, timeout)
+	})
 	// Waiting also runs when nothing changed: a re-run right after an
 	// interrupted drain should still only return once the node is empty.
-	if err := waitNode(ctx, api, n.ID, name, spec, timeout); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// nodeNotJoined is the --check result for a node not in the swarm yet: an
-// earlier step may join it; a new node is active, and its role comes from
-// the join token, which cannot be seen from here.
-func nodeNotJoined(t *Target, p Params) *Result {
-	var ch changes
-	if a := p.String("availability"); a != "" && a != string(swarm.NodeAvailabilityActive) {
-		ch.add("availability", "active", a)
-	}
-	if r := p.String("role"); r != "" {
-		ch.note("role: (set by the join token) -> %q", r)
-	}
-	res := &Result{Changed: len(ch) > 0, Msg: fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, active)", p.String("node"))}
-	if res.Changed {
-		res.Msg = fmt.Sprintf("would update node %s once it has joined: %s", p.String("node"), strings.Join(ch, ", "))
-		if t.Diff {
-			res.Diff = ch.String()
+	if plan.Empty() && wait && !t.Check {
+		if err := waitNode(ctx, api, n.ID, name, spec, timeout); err != nil {
+			return nil, plan.Errorf("%w", err)
 		}
 	}
-	return res
+	res := &Result{Outputs: map[string]any{"node_id": n.ID, "availability": string(spec.Availability), "role": string(spec.Role)}}
+	return plan.Apply(ctx, t, res)
+}
+
+// nodePlan adds the availability and role changes from n's spec to spec.
+// One node update makes both (and waits, with wait = True): it is the first
+// change's Do.
+func nodePlan(plan *Plan, n swarm.Node, spec swarm.NodeSpec, update func(ctx context.Context) error) {
+	name := n.Description.Hostname
+	do := update
+	if a := spec.Availability; a != n.Spec.Availability {
+		plan.Add("set availability of "+name+" to "+string(a), nodeDiff(name, "availability", string(n.Spec.Availability), string(a)), do)
+		do = nil
+	}
+	if r := spec.Role; r != n.Spec.Role {
+		verb := "promote "
+		if r == swarm.NodeRoleWorker {
+			verb = "demote "
+		}
+		plan.Add(verb+name, nodeDiff(name, "role", string(n.Spec.Role), string(r)), do)
+	}
+}
+
+// nodeDiff is the diff line of one field of a node's spec.
+func nodeDiff(name, field, before, after string) string {
+	return fmt.Sprintf("node %s: %s: %s -> %s\n", name, field, show(before), show(after))
+}
+
+// nodeNotJoined is the --check plan for a node not in the swarm yet: an
+// earlier step may join it; a new node is active, and its role comes from
+// the join token, which cannot be seen from here.
+func nodeNotJoined(plan *Plan, p Params) *Plan {
+	ref := p.String("node")
+	plan.Unchanged = fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, active)", ref)
+	if a := p.String("availability"); a != "" && a != string(swarm.NodeAvailabilityActive) {
+		plan.Add("set availability of "+ref+" to "+a, nodeDiff(ref, "availability", "active", a), nil)
+	}
+	if r := p.String("role"); r != "" {
+		plan.Add("set role of "+ref+" to "+r, nodeDiff(ref, "role", "(set by the join token)", r), nil)
+	}
+	if !plan.Empty() {
+		plan.Note(notJoinedNote(ref))
+	}
+	return plan
+}
+
+// notJoinedNote says why a node's change is only predicted.
+func notJoinedNote(ref string) string {
+	return "once " + ref + " has joined the swarm (it is not in it yet; an earlier step may join it)"
 }
 
 // waitNode waits until the node is as its spec says: drained of running
@@ -181,8 +197,6 @@ func waitRole(ctx context.Context, api client.APIClient, id, name string, role s
 	return nil
 }
 
-// guardDemote refuses a demotion that would leave too few Ready managers
-// for a raft majority.
 // updateNode applies set to node n's spec. When the node changed since it
 // was read ("update out of sequence": a promotion or demotion still being
 // reconciled, the agent reporting), it is read again and set applied to the
@@ -206,6 +220,8 @@ func updateNode(ctx context.Context, api client.APIClient, n swarm.Node, set fun
 	}
 }
 
+// guardDemote refuses a demotion that would leave too few Ready managers
+// for a raft majority.
 func guardDemote(ctx context.Context, api client.APIClient, n swarm.Node, spec swarm.NodeSpec) error {
 	if n.Spec.Role != swarm.NodeRoleManager || spec.Role != swarm.NodeRoleWorker {
 		return nil

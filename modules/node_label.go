@@ -3,7 +3,6 @@ package modules
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/containerd/errdefs"
 
@@ -38,27 +37,44 @@ these labels.
 }
 
 func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	plan := NewPlan("node_label", "")
 	api, _, err := managerAPI(ctx, t, api)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
-	node, err := findJoinedNode(ctx, t, api, p.String("node"))
+	want, err := nodeLabelsWanted(p)
+	if err != nil {
+		return nil, plan.Errorf("%w", err)
+	}
+	ref := p.String("node")
+	node, err := findJoinedNode(ctx, t, api, ref)
 	if err != nil {
 		if t.Check && errdefs.IsNotFound(err) {
 			// An earlier step may join it; a new node has no labels.
-			if p.String("state") == "absent" || len(p.Dict("labels")) == 0 {
-				return &Result{Msg: fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, unlabelled)", p.String("node"))}, nil
+			plan.Unchanged = fmt.Sprintf("node %s is not in the swarm yet (an earlier step may join it, unlabelled)", ref)
+			if p.String("state") != "absent" {
+				labelPlan(plan, ref, nil, want, nil)
 			}
-			var ch changes
-			labelChanges(&ch, "", nil, stringMap(p.Dict("labels")), false)
-			res := &Result{Changed: true, Msg: fmt.Sprintf("would label node %s once it has joined: %s", p.String("node"), strings.Join(ch, ", "))}
-			if t.Diff {
-				res.Diff = "node " + p.String("node") + " labels:\n" + ch.String()
+			if !plan.Empty() {
+				plan.Note(notJoinedNote(ref))
 			}
-			return res, nil
+			return plan.Apply(ctx, t, nil)
 		}
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
+	cur := node.Spec.Labels
+	next := nextLabels(cur, want, p.String("state") == "absent", p.Bool("exclusive"))
+	name := node.Description.Hostname
+	plan.Unchanged = "labels of " + name + " already as wanted"
+	labelPlan(plan, name, cur, next, func(ctx context.Context) error {
+		return updateNode(ctx, api, node, func(s *swarm.NodeSpec) { s.Labels = next })
+	})
+	return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"node_id": node.ID, "labels": toAnyMap(next)}})
+}
+
+// nodeLabelsWanted is the labels parameter as a map: a dict, or a list of
+// keys for state = "absent".
+func nodeLabelsWanted(p Params) (map[string]string, error) {
 	want := map[string]string{}
 	switch x := p["labels"].(type) {
 	case map[string]any:
@@ -74,42 +90,46 @@ func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient
 	default:
 		return nil, fmt.Errorf("labels: want a dict, got %T", x)
 	}
-	cur := node.Spec.Labels
-	var ch changes
-	var next map[string]string
-	if p.String("state") == "absent" {
-		next = map[string]string{}
-		for k, v := range cur {
+	return want, nil
+}
+
+// nextLabels is the node's label set after the step: want's keys removed
+// (absent) or set, and with exclusive every other key removed.
+func nextLabels(cur, want map[string]string, absent, exclusive bool) map[string]string {
+	next := map[string]string{}
+	keepOthers := absent || !exclusive
+	for k, v := range cur {
+		if _, given := want[k]; !given && keepOthers {
 			next[k] = v
 		}
-		for _, k := range sortedKeys(want) {
-			if v, ok := cur[k]; ok {
-				ch.note("- %s=%s", k, v)
-				delete(next, k)
-			}
+	}
+	if !absent {
+		for k, v := range want {
+			next[k] = v
 		}
-	} else {
-		next = labelChanges(&ch, "", cur, want, p.Bool("exclusive"))
 	}
-	res := &Result{Outputs: map[string]any{"node_id": node.ID, "labels": toAnyMap(next)}}
-	name := node.Description.Hostname
-	if len(ch) == 0 {
-		res.Msg = "labels of " + name + " already as wanted"
-		res.Outputs["labels"] = toAnyMap(cur)
-		return res, nil
+	return next
+}
+
+// labelPlan adds a change for each label that goes from cur to next on the
+// node name. One node update sets them all: it is the first change's Do.
+func labelPlan(plan *Plan, name string, cur, next map[string]string, update func(ctx context.Context) error) {
+	add := func(what, diff string) {
+		plan.Add(what, name+" labels: "+diff+"\n", update)
+		update = nil
 	}
-	res.Changed = true
-	res.Msg = "labels of " + name + ": " + strings.Join(ch, ", ")
-	if t.Diff {
-		res.Diff = "node " + name + " labels:\n" + ch.String()
+	for _, k := range sortedKeys(next) {
+		if old, ok := cur[k]; !ok {
+			add("add label "+k+"="+next[k]+" to "+name, "+ "+k+"="+next[k])
+		} else if old != next[k] {
+			add("set label "+k+"="+next[k]+" on "+name, "~ "+k+": "+old+" -> "+next[k])
+		}
 	}
-	if t.Check {
-		return res, nil
+	for _, k := range sortedKeys(cur) {
+		if _, ok := next[k]; !ok {
+			add("remove label "+k+" from "+name, "- "+k+"="+cur[k])
+		}
 	}
-	if err := updateNode(ctx, api, node, func(s *swarm.NodeSpec) { s.Labels = next }); err != nil {
-		return nil, fmt.Errorf("node update %s: %w", name, err)
-	}
-	return res, nil
 }
 
 func toAnyMap(m map[string]string) map[string]any {

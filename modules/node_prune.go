@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -33,9 +32,10 @@ hosts joined the restored cluster.
 }
 
 func runNodePrune(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	plan := NewPlan("node_prune", "no stale nodes")
 	api, _, err := managerAPI(ctx, t, api)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	var stale []swarm.Node
 	settle := time.Duration(p.Int("settle")) * time.Second
@@ -52,37 +52,19 @@ func runNodePrune(ctx context.Context, t *Target, p Params, api client.APIClient
 		return len(waiting) == 0 || t.Check, "", nil
 	})
 	if listErr != nil {
-		return nil, listErr
+		return nil, plan.Errorf("%w", listErr)
 	}
-	res := &Result{Msg: "no stale nodes", Outputs: map[string]any{"removed": []any{}}}
-	if len(stale) == 0 {
-		return res, nil
-	}
-	var ids, what []any
-	var diff strings.Builder
+	ids := []any{}
 	for _, n := range stale {
 		ids = append(ids, n.ID)
-		what = append(what, fmt.Sprintf("%s (%s, %s)", n.Description.Hostname, n.ID, n.Status.State))
-		fmt.Fprintf(&diff, "- node %s (%s, %s)\n", n.Description.Hostname, n.ID, n.Status.State)
+		what := fmt.Sprintf("%s (%s, %s)", n.Description.Hostname, n.ID, n.Status.State)
+		plan.Add("remove stale node "+what, "- node "+what+"\n", func(ctx context.Context) error {
+			// Not Ready yet possibly not marked down: force (its host is a
+			// Ready node under another ID, so this one never comes back).
+			return api.NodeRemove(ctx, n.ID, swarm.NodeRemoveOptions{Force: true})
+		})
 	}
-	res.Changed = true
-	res.Msg = fmt.Sprintf("removed %d stale nodes: %v", len(stale), what)
-	res.Outputs["removed"] = ids
-	if t.Diff {
-		res.Diff = diff.String()
-	}
-	if t.Check {
-		res.Msg = fmt.Sprintf("would remove %d stale nodes: %v", len(stale), what)
-		return res, nil
-	}
-	for _, n := range stale {
-		// Not Ready yet possibly not marked down: force (its host is a
-		// Ready node under another ID, so this one never comes back).
-		if err := api.NodeRemove(ctx, n.ID, swarm.NodeRemoveOptions{Force: true}); err != nil {
-			return nil, fmt.Errorf("remove stale node %s (%s): %w", n.Description.Hostname, n.ID, err)
-		}
-	}
-	return res, nil
+	return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"removed": ids}})
 }
 
 // staleNodes returns the nodes that are not Ready while another node of the

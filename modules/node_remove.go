@@ -13,39 +13,38 @@ import (
 	"github.com/docker/docker/client"
 )
 
-func removeNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+func removeNode(ctx context.Context, t *Target, p Params, api client.APIClient, plan *Plan) (*Result, error) {
 	ref := p.String("node")
+	plan.Unchanged = "node " + ref + " is not in the swarm"
 	n, err := findNode(ctx, api, ref)
 	if errdefs.IsNotFound(err) {
-		return &Result{Msg: "node " + ref + " is not in the swarm"}, nil
+		return plan.Apply(ctx, t, nil)
 	}
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	name := n.Description.Hostname
 	if n.ManagerStatus != nil {
-		return nil, fmt.Errorf("node %s is a manager: demote it first (role = \"worker\")", name)
+		return nil, plan.Errorf("%s is a manager: demote it first (role = \"worker\")", name)
 	}
-	res := &Result{Changed: true, Msg: "node " + name + " removed from the swarm"}
-	if t.Diff {
-		res.Diff = "- node " + name + " (" + n.ID + ")\n"
-	}
-	if t.Check {
-		return res, nil
-	}
-	// A node that just left is marked down after a few heartbeats.
-	err = waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
-		cur, _, err := api.NodeInspectWithRaw(ctx, n.ID)
+	plan.Add("remove node "+name, "- node "+name+" ("+n.ID+")\n", func(ctx context.Context) error {
+		return removeDownNode(ctx, api, n.ID, name)
+	})
+	return plan.Apply(ctx, t, nil)
+}
+
+// removeDownNode removes a node once it is down: a node that just left is
+// marked down after a few heartbeats.
+func removeDownNode(ctx context.Context, api client.APIClient, id, name string) error {
+	err := waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
+		cur, _, err := api.NodeInspectWithRaw(ctx, id)
 		if err != nil {
 			return false, "", err
 		}
 		return cur.Status.State == swarm.NodeStateDown, fmt.Sprintf("node %s is still %s: make it leave the swarm first (swarm_leave)", name, cur.Status.State), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("remove node %s: %w", name, err)
+		return err
 	}
-	if err := api.NodeRemove(ctx, n.ID, swarm.NodeRemoveOptions{}); err != nil {
-		return nil, fmt.Errorf("remove node %s: %w", name, err)
-	}
-	return res, nil
+	return api.NodeRemove(ctx, id, swarm.NodeRemoveOptions{})
 }

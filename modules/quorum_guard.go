@@ -41,26 +41,32 @@ has no quorum to keep. Read-only, so --check gives the same answer.
 	})
 }
 
+// runQuorumGuard only reads: its plan never has a change, so check mode and
+// a real run give the same answer; the kit's gate words it.
 func runQuorumGuard(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	plan := NewPlan("quorum_guard", "no swarm yet: no quorum to keep")
 	api, empty, err := managerAPI(ctx, t, api)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	if empty {
-		return &Result{Msg: "no swarm yet: no quorum to keep", Outputs: map[string]any{"safe": true}}, nil
+		return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"safe": true}})
 	}
 	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	q := quorumOf(nodes)
 	res := &Result{Outputs: map[string]any{"managers": q.total, "ready": len(q.ready), "majority": q.majority()}}
-	res.Msg, err = q.allow(p.Strings("nodes"), p.String("action"))
+	plan.Unchanged, err = q.allow(p.Strings("nodes"), p.String("action"))
 	res.Outputs["safe"] = err == nil
-	if err != nil && !p.Bool("refuse") {
-		return &Result{Msg: err.Error(), Outputs: res.Outputs}, nil
+	if err != nil {
+		if p.Bool("refuse") {
+			return nil, plan.Errorf("%w", err)
+		}
+		plan.Unchanged = err.Error()
 	}
-	return res, err
+	return plan.Apply(ctx, t, res)
 }
 
 // quorum is the control plane as the node list shows it.

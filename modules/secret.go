@@ -34,13 +34,7 @@ service still uses them. Values are never printed.
 		Params:           fileObjectParams("secret", true),
 		Outputs:          fileObjectOutputs("secret"),
 		SensitiveOutputs: nil,
-		Run: withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-			api, _, err := managerAPI(ctx, t, api)
-			if err != nil {
-				return nil, err
-			}
-			return runFileObject(ctx, t, p, secretKind{api})
-		}),
+		Run:              fileObjectRunner(func(api client.APIClient) objectKind { return secretKind{api} }),
 	})
 }
 
@@ -96,12 +90,19 @@ func (k secretKind) kind() string       { return "secret" }
 func (k secretKind) dataReadable() bool { return false }
 func (k secretKind) list(ctx context.Context) ([]swarmObject, error) {
 	l, err := k.api.SecretList(ctx, swarm.SecretListOptions{})
+	return objectsOf(l, err, func(s swarm.Secret) swarmObject {
+		return swarmObject{ID: s.ID, Name: s.Spec.Name, Version: s.Version, Labels: s.Spec.Labels}
+	})
+}
+
+// objectsOf converts an engine list of secrets or configs (and its error).
+func objectsOf[T any](l []T, err error, conv func(T) swarmObject) ([]swarmObject, error) {
 	if err != nil {
 		return nil, err
 	}
 	out := make([]swarmObject, 0, len(l))
-	for _, s := range l {
-		out = append(out, swarmObject{ID: s.ID, Name: s.Spec.Name, Version: s.Version, Labels: s.Spec.Labels})
+	for _, x := range l {
+		out = append(out, conv(x))
 	}
 	return out, nil
 }
@@ -116,12 +117,20 @@ func (k secretKind) setLabels(ctx context.Context, o swarmObject, labels map[str
 }
 func (k secretKind) remove(ctx context.Context, id string) error { return k.api.SecretRemove(ctx, id) }
 func (k secretKind) usedBy(ctx context.Context, o swarmObject) ([]string, error) {
-	return servicesUsing(ctx, k.api, func(s swarm.ServiceSpec) bool {
+	return objectUsers(ctx, k.api, o, func(c *swarm.ContainerSpec) []*swarm.SecretReference { return c.Secrets },
+		func(r *swarm.SecretReference) (string, string) { return r.SecretID, r.SecretName })
+}
+
+// objectUsers names the services whose containers reference o, by ID or
+// name, among the references refs picks from a container spec (its
+// secrets or its configs).
+func objectUsers[R any](ctx context.Context, api client.APIClient, o swarmObject, refs func(*swarm.ContainerSpec) []R, key func(R) (id, name string)) ([]string, error) {
+	return servicesUsing(ctx, api, func(s swarm.ServiceSpec) bool {
 		if s.TaskTemplate.ContainerSpec == nil {
 			return false
 		}
-		for _, r := range s.TaskTemplate.ContainerSpec.Secrets {
-			if r.SecretID == o.ID || r.SecretName == o.Name {
+		for _, r := range refs(s.TaskTemplate.ContainerSpec) {
+			if id, name := key(r); id == o.ID || name == o.Name {
 				return true
 			}
 		}
@@ -176,30 +185,57 @@ func objectVersion(o swarmObject, base string) int {
 	return 0
 }
 
-// fileObjectRun is one run of the secret or config module on a host.
+// fileObjectRunner is the Run of the secret or config module: it plans
+// against a manager (kind builds the API of the module's objects on it).
+func fileObjectRunner(kind func(client.APIClient) objectKind) func(context.Context, *Target, Params) (*Result, error) {
+	return withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+		mapi, _, err := managerAPI(ctx, t, api)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kind(api).kind(), err)
+		}
+		return runFileObject(ctx, t, p, kind(mapi))
+	})
+}
+
+// fileObjectRun is one run of the secret or config module on a host: it
+// observes the engine's objects of its kind and fills plan.
 type fileObjectRun struct {
-	t    *Target
 	k    objectKind
 	kind string
 	name string
 	all  []swarmObject // the engine's objects of this kind
 	res  *Result
-	ch   changes
+	plan *Plan
 }
 
 func runFileObject(ctx context.Context, t *Target, p Params, k objectKind) (*Result, error) {
+	kind, name := k.kind(), p.String("name")
+	plan := NewPlan(kind, "")
 	all, err := k.list(ctx)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("listing %ss: %w", kind, err)
 	}
-	r := &fileObjectRun{t: t, k: k, kind: k.kind(), name: p.String("name"), all: all,
-		res: &Result{Outputs: map[string]any{"name": p.String("name")}}}
+	r := &fileObjectRun{k: k, kind: kind, name: name, all: all, plan: plan,
+		res: &Result{Outputs: map[string]any{"name": name}}}
 	if p.String("state") == "absent" {
-		return r.absent(ctx, p.Bool("rotate"))
+		plan.Unchanged = kind + " " + name + " already absent"
+		err = r.absent(ctx, p.Bool("rotate"))
+	} else {
+		err = r.present(ctx, t, p)
+		// With rotate: the current version's name.
+		plan.Unchanged = fmt.Sprintf("%s %v already as wanted", kind, r.res.Outputs["name"])
 	}
-	data, err := fileObjectData(t, p)
 	if err != nil {
 		return nil, err
+	}
+	return plan.Apply(ctx, t, r.res)
+}
+
+// present plans the object with the wanted value and labels.
+func (r *fileObjectRun) present(ctx context.Context, t *Target, p Params) error {
+	data, err := fileObjectData(t, p)
+	if err != nil {
+		return r.plan.Errorf("%w", err)
 	}
 	hash := sha256Hex(data)
 	labels := stringMap(p.Dict("labels"))
@@ -231,9 +267,9 @@ func fileObjectData(t *Target, p Params) ([]byte, error) {
 	}
 }
 
-// absent removes the object (with rotate: all its versions) unless a
-// service uses it.
-func (r *fileObjectRun) absent(ctx context.Context, rotate bool) (*Result, error) {
+// absent plans removing the object (with rotate: all its versions),
+// refused if a service uses any of them.
+func (r *fileObjectRun) absent(ctx context.Context, rotate bool) error {
 	var gone []swarmObject
 	if rotate {
 		gone = objectVersions(r.all, r.name)
@@ -245,28 +281,22 @@ func (r *fileObjectRun) absent(ctx context.Context, rotate bool) (*Result, error
 		}
 	}
 	for _, o := range gone {
+		what := "remove " + r.kind + " " + o.Name
 		users, err := r.k.usedBy(ctx, o)
 		if err != nil {
-			return nil, err
+			return r.plan.Errorf("%s: %w", what, err)
 		}
 		if len(users) > 0 {
-			return nil, fmt.Errorf("%s %s is used by services %s; remove them from the services first", r.kind, o.Name, strings.Join(users, ", "))
+			return r.plan.Errorf("%s: used by services %s; remove it from the services first", what, strings.Join(users, ", "))
 		}
-		r.ch.note("- %s %s", r.kind, o.Name)
+		r.plan.Add(what, "- "+r.kind+" "+o.Name, func(ctx context.Context) error { return r.k.remove(ctx, o.ID) })
 	}
-	return r.apply(ctx, func() error {
-		for _, o := range gone {
-			if err := r.k.remove(ctx, o.ID); err != nil {
-				return fmt.Errorf("remove %s %s: %w", r.kind, o.Name, err)
-			}
-		}
-		return nil
-	})
+	return nil
 }
 
-// replace creates the object, updates its labels, or replaces it when its
-// value changed and no service uses it.
-func (r *fileObjectRun) replace(ctx context.Context, data []byte, hash string, labels map[string]string) (*Result, error) {
+// replace plans creating the object, updating its labels, or replacing it
+// when its value changed and no service uses it.
+func (r *fileObjectRun) replace(ctx context.Context, data []byte, hash string, labels map[string]string) error {
 	kind, name, k := r.kind, r.name, r.k
 	var cur *swarmObject
 	for i := range r.all {
@@ -275,32 +305,33 @@ func (r *fileObjectRun) replace(ctx context.Context, data []byte, hash string, l
 		}
 	}
 	if cur == nil {
-		r.ch.note("+ %s %s", kind, name)
-		return r.apply(ctx, func() error { return r.create(ctx, name, data, labels) })
+		r.plan.Add("create "+kind+" "+name, "+ "+kind+" "+name, func(ctx context.Context) error { return r.create(ctx, name, data, labels) })
+		return nil
 	}
 	r.res.Outputs["id"] = cur.ID
 	if objectHash(k, *cur) == hash {
-		labelChanges(&r.ch, kind+" "+name+" label ", cur.Labels, labels, true)
-		return r.apply(ctx, func() error { return k.setLabels(ctx, *cur, labels) })
+		r.relabel(*cur, labels)
+		return nil
 	}
+	what := "replace " + kind + " " + name + " (value changed)"
 	users, err := k.usedBy(ctx, *cur)
 	if err != nil {
-		return nil, err
+		return r.plan.Errorf("%s: %w", what, err)
 	}
-	r.ch.note("~ %s %s: value changed (replaced: %ss are immutable)", kind, name, kind)
 	if len(users) > 0 {
-		r.res.Diff = r.ch.String()
-		return r.res, fmt.Errorf("%s %s has a different value but is used by services %s, and %ss cannot change in place; set rotate = True to create a new version", kind, name, strings.Join(users, ", "), kind)
+		return r.plan.Errorf("%s: used by services %s, and %ss cannot change in place; set rotate = True to create a new version", what, strings.Join(users, ", "), kind)
 	}
-	if k.dataReadable() && r.t.Diff && cur.Data != nil {
-		r.ch.note("%s", strings.TrimRight(FileDiff(kind+" "+name, string(cur.Data), string(data)), "\n"))
+	diff := fmt.Sprintf("~ %s %s: value changed (replaced: %ss are immutable)\n", kind, name, kind)
+	if k.dataReadable() && cur.Data != nil {
+		diff += FileDiff(kind+" "+name, string(cur.Data), string(data))
 	}
-	return r.apply(ctx, func() error {
+	r.plan.Add(what, diff, func(ctx context.Context) error {
 		if err := k.remove(ctx, cur.ID); err != nil {
-			return fmt.Errorf("remove %s %s: %w", kind, name, err)
+			return fmt.Errorf("remove: %w", err)
 		}
 		return r.create(ctx, name, data, labels)
 	})
+	return nil
 }
 
 // create creates the object and outputs its ID.
@@ -310,9 +341,19 @@ func (r *fileObjectRun) create(ctx context.Context, name string, data []byte, la
 	return err
 }
 
+// relabel plans setting o's labels to want, if they differ.
+func (r *fileObjectRun) relabel(o swarmObject, want map[string]string) {
+	var ch changes
+	labelChanges(&ch, r.kind+" "+o.Name+" label ", o.Labels, want, true)
+	if len(ch) == 0 {
+		return
+	}
+	r.plan.Add("update labels of "+r.kind+" "+o.Name, ch.String(), func(ctx context.Context) error { return r.k.setLabels(ctx, o, want) })
+}
+
 // rotate keeps the version whose value is wanted (relabelled if need be)
 // or creates the next one, and prunes old versions beyond keep.
-func (r *fileObjectRun) rotate(ctx context.Context, data []byte, hash string, labels map[string]string, keep int) (*Result, error) {
+func (r *fileObjectRun) rotate(ctx context.Context, data []byte, hash string, labels map[string]string, keep int) error {
 	versions := objectVersions(r.all, r.name)
 	var current *swarmObject
 	for i := range versions {
@@ -320,36 +361,17 @@ func (r *fileObjectRun) rotate(ctx context.Context, data []byte, hash string, la
 			current = &versions[i]
 		}
 	}
-	var step func() error
 	if current != nil {
-		step = r.relabelVersion(ctx, *current, labels)
+		r.relabelVersion(*current, labels)
 	} else {
-		var next swarmObject
-		next, step = r.nextVersion(ctx, versions, data, labels)
-		versions = append(versions, next)
+		versions = append(versions, r.nextVersion(versions, data, labels))
 	}
-	prune, err := r.oldVersions(ctx, versions, current, keep)
-	if err != nil {
-		return nil, err
-	}
-	return r.apply(ctx, func() error {
-		if step != nil {
-			if err := step(); err != nil {
-				return err
-			}
-		}
-		for _, o := range prune {
-			if err := r.k.remove(ctx, o.ID); err != nil {
-				return fmt.Errorf("remove old %s %s: %w", r.kind, o.Name, err)
-			}
-		}
-		return nil
-	})
+	return r.pruneVersions(ctx, versions, current, keep)
 }
 
 // relabelVersion outputs the existing version with the wanted value and
-// returns the label update it needs, nil when none.
-func (r *fileObjectRun) relabelVersion(ctx context.Context, current swarmObject, labels map[string]string) func() error {
+// plans the label update it needs, if any.
+func (r *fileObjectRun) relabelVersion(current swarmObject, labels map[string]string) {
 	n := objectVersion(current, r.name)
 	r.res.Outputs["name"], r.res.Outputs["id"], r.res.Outputs["version"] = current.Name, current.ID, int64(n)
 	want := maps.Clone(labels)
@@ -357,17 +379,11 @@ func (r *fileObjectRun) relabelVersion(ctx context.Context, current swarmObject,
 		want[baseLabel] = r.name
 		want[versionLabel] = strconv.Itoa(n)
 	}
-	before := len(r.ch)
-	labelChanges(&r.ch, r.kind+" "+current.Name+" label ", current.Labels, want, true)
-	if len(r.ch) == before {
-		return nil
-	}
-	return func() error { return r.k.setLabels(ctx, current, want) }
+	r.relabel(current, want)
 }
 
-// nextVersion plans the version after the newest one and returns it with
-// the step that creates it.
-func (r *fileObjectRun) nextVersion(ctx context.Context, versions []swarmObject, data []byte, labels map[string]string) (swarmObject, func() error) {
+// nextVersion plans the version after the newest one and returns it.
+func (r *fileObjectRun) nextVersion(versions []swarmObject, data []byte, labels map[string]string) swarmObject {
 	n := 1
 	if len(versions) > 0 {
 		n = objectVersion(versions[len(versions)-1], r.name) + 1
@@ -377,62 +393,33 @@ func (r *fileObjectRun) nextVersion(ctx context.Context, versions []swarmObject,
 	want := maps.Clone(labels)
 	want[baseLabel] = r.name
 	want[versionLabel] = strconv.Itoa(n)
+	what, diff := "create "+r.kind+" "+newName, "+ "+r.kind+" "+newName
 	if len(versions) > 0 {
-		r.ch.note("+ %s %s (new version %d: value changed)", r.kind, newName, n)
-	} else {
-		r.ch.note("+ %s %s", r.kind, newName)
+		what = "rotate " + r.kind + " " + r.name + " to " + newName
+		diff = fmt.Sprintf("+ %s %s (new version %d: value changed)", r.kind, newName, n)
 	}
-	return swarmObject{Name: newName, Labels: want}, func() error { return r.create(ctx, newName, data, want) }
+	r.plan.Add(what, diff, func(ctx context.Context) error { return r.create(ctx, newName, data, want) })
+	return swarmObject{Name: newName, Labels: want}
 }
 
-// oldVersions are the versions to prune: all but the newest keep and the
-// current one, never one a service still uses.
-func (r *fileObjectRun) oldVersions(ctx context.Context, versions []swarmObject, current *swarmObject, keep int) ([]swarmObject, error) {
+// pruneVersions plans removing the versions beyond the newest keep, except
+// the current one and those a service still uses.
+func (r *fileObjectRun) pruneVersions(ctx context.Context, versions []swarmObject, current *swarmObject, keep int) error {
 	if keep < 1 {
 		keep = 1
 	}
-	var prune []swarmObject
 	for i, o := range versions {
 		if i >= len(versions)-keep || o.ID == "" || (current != nil && o.ID == current.ID) {
 			continue
 		}
+		what := "remove " + r.kind + " " + o.Name + " (old version)"
 		users, err := r.k.usedBy(ctx, o)
 		if err != nil {
-			return nil, err
+			return r.plan.Errorf("%s: %w", what, err)
 		}
 		if len(users) == 0 {
-			prune = append(prune, o)
-			r.ch.note("- %s %s (old version)", r.kind, o.Name)
+			r.plan.Add(what, "- "+r.kind+" "+o.Name+" (old version)", func(ctx context.Context) error { return r.k.remove(ctx, o.ID) })
 		}
 	}
-	return prune, nil
-}
-
-// apply reports the run's changes and, outside check mode, applies them.
-func (r *fileObjectRun) apply(ctx context.Context, apply func() error) (*Result, error) {
-	return applyObjectChanges(ctx, r.t, r.k, r.res, r.ch, apply)
-}
-
-// applyObjectChanges reports ch and, outside check mode, applies them.
-func applyObjectChanges(ctx context.Context, t *Target, k objectKind, res *Result, ch changes, apply func() error) (*Result, error) {
-	if len(ch) == 0 {
-		res.Msg = fmt.Sprintf("%s %v as wanted", k.kind(), res.Outputs["name"])
-		return res, nil
-	}
-	res.Changed = true
-	res.Msg = strings.Join(ch, "; ")
-	if i := strings.Index(res.Msg, "\n"); i >= 0 {
-		res.Msg = res.Msg[:i]
-	}
-	if t.Diff {
-		res.Diff = ch.String()
-	}
-	if t.Check {
-		res.Msg = "would: " + res.Msg
-		return res, nil
-	}
-	if err := apply(); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return nil
 }

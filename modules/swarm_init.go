@@ -55,43 +55,51 @@ the step. The join tokens are returned as (sensitive) outputs, also under
 }
 
 func runSwarmInit(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-	info, err := api.Info(ctx)
+	plan := NewPlan("swarm_init", "")
+	var certExpiry time.Duration
+	if p.Has("cert_expiry") {
+		var err error
+		if certExpiry, err = time.ParseDuration(p.String("cert_expiry")); err != nil {
+			return nil, plan.Errorf("cert_expiry: %w", err)
+		}
+	}
+	sw, err := swarmState(ctx, plan, api)
 	if err != nil {
 		return nil, err
 	}
-	var certExpiry time.Duration
-	if p.Has("cert_expiry") {
-		if certExpiry, err = time.ParseDuration(p.String("cert_expiry")); err != nil {
-			return nil, fmt.Errorf("cert_expiry: %w", err)
-		}
-	}
-	sw := info.Swarm
-	if p.Bool("force_new_cluster") {
-		if res, done, err := forceNewCluster(ctx, t, p, api, sw); done || err != nil {
-			return res, err
-		}
+	res := &Result{}
+	if p.Bool("force_new_cluster") && forceNewCluster(ctx, t, p, api, sw, plan, res) {
+		return plan.Apply(ctx, t, res)
 	}
 	switch sw.LocalNodeState {
 	case swarm.LocalNodeStateInactive:
-		return initSwarm(ctx, t, p, api, certExpiry)
+		initSwarm(t, p, api, certExpiry, plan, res)
+		return plan.Apply(ctx, t, res)
 	case swarm.LocalNodeStateActive:
 		if !sw.ControlAvailable {
-			return nil, fmt.Errorf("host is already a worker of swarm (managers %s); swarm_init needs a host outside any swarm or a manager", peerAddrs(sw.RemoteManagers))
+			return nil, plan.Errorf("host is already a worker of swarm (managers %s); swarm_init needs a host outside any swarm or a manager", peerAddrs(sw.RemoteManagers))
 		}
-		return updateSwarm(ctx, t, p, api, sw, certExpiry)
+		return updateSwarm(ctx, t, p, api, sw, certExpiry, plan, res)
 	case swarm.LocalNodeStateLocked:
-		return nil, fmt.Errorf("host's swarm is locked: unlock it with `docker swarm unlock` first")
+		return nil, plan.Errorf("host's swarm is locked: unlock it with `docker swarm unlock` first")
 	default:
-		return nil, fmt.Errorf("host is in swarm state %q (%s); leave it (`docker swarm leave --force`) or let swarm_join repair it", sw.LocalNodeState, sw.Error)
+		return nil, plan.Errorf("host is in swarm state %q (%s); leave it (`docker swarm leave --force`) or let swarm_join repair it", sw.LocalNodeState, sw.Error)
 	}
 }
 
-// initSwarm creates a swarm on a host outside any.
-func initSwarm(ctx context.Context, t *Target, p Params, api client.APIClient, certExpiry time.Duration) (*Result, error) {
-	advertise := p.String("advertise_addr")
-	if advertise == "" {
-		advertise = t.Address
+// swarmState reads the host's swarm state (one Info call).
+func swarmState(ctx context.Context, plan *Plan, api client.APIClient) (swarm.Info, error) {
+	info, err := api.Info(ctx)
+	if err != nil {
+		return swarm.Info{}, plan.Errorf("engine info: %w", err)
 	}
+	return info.Swarm, nil
+}
+
+// initSwarm plans creating a swarm on a host outside any; the outputs are
+// known once it exists.
+func initSwarm(t *Target, p Params, api client.APIClient, certExpiry time.Duration, plan *Plan, res *Result) {
+	advertise := swarmAdvertise(t, p)
 	req := swarm.InitRequest{
 		ListenAddr:       p.String("listen_addr"),
 		AdvertiseAddr:    advertise,
@@ -105,67 +113,64 @@ func initSwarm(ctx context.Context, t *Target, p Params, api client.APIClient, c
 		l := p.Int("task_history_limit")
 		req.Spec.Orchestration.TaskHistoryRetentionLimit = &l
 	}
-	res := &Result{Changed: true, Msg: "swarm initialised, advertising " + advertise}
-	if t.Diff {
-		res.Diff = fmt.Sprintf("swarm: inactive -> manager of a new swarm (advertise %s, listen %s)\n", advertise, req.ListenAddr)
-	}
-	if t.Check {
-		res.Msg = "would initialise a swarm advertising " + advertise
-		return res, nil
-	}
-	if _, err := api.SwarmInit(ctx, req); err != nil {
-		return nil, fmt.Errorf("swarm init: %w", err)
-	}
-	info, err := api.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return res, swarmInitOutputs(ctx, api, info.Swarm, res)
+	diff := fmt.Sprintf("swarm: inactive -> manager of a new swarm (advertise %s, listen %s)\n", advertise, req.ListenAddr)
+	plan.Add("initialise swarm (advertise "+advertise+")", diff, func(ctx context.Context) error {
+		if _, err := api.SwarmInit(ctx, req); err != nil {
+			return err
+		}
+		return liveSwarmOutputs(ctx, api, res)
+	})
 }
 
-// updateSwarm brings an existing swarm's settings to the wanted ones; the
-// settings fixed at creation can only be compared.
-func updateSwarm(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, certExpiry time.Duration) (*Result, error) {
+// swarmAdvertise is the address other nodes reach this manager at.
+func swarmAdvertise(t *Target, p Params) string {
+	if a := p.String("advertise_addr"); a != "" {
+		return a
+	}
+	return t.Address
+}
+
+// updateSwarm brings an existing swarm's settings to the wanted ones (one
+// SwarmUpdate, which the first change makes); the settings fixed at
+// creation can only be compared. The swarm exists, so its tokens are
+// output even in check mode, unless this step would replace them.
+func updateSwarm(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, certExpiry time.Duration, plan *Plan, res *Result) (*Result, error) {
 	cur, err := api.SwarmInspect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("swarm inspect: %w", err)
 	}
 	if fixed := fixedSettingChanges(p, cur); len(fixed) > 0 {
-		return &Result{Diff: fixed.String()}, fmt.Errorf("swarm exists with settings that are fixed at creation and differ:\n%s", fixed.String())
+		return nil, plan.Errorf("swarm exists with settings that are fixed at creation and differ:\n%s", fixed.String())
 	}
+	plan.Unchanged = "already a manager of swarm " + cur.ID
 	spec := cur.Spec
-	ch := swarmSettingChanges(p, &spec, certExpiry)
-	flags, caNote, err := swarmRotations(p, cur, &spec, &ch)
+	swarmSettingChanges(p, &spec, certExpiry, plan)
+	flags, ca, err := swarmRotations(api, p, cur, &spec, plan)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	if len(ch) == 0 {
-		res.Msg = "already a manager of swarm " + cur.ID
-		return res, swarmInitOutputs(ctx, api, sw, res)
-	}
-	res.Changed = true
-	res.Msg = "swarm settings updated: " + strings.Join(ch, "; ")
-	if t.Diff {
-		res.Diff = ch.String()
-	}
-	if t.Check {
-		res.Msg = "would update swarm settings: " + strings.Join(ch, "; ")
-		// The swarm exists, so its tokens are known even in check mode,
-		// unless this step would replace them.
-		err := swarmInitOutputs(ctx, api, sw, res)
-		hideRotated(res, flags, caNote != "")
-		return res, err
-	}
-	if err := api.SwarmUpdate(ctx, cur.Version, spec, flags); err != nil {
-		return nil, fmt.Errorf("swarm update: %w", err)
-	}
-	if caNote != "" {
-		if err := waitCARotation(ctx, api, cur.TLSInfo.TrustRoot); err != nil {
-			return nil, err
+	if !plan.Empty() {
+		wait := plan.Changes[0].Do // the CA rotation's, when it is the only change
+		plan.Changes[0].Do = func(ctx context.Context) error {
+			if err := api.SwarmUpdate(ctx, cur.Version, spec, flags); err != nil {
+				return err
+			}
+			if wait != nil {
+				return wait(ctx)
+			}
+			return nil
 		}
 	}
-	return res, swarmInitOutputs(ctx, api, sw, res)
+	if _, err := plan.Apply(ctx, t, res); err != nil {
+		return nil, err
+	}
+	if err := swarmInitOutputs(ctx, api, sw, res); err != nil {
+		return nil, plan.Errorf("%w", err)
+	}
+	if t.Check {
+		hideRotated(res, flags, ca)
+	}
+	return res, nil
 }
 
 // fixedSettingChanges are the differences in settings a swarm gets at
@@ -185,11 +190,14 @@ func fixedSettingChanges(p Params, cur swarm.Swarm) changes {
 }
 
 // swarmSettingChanges sets in spec the changeable settings that differ and
-// lists them.
-func swarmSettingChanges(p Params, spec *swarm.Spec, certExpiry time.Duration) changes {
-	var ch changes
+// plans each as a change; the SwarmUpdate that applies them is made by the
+// plan's first change (updateSwarm).
+func swarmSettingChanges(p Params, spec *swarm.Spec, certExpiry time.Duration, plan *Plan) {
+	set := func(field string, before, after any) {
+		plan.Add("set "+field+" to "+show(after), fmt.Sprintf("%s: %s -> %s\n", field, show(before), show(after)), nil)
+	}
 	if p.Has("cert_expiry") && spec.CAConfig.NodeCertExpiry != certExpiry {
-		ch.add("cert_expiry", spec.CAConfig.NodeCertExpiry, certExpiry)
+		set("cert_expiry", spec.CAConfig.NodeCertExpiry, certExpiry)
 		spec.CAConfig.NodeCertExpiry = certExpiry
 	}
 	if p.Has("task_history_limit") {
@@ -199,15 +207,23 @@ func swarmSettingChanges(p Params, spec *swarm.Spec, certExpiry time.Duration) c
 			if spec.Orchestration.TaskHistoryRetentionLimit != nil {
 				old = *spec.Orchestration.TaskHistoryRetentionLimit
 			}
-			ch.add("task_history_limit", old, l)
+			set("task_history_limit", old, l)
 			spec.Orchestration.TaskHistoryRetentionLimit = &l
 		}
 	}
 	if p.Has("autolock") && spec.EncryptionConfig.AutoLockManagers != p.Bool("autolock") {
-		ch.add("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
+		set("autolock", spec.EncryptionConfig.AutoLockManagers, p.Bool("autolock"))
 		spec.EncryptionConfig.AutoLockManagers = p.Bool("autolock")
 	}
-	return ch
+}
+
+// liveSwarmOutputs fills the outputs from the swarm this host now manages.
+func liveSwarmOutputs(ctx context.Context, api client.APIClient, res *Result) error {
+	info, err := api.Info(ctx)
+	if err != nil {
+		return err
+	}
+	return swarmInitOutputs(ctx, api, info.Swarm, res)
 }
 
 // swarmInitOutputs fills the outputs from the live swarm.

@@ -102,11 +102,11 @@ func rootCADigest(pem []byte) string {
 const workerRootCA = "/var/lib/docker/swarm/certificates/swarm-root-ca.crt"
 
 func runSwarmJoin(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+	plan := NewPlan("swarm_join", "")
 	tok, err := parseJoinToken(p.String("token"))
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
-	timeout := waitBudget(ctx, 90*time.Second)
 	manager := p.String("manager")
 	if _, _, err := net.SplitHostPort(manager); err != nil {
 		manager = net.JoinHostPort(manager, "2377")
@@ -115,72 +115,82 @@ func runSwarmJoin(ctx context.Context, t *Target, p Params, api client.APIClient
 	if advertise == "" {
 		advertise = t.Address
 	}
-	info, err := api.Info(ctx)
+	sw, err := swarmState(ctx, plan, api)
 	if err != nil {
 		return nil, err
 	}
-	sw := info.Swarm
-	before, member, err := joinFrom(ctx, t, p, api, sw, tok, manager)
-	if member != nil || err != nil {
-		return member, err
-	}
-	res := &Result{Changed: true, Msg: "joined the swarm at " + manager}
-	if t.Diff {
-		res.Diff = fmt.Sprintf("swarm: %s -> member of the swarm at %s (advertise %s)\n", before, manager, advertise)
-	}
-	if t.Check {
-		res.Msg = "would join the swarm at " + manager + " (" + before + ")"
-		return res, nil
-	}
-	if sw.LocalNodeState != swarm.LocalNodeStateInactive {
-		if err := api.SwarmLeave(ctx, true); err != nil {
-			return nil, fmt.Errorf("swarm leave: %w", err)
-		}
-	}
-	req := swarm.JoinRequest{ListenAddr: p.String("listen_addr"), AdvertiseAddr: advertise, RemoteAddrs: []string{manager}, JoinToken: p.String("token")}
-	if sw, err = joinSwarm(ctx, api, req, timeout); err != nil {
+	res := &Result{}
+	leave, member, err := joinFrom(ctx, t, p, api, sw, tok, manager, plan, res)
+	if err != nil {
 		return nil, err
 	}
-	role := "worker"
-	if sw.ControlAvailable {
-		role = "manager"
+	if member {
+		return plan.Apply(ctx, t, res)
 	}
-	res.Msg = "joined the swarm at " + manager + " as " + role
-	res.Outputs = map[string]any{"node_id": sw.NodeID, "role": role}
-	return res, nil
+	if leave != "" {
+		plan.Add(leave, "", func(ctx context.Context) error { return api.SwarmLeave(ctx, true) })
+	}
+	diff := fmt.Sprintf("swarm: %s -> member of the swarm at %s (advertise %s)\n", sw.LocalNodeState, manager, advertise)
+	req := swarm.JoinRequest{ListenAddr: p.String("listen_addr"), AdvertiseAddr: advertise, RemoteAddrs: []string{manager}, JoinToken: p.String("token")}
+	plan.Add("join swarm via "+manager, diff, func(ctx context.Context) error {
+		sw, err := joinSwarm(ctx, api, req, waitBudget(ctx, 90*time.Second))
+		if err != nil {
+			return err
+		}
+		// Which token it was (worker or manager) shows only now.
+		role := nodeRole(sw)
+		plan.Note("joined as " + role)
+		res.Outputs = map[string]any{"node_id": sw.NodeID, "role": role}
+		return nil
+	})
+	return plan.Apply(ctx, t, res)
 }
 
-// joinFrom describes the host's swarm state before a join, or returns the
-// result for a host already in the token's swarm, or why it cannot join.
-func joinFrom(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, tok joinToken, manager string) (string, *Result, error) {
+// nodeRole is what the node is in its swarm.
+func nodeRole(sw swarm.Info) string {
+	if sw.ControlAvailable {
+		return "manager"
+	}
+	return "worker"
+}
+
+// joinFrom reads the host's swarm state before a join: member says the
+// host is in the token's swarm already (the plan's Unchanged message and
+// res's outputs are then set); leave is the change that takes the host out
+// of its swarm first, if it must; an error says why it cannot join.
+func joinFrom(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, tok joinToken, manager string, plan *Plan, res *Result) (leave string, member bool, err error) {
 	switch sw.LocalNodeState {
 	case swarm.LocalNodeStateInactive:
-		return "not in a swarm", nil, nil
+		return "", false, nil
 	case swarm.LocalNodeStatePending, swarm.LocalNodeStateError:
 		// An earlier join that timed out goes on in the background and can
 		// leave the node stuck; only leaving lets it join again.
-		return fmt.Sprintf("stuck in state %q (%s); leave and join again", sw.LocalNodeState, sw.Error), nil, nil
+		leave = fmt.Sprintf("leave swarm (stuck %s", sw.LocalNodeState)
+		if sw.Error != "" {
+			leave += ": " + sw.Error
+		}
+		return leave + ")", false, nil
 	case swarm.LocalNodeStateLocked:
-		return "", nil, errors.New("host's swarm is locked: unlock it first (docker swarm unlock)")
+		return "", false, plan.Errorf("host's swarm is locked: unlock it first (docker swarm unlock)")
 	case swarm.LocalNodeStateActive:
 	default:
-		return "", nil, fmt.Errorf("unexpected swarm state %q", sw.LocalNodeState)
+		return "", false, plan.Errorf("unexpected swarm state %q", sw.LocalNodeState)
 	}
 	same, how := sameSwarm(ctx, t, api, sw, tok, manager)
-	if same {
-		role := "worker"
-		if sw.ControlAvailable {
-			role = "manager"
-			if cur, err := api.SwarmInspect(ctx); err == nil && p.String("token") == cur.JoinTokens.Worker {
-				return "", nil, errors.New("host is already a manager of this swarm but was given the worker token; joining would not demote it (use the node module's role = \"worker\")")
-			}
+	if !same && !p.Bool("force") {
+		return "", false, plan.Errorf("host already belongs to another swarm (%s; managers %s); set force = True to leave it and join %s", how, peerAddrs(sw.RemoteManagers), manager)
+	}
+	if !same {
+		return "leave swarm of managers " + peerAddrs(sw.RemoteManagers), false, nil
+	}
+	if sw.ControlAvailable {
+		if cur, err := api.SwarmInspect(ctx); err == nil && p.String("token") == cur.JoinTokens.Worker {
+			return "", false, plan.Errorf("host is already a manager of this swarm but was given the worker token; joining would not demote it (use the node module's role = \"worker\")")
 		}
-		return "", &Result{Msg: "already a " + role + " of this swarm (" + how + ")", Outputs: map[string]any{"node_id": sw.NodeID, "role": role}}, nil
 	}
-	if !p.Bool("force") {
-		return "", nil, fmt.Errorf("host already belongs to another swarm (%s; managers %s); set force = True to leave it and join %s", how, peerAddrs(sw.RemoteManagers), manager)
-	}
-	return fmt.Sprintf("member of another swarm (managers %s); leave and join", peerAddrs(sw.RemoteManagers)), nil, nil
+	plan.Unchanged = "already a " + nodeRole(sw) + " of this swarm (" + how + ")"
+	res.Outputs = map[string]any{"node_id": sw.NodeID, "role": nodeRole(sw)}
+	return "", true, nil
 }
 
 // joinSwarm joins and waits until the node is active. The engine gives up
@@ -191,7 +201,7 @@ func joinSwarm(ctx context.Context, api client.APIClient, req swarm.JoinRequest,
 	var sw swarm.Info
 	joinErr := api.SwarmJoin(ctx, req)
 	if joinErr != nil && !strings.Contains(joinErr.Error(), "Timeout was reached") {
-		return sw, fmt.Errorf("swarm join: %s", redactToken(joinErr.Error(), req.JoinToken))
+		return sw, redactErr(joinErr, req.JoinToken)
 	}
 	err := waitUntil(ctx, timeout, time.Second, func() (bool, string, error) {
 		info, err := api.Info(ctx)
@@ -208,7 +218,7 @@ func joinSwarm(ctx context.Context, api client.APIClient, req swarm.JoinRequest,
 		return false, fmt.Sprintf("node state %q %s", sw.LocalNodeState, sw.Error), nil
 	})
 	if err != nil {
-		return sw, fmt.Errorf("swarm join: %w (a later run leaves and joins again)", err)
+		return sw, fmt.Errorf("%w (a later run leaves and joins again)", err)
 	}
 	return sw, nil
 }
@@ -251,4 +261,13 @@ func redactToken(s, tok string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, tok, "<token>")
+}
+
+// redactErr keeps a secret out of an error; an error that does not hold it
+// is kept as it is (errors.Is still sees what it wraps).
+func redactErr(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return errors.New(redactToken(err.Error(), secret))
 }

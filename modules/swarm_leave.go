@@ -2,7 +2,6 @@ package modules
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -29,27 +28,20 @@ does the whole sequence.
 }
 
 func runSwarmLeave(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-	info, err := api.Info(ctx)
+	plan := NewPlan("swarm_leave", "not in a swarm")
+	sw, err := swarmState(ctx, plan, api)
 	if err != nil {
 		return nil, err
 	}
-	sw := info.Swarm
 	if sw.LocalNodeState == swarm.LocalNodeStateInactive {
-		return &Result{Msg: "not in a swarm"}, nil
+		return plan.Apply(ctx, t, nil)
 	}
 	if sw.ControlAvailable && !p.Bool("force") {
-		return nil, errors.New("host is a swarm manager: demote it first (node module, role = \"worker\"), or give force = True")
+		return nil, plan.Errorf("host is a swarm manager: demote it first (node module, role = \"worker\"), or give force = True")
 	}
-	res := &Result{Changed: true, Msg: fmt.Sprintf("left the swarm (was node %s, state %s)", sw.NodeID, sw.LocalNodeState)}
-	if t.Diff {
-		res.Diff = fmt.Sprintf("swarm: %s -> inactive\n", sw.LocalNodeState)
-	}
-	if t.Check {
-		res.Msg = "would leave the swarm (node " + sw.NodeID + ")"
-		return res, nil
-	}
-	if err := api.SwarmLeave(ctx, p.Bool("force")); err != nil {
-		return nil, fmt.Errorf("swarm leave: %w", err)
-	}
-	return res, nil
+	plan.Add("leave swarm", fmt.Sprintf("swarm: %s -> inactive\n", sw.LocalNodeState), func(ctx context.Context) error {
+		return api.SwarmLeave(ctx, p.Bool("force"))
+	})
+	plan.Note(fmt.Sprintf("was node %s, %s", sw.NodeID, sw.LocalNodeState))
+	return plan.Apply(ctx, t, nil)
 }

@@ -14,21 +14,40 @@ import (
 	"github.com/docker/docker/client"
 )
 
-// swarmRotations reads rotate_tokens, rotate_ca and ca_rotate_within: the
-// update flags, and a note when the CA rotates (spec then forces it); the
-// changes are noted in ch.
-func swarmRotations(p Params, cur swarm.Swarm, spec *swarm.Spec, ch *changes) (swarm.UpdateFlags, string, error) {
-	flags, note, err := swarmRotationsOf(p, cur, spec)
+// swarmRotations reads rotate_tokens, rotate_ca and ca_rotate_within and
+// plans them: the update flags, and whether the CA rotates (spec then
+// forces it; the change waits until the nodes have moved to the new CA).
+func swarmRotations(api client.APIClient, p Params, cur swarm.Swarm, spec *swarm.Spec, plan *Plan) (swarm.UpdateFlags, bool, error) {
+	flags, why, err := swarmRotationsOf(p, cur, spec)
+	if err != nil {
+		return flags, false, plan.Errorf("%w", err)
+	}
 	if flags.RotateWorkerToken {
-		ch.note("worker join token: rotate")
+		plan.Add("rotate worker join token", "worker join token: rotate\n", nil)
 	}
 	if flags.RotateManagerToken {
-		ch.note("manager join token: rotate")
+		plan.Add("rotate manager join token", "manager join token: rotate\n", nil)
 	}
-	if note != "" {
-		ch.note("%s", note)
+	if why == nil {
+		return flags, false, nil
 	}
-	return flags, note, err
+	what, diff := "rotate root CA", "root CA: rotate\n"
+	if why.within > 0 {
+		expires := why.notAfter.UTC().Format(time.RFC3339)
+		what = fmt.Sprintf("rotate root CA (expires %s, within %s)", expires, why.within)
+		diff = fmt.Sprintf("root CA expires %s (within %s): rotate\n", expires, why.within)
+	}
+	plan.Add(what, diff, func(ctx context.Context) error {
+		return waitCARotation(ctx, api, cur.TLSInfo.TrustRoot)
+	})
+	return flags, true, nil
+}
+
+// caRotation says why the root CA rotates: asked to (within 0), or it
+// expires at notAfter, within the given duration.
+type caRotation struct {
+	notAfter time.Time
+	within   time.Duration
 }
 
 // hideRotated drops, under --check, the join tokens the step would replace:
@@ -42,7 +61,7 @@ func hideRotated(res *Result, flags swarm.UpdateFlags, ca bool) {
 	}
 }
 
-func swarmRotationsOf(p Params, cur swarm.Swarm, spec *swarm.Spec) (swarm.UpdateFlags, string, error) {
+func swarmRotationsOf(p Params, cur swarm.Swarm, spec *swarm.Spec) (swarm.UpdateFlags, *caRotation, error) {
 	var flags swarm.UpdateFlags
 	for _, k := range p.Strings("rotate_tokens") {
 		switch k {
@@ -51,29 +70,29 @@ func swarmRotationsOf(p Params, cur swarm.Swarm, spec *swarm.Spec) (swarm.Update
 		case "manager":
 			flags.RotateManagerToken = true
 		default:
-			return flags, "", fmt.Errorf("rotate_tokens: %q is not \"worker\" or \"manager\"", k)
+			return flags, nil, fmt.Errorf("rotate_tokens: %q is not \"worker\" or \"manager\"", k)
 		}
 	}
 	if p.Bool("rotate_ca") {
 		spec.CAConfig.ForceRotate++
-		return flags, "root CA: rotate", nil
+		return flags, &caRotation{}, nil
 	}
 	if !p.Has("ca_rotate_within") {
-		return flags, "", nil
+		return flags, nil, nil
 	}
 	within, err := time.ParseDuration(p.String("ca_rotate_within"))
 	if err != nil {
-		return flags, "", fmt.Errorf("ca_rotate_within: %w", err)
+		return flags, nil, fmt.Errorf("ca_rotate_within: %w", err)
 	}
 	notAfter, err := caNotAfter(cur.TLSInfo.TrustRoot)
 	if err != nil {
-		return flags, "", err
+		return flags, nil, err
 	}
 	if left := time.Until(notAfter); left >= within {
-		return flags, "", nil
+		return flags, nil, nil
 	}
 	spec.CAConfig.ForceRotate++
-	return flags, fmt.Sprintf("root CA expires %s (within %s): rotate", notAfter.UTC().Format(time.RFC3339), within), nil
+	return flags, &caRotation{notAfter: notAfter, within: within}, nil
 }
 
 // caNotAfter is the expiry of the swarm's root CA certificate.
@@ -108,50 +127,40 @@ func waitCARotation(ctx context.Context, api client.APIClient, oldRoot string) e
 	return nil
 }
 
-// forceNewCluster re-initialises a manager whose swarm has no leader (lost
-// quorum, or state restored from a backup) as the one manager of a new
-// cluster with its state. done is false when there is nothing to force
-// (no swarm state, or a working control plane): the normal path goes on.
-func forceNewCluster(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info) (*Result, bool, error) {
+// forceNewCluster plans re-initialising a manager whose swarm has no
+// leader (lost quorum, or state restored from a backup) as the one manager
+// of a new cluster with its state, and says whether it did. There is
+// nothing to force on a host without swarm state or with a working control
+// plane: the normal path goes on.
+func forceNewCluster(ctx context.Context, t *Target, p Params, api client.APIClient, sw swarm.Info, plan *Plan, res *Result) bool {
 	switch sw.LocalNodeState {
 	case swarm.LocalNodeStateInactive, swarm.LocalNodeStateLocked:
-		return nil, false, nil
+		return false
 	}
 	if sw.LocalNodeState == swarm.LocalNodeStateActive && !sw.ControlAvailable {
-		return nil, false, nil // a worker: the normal path explains
+		return false // a worker: the normal path explains
 	}
 	if _, err := api.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
-		return nil, false, nil
+		return false
 	}
-	advertise := p.String("advertise_addr")
-	if advertise == "" {
-		advertise = t.Address
-	}
-	res := &Result{Changed: true, Msg: "forced a new cluster from this manager's state, advertising " + advertise}
-	if t.Diff {
-		res.Diff = fmt.Sprintf("swarm: %s manager without a leader -> the one manager of a new cluster\n", sw.LocalNodeState)
-	}
-	if t.Check {
-		res.Msg = "would force a new cluster from this manager's state, advertising " + advertise
-		return res, true, nil
-	}
+	advertise := swarmAdvertise(t, p)
 	req := swarm.InitRequest{ListenAddr: p.String("listen_addr"), AdvertiseAddr: advertise, ForceNewCluster: true}
-	if _, err := api.SwarmInit(ctx, req); err != nil {
-		return nil, true, fmt.Errorf("swarm init --force-new-cluster: %w", err)
-	}
-	err := waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
-		_, err := api.NodeList(ctx, swarm.NodeListOptions{})
-		if err != nil {
-			return false, err.Error(), nil
+	diff := fmt.Sprintf("swarm: %s manager without a leader -> the one manager of a new cluster\n", sw.LocalNodeState)
+	plan.Add("force a new cluster from this manager's state (advertise "+advertise+")", diff, func(ctx context.Context) error {
+		if _, err := api.SwarmInit(ctx, req); err != nil {
+			return err
 		}
-		return true, "", nil
+		err := waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
+			_, err := api.NodeList(ctx, swarm.NodeListOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			return true, "", nil
+		})
+		if err != nil {
+			return fmt.Errorf("after --force-new-cluster: %w", err)
+		}
+		return liveSwarmOutputs(ctx, api, res)
 	})
-	if err != nil {
-		return nil, true, fmt.Errorf("after --force-new-cluster: %w", err)
-	}
-	info, err := api.Info(ctx)
-	if err != nil {
-		return nil, true, err
-	}
-	return res, true, swarmInitOutputs(ctx, api, info.Swarm, res)
+	return true
 }

@@ -39,7 +39,7 @@ func TestRotateCA(t *testing.T) {
 		t.Fatalf("a CA valid 31 days is not within 720h: %+v", r)
 	}
 	r := mustRun(t, "swarm_init", target(true), f, Params{"ca_rotate_within": "1000h"})
-	if !r.Changed || !strings.Contains(r.Msg, "within 1000h0m0s): rotate") || len(f.Calls) != 0 {
+	if !r.Changed || !strings.Contains(r.Msg, "within 1000h0m0s)") || len(f.Calls) != 0 {
 		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	r = mustRun(t, "swarm_init", target(false), f, Params{"rotate_ca": true})
@@ -119,7 +119,7 @@ func TestSwarmUnlockRestored(t *testing.T) {
 	f := newFakeManager()
 	f.SysInfo.Swarm.LocalNodeState = swarm.LocalNodeStateLocked
 	r, err := run(t, "swarm_unlock", target(false), slowUnlock{f}, Params{"key": "SWMKEY-1-fake"})
-	if err != nil || !r.Changed || r.Msg != "unlocked (swarm state pending)" {
+	if err != nil || !r.Changed || r.Msg != "unlock swarm; swarm state pending" {
 		t.Fatalf("%+v %v", r, err)
 	}
 }

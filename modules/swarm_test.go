@@ -1,11 +1,8 @@
 package modules
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -363,23 +360,12 @@ func TestSecretReplaceAndConfig(t *testing.T) {
 }
 
 func TestImage(t *testing.T) {
-	dir := t.TempDir()
-	cfg := []byte(`{"architecture":"amd64","os":"linux"}`)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(name string, b []byte) {
-		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
-		tw.Write(b)
-	}
-	add("abc.json", cfg)
-	add("manifest.json", []byte(`[{"Config":"abc.json","RepoTags":["x/y:latest"],"Layers":[]}]`))
-	tw.Close()
-	os.WriteFile(filepath.Join(dir, "img.tar"), buf.Bytes(), 0o644)
+	src, id := testImageArchive(t)
+	dir := filepath.Dir(src)
 	tg := target(false)
 	tg.Dir = dir
 	f := newFakeManager()
-	id := "sha256:" + sha256Hex(cfg)
-	if r := mustRun(t, "image", target(true), f, Params{"src": filepath.Join(dir, "img.tar")}); !r.Changed || len(f.Calls) != 0 || r.Outputs["id"] != id {
+	if r := mustRun(t, "image", target(true), f, Params{"src": src}); !r.Changed || len(f.Calls) != 0 || r.Outputs["id"] != id {
 		t.Fatalf("check: %+v", r)
 	}
 	mustRun(t, "image", tg, f, Params{"src": "img.tar"})

@@ -33,45 +33,50 @@ file, never from the inventory; it is masked in all output.
 var unlockAnswerWait = 20 * time.Second
 
 func runSwarmUnlock(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-	info, err := api.Info(ctx)
+	plan := NewPlan("swarm_unlock", "")
+	sw, err := swarmState(ctx, plan, api)
 	if err != nil {
 		return nil, err
 	}
-	if info.Swarm.LocalNodeState != swarm.LocalNodeStateLocked {
-		return &Result{Msg: fmt.Sprintf("not locked (swarm state %q)", info.Swarm.LocalNodeState)}, nil
+	if sw.LocalNodeState != swarm.LocalNodeStateLocked {
+		plan.Unchanged = fmt.Sprintf("not locked (swarm state %q)", sw.LocalNodeState)
+		return plan.Apply(ctx, t, nil)
 	}
-	res := &Result{Changed: true, Msg: "unlocked"}
-	if t.Diff {
-		res.Diff = "swarm: locked -> active\n"
-	}
-	if t.Check {
-		res.Msg = "would unlock"
-		return res, nil
-	}
-	// The engine answers the unlock only once the node is back in its
-	// cluster; a manager restored from a backup (its old peers gone) is
-	// unlocked but never gets there: that answer is not waited for.
+	key := p.String("key")
+	plan.Add("unlock swarm", "swarm: locked -> active\n", func(ctx context.Context) error {
+		state, err := unlockSwarm(ctx, api, key)
+		if err != nil {
+			return redactErr(err, key)
+		}
+		if state != swarm.LocalNodeStateActive {
+			plan.Note(fmt.Sprintf("swarm state %s", state))
+		}
+		return nil
+	})
+	return plan.Apply(ctx, t, nil)
+}
+
+// unlockSwarm unlocks the node and waits until it is no longer locked; it
+// returns the state it reached. The engine answers the unlock only once the
+// node is back in its cluster; a manager restored from a backup (its old
+// peers gone) is unlocked but never gets there: that answer is not waited
+// for.
+func unlockSwarm(ctx context.Context, api client.APIClient, key string) (swarm.LocalNodeState, error) {
 	uctx, cancel := context.WithTimeout(ctx, unlockAnswerWait)
-	err = api.SwarmUnlock(uctx, swarm.UnlockRequest{UnlockKey: p.String("key")})
+	err := api.SwarmUnlock(uctx, swarm.UnlockRequest{UnlockKey: key})
 	unanswered := errors.Is(uctx.Err(), context.DeadlineExceeded)
 	cancel()
 	if err != nil && !unanswered {
-		return nil, fmt.Errorf("swarm unlock: %w", err)
+		return "", err
 	}
-	state := ""
+	var state swarm.LocalNodeState
 	err = waitUntil(ctx, waitBudget(ctx, time.Minute), time.Second, func() (bool, string, error) {
 		info, err := api.Info(ctx)
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		state = string(info.Swarm.LocalNodeState)
-		return info.Swarm.LocalNodeState != swarm.LocalNodeStateLocked, "still locked", nil
+		state = info.Swarm.LocalNodeState
+		return state != swarm.LocalNodeStateLocked, "still locked", nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("after unlocking: %w", err)
-	}
-	if state != string(swarm.LocalNodeStateActive) {
-		res.Msg = fmt.Sprintf("unlocked (swarm state %s)", state)
-	}
-	return res, nil
+	return state, err
 }

@@ -29,50 +29,45 @@ const plannedID = "(created on apply)"
 
 func (c *planClient) SecretList(ctx context.Context, o swarm.SecretListOptions) ([]swarm.Secret, error) {
 	l, err := c.APIClient.SecretList(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, s := range l {
-		have[s.Spec.Name] = true
-	}
-	for _, p := range c.planned("secret", o.Filters.Get("name"), have, c.secrets) {
-		l = append(l, swarm.Secret{ID: p[0], Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: p[1]}}})
-	}
-	return l, nil
+	return withPlanned(c, "secret", l, err, o.Filters.Get("name"), c.secrets, func(s swarm.Secret) string { return s.Spec.Name },
+		func(id, name string) swarm.Secret {
+			return swarm.Secret{ID: id, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}
+		})
 }
 
 func (c *planClient) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
 	l, err := c.APIClient.ConfigList(ctx, o)
+	return withPlanned(c, "config", l, err, o.Filters.Get("name"), c.configs, func(s swarm.Config) string { return s.Spec.Name },
+		func(id, name string) swarm.Config {
+			return swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: name}}}
+		})
+}
+
+// withPlanned adds to the engine's list l (err its error) of secrets or
+// configs an object (made by mk) for each asked name the engine lacks: one
+// this step creates (in created), or in check mode a placeholder (recorded
+// as missing).
+func withPlanned[T any](c *planClient, kind string, l []T, err error, asked []string, created map[string]string,
+	name func(T) string, mk func(id, name string) T) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	have := map[string]bool{}
-	for _, s := range l {
-		have[s.Spec.Name] = true
+	for _, x := range l {
+		have[name(x)] = true
 	}
-	for _, p := range c.planned("config", o.Filters.Get("name"), have, c.configs) {
-		l = append(l, swarm.Config{ID: p[0], Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: p[1]}}})
+	for _, n := range asked {
+		id, ok := created[n]
+		switch {
+		case have[n]:
+		case ok:
+			l = append(l, mk(id, n))
+		case c.check:
+			c.missing = append(c.missing, kind+" "+n)
+			l = append(l, mk(plannedID, n))
+		}
 	}
 	return l, nil
-}
-
-// planned returns {ID, name} for each asked name the engine lacks: one this
-// step creates, or in check mode a placeholder (recorded as missing).
-func (c *planClient) planned(kind string, asked []string, have map[string]bool, created map[string]string) [][2]string {
-	var out [][2]string
-	for _, n := range asked {
-		if have[n] {
-			continue
-		}
-		if id, ok := created[n]; ok {
-			out = append(out, [2]string{id, n})
-		} else if c.check {
-			c.missing = append(c.missing, kind+" "+n)
-			out = append(out, [2]string{plannedID, n})
-		}
-	}
-	return out
 }
 
 // carryOver keeps what docker stack deploy keeps from the running service:

@@ -18,8 +18,17 @@ import (
 	"github.com/swarmrun/swarmrun/modules"
 )
 
+// registered names the modules this package registers (register), so
+// conformance_test.go can hold each to the kit.
+var registered []string
+
+func register(m *modules.Module) {
+	registered = append(registered, m.Name)
+	modules.Register(m)
+}
+
 func init() {
-	modules.Register(&modules.Module{
+	register(&modules.Module{
 		Name: "stack",
 		Doc: `Deploy a compose file as a swarm stack, changing only what differs.
 
@@ -92,23 +101,17 @@ func runStack(ctx context.Context, t *modules.Target, p modules.Params, api clie
 	}
 	plan, err := planStack(ctx, api, name, cfg, p.Bool("prune"), p.String("resolve_image"), t.Check)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stack: %w", err)
 	}
 	plan.Warnings = append(warnings, plan.Warnings...)
-	res := &modules.Result{Outputs: plan.outputs(), Changed: plan.changed(), Msg: plan.summary(t.Check)}
-	if t.Diff {
-		res.Diff = plan.diff()
+	kp := plan.changes(api, p.String("resolve_image"))
+	res, err := kp.Apply(ctx, t, &modules.Result{Outputs: plan.outputs()})
+	if err != nil || t.Check || !p.Bool("wait") {
+		return res, err
 	}
-	if t.Check {
-		return res, nil
-	}
-	if err := applyStack(ctx, api, name, plan, p.String("resolve_image")); err != nil {
-		return nil, err
-	}
-	if p.Bool("wait") {
-		if err := waitStack(ctx, api, name, modules.WaitBudget(ctx, 5*time.Minute)); err != nil {
-			return res, err
-		}
+	// Even when nothing changed: an earlier run's rollout may still be on.
+	if err := waitStack(ctx, api, name, modules.WaitBudget(ctx, 5*time.Minute)); err != nil {
+		return res, kp.Errorf("wait: %w", err)
 	}
 	return res, nil
 }

@@ -6,6 +6,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -197,12 +198,8 @@ func walkDiff(path string, a, b any, out *[]string) {
 	bm, bok := b.(map[string]any)
 	if aok && bok {
 		keys := map[string]any{}
-		for k := range am {
-			keys[k] = nil
-		}
-		for k := range bm {
-			keys[k] = nil
-		}
+		maps.Copy(keys, am)
+		maps.Copy(keys, bm)
 		for _, k := range sortedKeys(keys) {
 			p := k
 			if path != "" {

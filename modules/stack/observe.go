@@ -39,10 +39,7 @@ func planStack(ctx context.Context, api client.APIClient, name string, cfg *comp
 	if err := pl.networks(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if err := pl.secrets(ctx, cfg); err != nil {
-		return nil, err
-	}
-	if err := pl.configs(ctx, cfg); err != nil {
+	if err := pl.objects(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if err := pl.services(ctx, name, cfg, prune, resolveImage); err != nil {
@@ -75,49 +72,54 @@ func (pl *planner) networks(ctx context.Context, cfg *composetypes.Config) error
 	return pl.plan.networks(want, external, have, pl.check)
 }
 
-// secrets reads the secrets the file defines.
-func (pl *planner) secrets(ctx context.Context, cfg *composetypes.Config) error {
+// objects reads the secrets and configs the file defines.
+func (pl *planner) objects(ctx context.Context, cfg *composetypes.Config) error {
 	secrets, err := convert.Secrets(pl.ns, cfg.Secrets)
 	if err != nil {
 		return err
 	}
-	sort.Slice(secrets, func(i, j int) bool { return secrets[i].Name < secrets[j].Name })
-	for _, s := range secrets {
-		s.Labels[modules.HashLabel] = modules.SHA256Hex(s.Data)
-		cur, _, err := pl.api.SecretInspectWithRaw(ctx, s.Name)
-		switch {
-		case errdefs.IsNotFound(err):
-			pl.plan.Secrets = append(pl.plan.Secrets, s)
-			pl.pc.secrets[s.Name] = plannedID
-		case err != nil:
-			return err
-		default:
-			if err := pl.plan.secret(s, cur); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// configs reads the configs the file defines.
-func (pl *planner) configs(ctx context.Context, cfg *composetypes.Config) error {
 	configs, err := convert.Configs(pl.ns, cfg.Configs)
 	if err != nil {
 		return err
 	}
-	sort.Slice(configs, func(i, j int) bool { return configs[i].Name < configs[j].Name })
-	for _, c := range configs {
-		c.Labels[modules.HashLabel] = modules.SHA256Hex(c.Data)
-		cur, _, err := pl.api.ConfigInspectWithRaw(ctx, c.Name)
+	err = planObjects(secrets, func(s *swarm.SecretSpec) (*swarm.Annotations, []byte) { return &s.Annotations, s.Data },
+		dropRaw(ctx, pl.api.SecretInspectWithRaw), &pl.plan.Secrets, pl.pc.secrets, pl.plan.secret)
+	if err != nil {
+		return err
+	}
+	return planObjects(configs, func(c *swarm.ConfigSpec) (*swarm.Annotations, []byte) { return &c.Annotations, c.Data },
+		dropRaw(ctx, pl.api.ConfigInspectWithRaw), &pl.plan.Configs, pl.pc.configs, pl.plan.config)
+}
+
+// dropRaw is an inspect call without its raw JSON.
+func dropRaw[O any](ctx context.Context, inspect func(context.Context, string) (O, []byte, error)) func(string) (O, error) {
+	return func(name string) (O, error) {
+		o, _, err := inspect(ctx, name)
+		return o, err
+	}
+}
+
+// planObjects plans the secrets or configs (S their spec, O the engine's
+// object) the file defines, by name: each is labelled with the hash of its
+// data (meta gives its annotations and data) and looked up with inspect;
+// a missing one is added to create (and to planned, for the services that
+// refer to it), an existing one compared by existing.
+func planObjects[S, O any](specs []S, meta func(*S) (*swarm.Annotations, []byte), inspect func(name string) (O, error),
+	create *[]S, planned map[string]string, existing func(S, O) error) error {
+	name := func(s *S) string { a, _ := meta(s); return a.Name }
+	sort.Slice(specs, func(i, j int) bool { return name(&specs[i]) < name(&specs[j]) })
+	for i := range specs {
+		a, data := meta(&specs[i])
+		a.Labels[modules.HashLabel] = modules.SHA256Hex(data)
+		cur, err := inspect(a.Name)
 		switch {
 		case errdefs.IsNotFound(err):
-			pl.plan.Configs = append(pl.plan.Configs, c)
-			pl.pc.configs[c.Name] = plannedID
+			*create = append(*create, specs[i])
+			planned[a.Name] = plannedID
 		case err != nil:
 			return err
 		default:
-			if err := pl.plan.config(c, cur); err != nil {
+			if err := existing(specs[i], cur); err != nil {
 				return err
 			}
 		}

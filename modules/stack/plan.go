@@ -1,12 +1,11 @@
 package stack
 
 // Planning, pure: what the file wants against what observe.go read from
-// the swarm, as a plan of what must change, and the plan as a message and
-// a diff.
+// the swarm, as a plan of what must change (apply.go turns it into the
+// kit's changes).
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -29,7 +28,6 @@ type stackPlan struct {
 	netOpts  map[string]network.CreateOptions
 	Secrets  []swarm.SecretSpec
 	Configs  []swarm.ConfigSpec
-	objNotes []string      // object changes (labels) and messages
 	relabels []labelUpdate // label updates of existing secrets and configs
 	Services []servicePlan
 	Warnings []string
@@ -38,22 +36,12 @@ type stackPlan struct {
 // labelUpdate is a label update of an existing secret or config: the spec to
 // write (one of secret, config) at the version read.
 type labelUpdate struct {
+	what    string   // "secret s_token"
+	notes   []string // the label changes, "secret s_token label + tier=db"
 	id      string
 	version swarm.Version
 	secret  *swarm.SecretSpec
 	config  *swarm.ConfigSpec
-}
-
-func (p *stackPlan) changed() bool {
-	if len(p.Networks)+len(p.Secrets)+len(p.Configs)+len(p.relabels) > 0 {
-		return true
-	}
-	for _, s := range p.Services {
-		if s.Action != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // networks plans the networks: external ones must exist (under --check an
@@ -131,7 +119,7 @@ func (p *stackPlan) config(c swarm.ConfigSpec, cur swarm.Config) error {
 // relabel plans an existing object's label update when its labels differ.
 func (p *stackPlan) relabel(what string, cur, want map[string]string, r labelUpdate) {
 	if ch := modules.LabelChanges(what+" label ", cur, want, true); len(ch) > 0 {
-		p.objNotes = append(p.objNotes, ch...)
+		r.what, r.notes = what, ch
 		p.relabels = append(p.relabels, r)
 	}
 }
@@ -166,68 +154,4 @@ func (p *stackPlan) outputs() map[string]any {
 		}
 	}
 	return map[string]any{"services": names, "created": created, "updated": updated, "removed": removed}
-}
-
-func (p *stackPlan) summary(check bool) string {
-	var parts []string
-	verb := map[string]string{"create": "created", "update": "updated", "remove": "removed"}
-	if check {
-		verb = map[string]string{"create": "would create", "update": "would update", "remove": "would remove"}
-	}
-	for _, a := range []string{"create", "update", "remove"} {
-		var n []string
-		for _, s := range p.Services {
-			if s.Action == a {
-				n = append(n, s.Name)
-			}
-		}
-		if len(n) > 0 {
-			parts = append(parts, verb[a]+" "+strings.Join(n, ", "))
-		}
-	}
-	if len(p.Networks) > 0 {
-		parts = append(parts, verb["create"]+" networks "+strings.Join(p.Networks, ", "))
-	}
-	for _, s := range p.Secrets {
-		parts = append(parts, verb["create"]+" secret "+s.Name)
-	}
-	for _, c := range p.Configs {
-		parts = append(parts, verb["create"]+" config "+c.Name)
-	}
-	parts = append(parts, p.objNotes...)
-	if len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("%d services unchanged", len(p.Services)))
-	}
-	parts = append(parts, p.Warnings...)
-	return strings.Join(parts, "; ")
-}
-
-func (p *stackPlan) diff() string {
-	var b strings.Builder
-	for _, n := range p.Networks {
-		fmt.Fprintf(&b, "+ network %s\n", n)
-	}
-	for _, s := range p.Secrets {
-		fmt.Fprintf(&b, "+ secret %s\n", s.Name)
-	}
-	for _, c := range p.Configs {
-		fmt.Fprintf(&b, "+ config %s\n", c.Name)
-	}
-	for _, n := range p.objNotes {
-		fmt.Fprintf(&b, "~ %s\n", n)
-	}
-	for _, s := range p.Services {
-		switch s.Action {
-		case "create":
-			fmt.Fprintf(&b, "+ service %s (image %s)\n", s.Name, s.Spec.TaskTemplate.ContainerSpec.Image)
-		case "remove":
-			fmt.Fprintf(&b, "- service %s\n", s.Name)
-		case "update":
-			fmt.Fprintf(&b, "~ service %s\n", s.Name)
-			for _, c := range s.Changes {
-				fmt.Fprintf(&b, "    %s\n", c)
-			}
-		}
-	}
-	return b.String()
 }

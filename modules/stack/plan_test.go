@@ -23,8 +23,11 @@ func TestPlanExistingObjects(t *testing.T) {
 		p.relabels[0].secret.Labels[modules.HashLabel] != "" || p.relabels[0].secret.Labels["tier"] != "db" {
 		t.Fatalf("relabel %+v", p.relabels)
 	}
-	if strings.Join(p.objNotes, ";") != "secret s_token label + tier=db" || !p.changed() {
-		t.Fatalf("notes %q", p.objNotes)
+	if strings.Join(p.relabels[0].notes, ";") != "secret s_token label + tier=db" || p.changes(nil, "never").Empty() {
+		t.Fatalf("notes %q", p.relabels[0].notes)
+	}
+	if c := p.changes(nil, "never").Changes; len(c) != 1 || c[0].What != "relabel secret s_token" || c[0].Diff != "~ secret s_token label + tier=db\n" {
+		t.Fatalf("change %+v", c)
 	}
 	// The same secret with our hash of another value: refused.
 	cur.Spec.Labels = map[string]string{modules.HashLabel: modules.SHA256Hex([]byte("old"))}
@@ -34,7 +37,7 @@ func TestPlanExistingObjects(t *testing.T) {
 	// A config compares by its data; equal data and labels: nothing to do.
 	cfg := swarm.Config{ID: "cfg1", Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "s_conf", Labels: want}, Data: []byte("v")}}
 	p = &stackPlan{}
-	if err := p.config(swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "s_conf", Labels: want}, Data: []byte("v")}, cfg); err != nil || p.changed() {
+	if err := p.config(swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "s_conf", Labels: want}, Data: []byte("v")}, cfg); err != nil || !p.changes(nil, "never").Empty() {
 		t.Fatalf("same config: %v %+v", err, p)
 	}
 	cfg.Spec.Data = []byte("w")

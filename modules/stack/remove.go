@@ -5,8 +5,9 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,98 +19,73 @@ import (
 	"github.com/swarmrun/swarmrun/modules"
 )
 
-// stackObjects are a stack's objects, found by its namespace label.
-type stackObjects struct {
-	services, networks, secrets, configs []string // IDs
-	names                                []string // "service web_web", ...
+// stackObject is one object of a stack, found by its namespace label.
+type stackObject struct {
+	kind, id, name string // kind: service, network, secret or config
 }
 
-// add records one object: its ID in ids, "kind name" in names.
-func (o *stackObjects) add(ids *[]string, kind, id, name string) {
-	*ids = append(*ids, id)
-	o.names = append(o.names, kind+" "+name)
-}
-
-func listStack(ctx context.Context, api client.APIClient, name string) (stackObjects, error) {
-	var o stackObjects
+// listStack lists a stack's objects in the order docker stack rm removes
+// them: services, networks, secrets, configs, each kind by name.
+func listStack(ctx context.Context, api client.APIClient, name string) ([]stackObject, error) {
 	f := modules.LabelFilter(convert.LabelNamespace + "=" + name)
-	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-	if err != nil {
-		return o, err
+	svcs, err1 := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	nets, err2 := api.NetworkList(ctx, network.ListOptions{Filters: f})
+	secs, err3 := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+	cfgs, err4 := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, err
 	}
-	for _, s := range svcs {
-		o.add(&o.services, "service", s.ID, s.Spec.Name)
+	o := objects("service", svcs, func(s swarm.Service) (string, string) { return s.ID, s.Spec.Name })
+	o = append(o, objects("network", nets, func(n network.Summary) (string, string) { return n.ID, n.Name })...)
+	o = append(o, objects("secret", secs, func(s swarm.Secret) (string, string) { return s.ID, s.Spec.Name })...)
+	return append(o, objects("config", cfgs, func(c swarm.Config) (string, string) { return c.ID, c.Spec.Name })...), nil
+}
+
+// objects are the listed objects of one kind, by name; idName gives an
+// object's ID and name.
+func objects[T any](kind string, l []T, idName func(T) (string, string)) []stackObject {
+	out := make([]stackObject, len(l))
+	for i, x := range l {
+		out[i].kind = kind
+		out[i].id, out[i].name = idName(x)
 	}
-	nets, err := api.NetworkList(ctx, network.ListOptions{Filters: f})
-	if err != nil {
-		return o, err
-	}
-	for _, n := range nets {
-		o.add(&o.networks, "network", n.ID, n.Name)
-	}
-	secs, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-	if err != nil {
-		return o, err
-	}
-	for _, s := range secs {
-		o.add(&o.secrets, "secret", s.ID, s.Spec.Name)
-	}
-	cfgs, err := api.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
-	if err != nil {
-		return o, err
-	}
-	for _, c := range cfgs {
-		o.add(&o.configs, "config", c.ID, c.Spec.Name)
-	}
-	sort.Strings(o.names)
-	return o, nil
+	slices.SortFunc(out, func(a, b stackObject) int { return strings.Compare(a.name, b.name) })
+	return out
 }
 
 func removeStack(ctx context.Context, t *modules.Target, api client.APIClient, name string) (*modules.Result, error) {
-	o, err := listStack(ctx, api, name)
+	objs, err := listStack(ctx, api, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stack: %w", err)
 	}
-	res := &modules.Result{Outputs: map[string]any{"services": []any{}, "created": []any{}, "updated": []any{}, "removed": []any{}}}
-	if len(o.names) == 0 {
-		res.Msg = "stack " + name + " absent"
-		return res, nil
+	kp := modules.NewPlan("stack", "stack "+name+" absent")
+	for _, o := range objs {
+		kp.Add("remove "+o.kind+" "+o.name, "- "+o.kind+" "+o.name+"\n", func(ctx context.Context) error { return o.remove(ctx, api) })
 	}
-	res.Changed = true
-	res.Msg = "stack " + name + " removed: " + strings.Join(o.names, ", ")
-	if t.Diff {
-		res.Diff = "- " + strings.Join(o.names, "\n- ") + "\n"
-	}
-	if t.Check {
-		return res, nil
-	}
-	for _, id := range o.services {
-		if err := api.ServiceRemove(ctx, id); err != nil {
-			return nil, fmt.Errorf("stack %s: remove service: %w", name, err)
-		}
-	}
-	// Networks stay attached until the services' tasks are gone: retry.
-	err = modules.WaitUntil(ctx, modules.WaitBudget(ctx, 2*time.Minute), time.Second, func() (bool, string, error) {
-		left := ""
-		for _, id := range o.networks {
-			if err := api.NetworkRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-				left = err.Error()
+	return kp.Apply(ctx, t, &modules.Result{Outputs: map[string]any{"services": []any{}, "created": []any{}, "updated": []any{}, "removed": []any{}}})
+}
+
+// remove removes the object; one already gone is fine.
+func (o stackObject) remove(ctx context.Context, api client.APIClient) error {
+	var err error
+	switch o.kind {
+	case "service":
+		return api.ServiceRemove(ctx, o.id)
+	case "network":
+		// A network stays attached until the services' tasks are gone: retry.
+		return modules.WaitUntil(ctx, modules.WaitBudget(ctx, 2*time.Minute), time.Second, func() (bool, string, error) {
+			if err := api.NetworkRemove(ctx, o.id); err != nil && !errdefs.IsNotFound(err) {
+				return false, err.Error(), nil
 			}
-		}
-		return left == "", left, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("stack %s: remove networks: %w", name, err)
+			return true, "", nil
+		})
+	case "secret":
+		err = api.SecretRemove(ctx, o.id)
+	case "config":
+		err = api.ConfigRemove(ctx, o.id)
 	}
-	for _, id := range o.secrets {
-		if err := api.SecretRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("stack %s: remove secret: %w", name, err)
-		}
+	if errdefs.IsNotFound(err) {
+		return nil
 	}
-	for _, id := range o.configs {
-		if err := api.ConfigRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("stack %s: remove config: %w", name, err)
-		}
-	}
-	return res, nil
+	return err
 }

@@ -182,7 +182,7 @@ func TestStackAbsent(t *testing.T) {
 	f.Calls = nil
 	gone := modules.Params{"name": "web", "state": "absent"}
 	r := mustRun(t, target(true), f, gone)
-	if !r.Changed || len(f.Calls) != 0 || r.Diff != "- config web_web_conf\n- service web_web\n" {
+	if !r.Changed || len(f.Calls) != 0 || r.Diff != "- service web_web\n- config web_web_conf\n" {
 		t.Fatalf("check: %+v %v", r, f.Calls)
 	}
 	r = mustRun(t, target(false), f, gone)

@@ -218,7 +218,7 @@ func testStackAbsent(t *testing.T, l *Lab, root string) {
 	}
 	netGone := write("net.star", `network(via, name = "app", state = "absent")`)
 	r := l.Play(t, netGone)
-	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, "network app is used by services web_web") {
+	if exitCode(r.Err) != 2 || !strings.Contains(r.Out, "network: remove network app: used by services web_web") {
 		t.Errorf("removing a network in use: exit %d\n%s", exitCode(r.Err), r.Out)
 	}
 	checkRunAgain(t, l, write("stack.star", `stack(via, name = "web", state = "absent")`))

@@ -80,7 +80,7 @@ func TestRestore(t *testing.T) {
 	t1 := time.Now()
 	run := l.MustPlay(t, restore, "-e", "archive="+archive, "-e", "node="+from)
 	took := time.Since(t1)
-	if !strings.Contains(run.Out, "forced a new cluster") || !strings.Contains(run.Out, "stale node") {
+	if !strings.Contains(run.Out, "force a new cluster") || !strings.Contains(run.Out, "stale node") {
 		t.Errorf("restore: no new cluster or no stale node removed\n%s", run.Out)
 	}
 	webAnswers(t, l, "after restore.star")
@@ -132,7 +132,7 @@ func restoreRefusesAndChecks(t *testing.T, l *Lab, restore, archive, from string
 	}
 	was = state(from)
 	check := l.MustPlay(t, restore, "-e", "archive="+archive, "-e", "node="+from, "--check")
-	if now := state(from); now != was || !strings.Contains(check.Out, "would initialise a swarm") {
+	if now := state(from); now != was || !strings.Contains(check.Out, "would initialise swarm") {
 		t.Errorf("restore --check: %q -> %q\n%s", was, now, check.Out)
 	}
 }

@@ -93,7 +93,7 @@ func testStackParity(t *testing.T, l *Lab, dir string) {
 	port := map[string]string{a: "18081", b: "18082"}
 	play := filepath.Join(dir, "parity.star")
 	first := l.MustPlay(t, play, "-e", "stack="+a)
-	if r := only(t, first, "stack"); r.Status != "changed" || !strings.Contains(r.Msg, "created "+a+"_web, "+a+"_worker") {
+	if r := only(t, first, "stack"); r.Status != "changed" || !strings.Contains(r.Msg, "create service "+a+"_web, create service "+a+"_worker") {
 		t.Fatalf("stack module: %+v", r)
 	}
 	for _, f := range []string{"parity.yml", "token.txt", "settings.conf"} {
@@ -118,7 +118,7 @@ func testStackParity(t *testing.T, l *Lab, dir string) {
 
 	// An update of both, each its own way: still equal.
 	up := only(t, l.MustPlay(t, play, "-e", "stack="+a, "-e", "mode=two", "-e", "rev=2", "--diff"), "stack")
-	if up.Status != "changed" || up.Msg != "updated "+a+"_web" {
+	if up.Status != "changed" || up.Msg != "update service "+a+"_web (labels, env)" {
 		t.Errorf("update: %s %q\n%s", up.Status, up.Msg, up.Diff)
 	}
 	l.MustSSH(t, "h1", "cd /root/parity && WEB_PORT=18082 MODE=two REV=2 docker stack deploy -c parity.yml --resolve-image never "+b)
@@ -299,10 +299,10 @@ func testReplicasOfOneService(t *testing.T, l *Lab, playbook string) {
 	check := l.MustPlay(t, playbook, "-e", "web_replicas=2", "--check", "--diff")
 	run := l.MustPlay(t, playbook, "-e", "web_replicas=2", "--diff")
 	c, r := only(t, check, "stack"), only(t, run, "stack")
-	if c.Status != "changed" || c.Msg != "would update rep_web" {
+	if c.Status != "changed" || c.Msg != "would update service rep_web (replicas)" {
 		t.Errorf("--check: %s %q", c.Status, c.Msg)
 	}
-	if r.Status != "changed" || r.Msg != "updated rep_web" {
+	if r.Status != "changed" || r.Msg != "update service rep_web (replicas)" {
 		t.Errorf("run: %s %q", r.Status, r.Msg)
 	}
 	wantDiff := "~ service rep_web\n    Mode.Replicated.Replicas: 1 -> 2\n"
@@ -330,7 +330,7 @@ func testReplicasOfOneService(t *testing.T, l *Lab, playbook string) {
 
 func testNetworkNeedsRecreate(t *testing.T, l *Lab, playbook string) {
 	l.MustPlay(t, playbook, "-e", "subnet=10.77.0.0/24")
-	want := `network morenet exists but differs and networks cannot change in place (subnet: "10.77.0.0/24" -> "10.78.0.0/24"); set recreate = True to remove and recreate it`
+	want := `network: recreate network morenet (subnet: "10.77.0.0/24" -> "10.78.0.0/24"): networks cannot change in place; set recreate = True to remove and recreate it`
 	for _, args := range [][]string{{"--check"}, nil} {
 		r := l.Play(t, playbook, append([]string{"-e", "subnet=10.78.0.0/24"}, args...)...)
 		n := only(t, r, "network")

@@ -26,6 +26,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
@@ -52,6 +53,7 @@ type Engine struct {
 	Loaded    [][]byte
 	Calls     []string // mutating calls, in order
 	NoLeader  bool     // the managers have no leader: node listing fails
+	NextRoot  string   // the root CA certificate a CA rotation installs ("": a made-up one)
 	BusyNodes int      // node updates that find the node changed meanwhile
 	seq       int
 }
@@ -152,6 +154,9 @@ func (f *Engine) SwarmUpdate(_ context.Context, v swarm.Version, spec swarm.Spec
 	f.seq++
 	if spec.CAConfig.ForceRotate != f.Swarm.Spec.CAConfig.ForceRotate {
 		f.Swarm.TLSInfo.TrustRoot = fmt.Sprintf("%s-rotated-%d", CA, f.seq)
+		if f.NextRoot != "" {
+			f.Swarm.TLSInfo.TrustRoot = f.NextRoot
+		}
 		flags.RotateWorkerToken, flags.RotateManagerToken = true, true
 	}
 	if flags.RotateWorkerToken {
@@ -292,19 +297,28 @@ func (f *Engine) NetworkRemove(_ context.Context, id string) error {
 }
 
 func (f *Engine) SecretList(_ context.Context, o swarm.SecretListOptions) ([]swarm.Secret, error) {
-	var out []swarm.Secret
-	for _, s := range f.Secrets {
-		if names := o.Filters.Get("name"); len(names) > 0 && !contains(names, s.Spec.Name) {
-			continue
-		}
-		if !fakeLabelsMatch(o.Filters.Get("label"), s.Spec.Labels) {
-			continue
-		}
-		c := *s
-		c.Spec.Data = nil // the engine never returns secret data
-		out = append(out, c)
+	out := listed(f.Secrets, o.Filters, func(s *swarm.Secret) swarm.Annotations { return s.Spec.Annotations })
+	for i := range out {
+		out[i].Spec.Data = nil // the engine never returns secret data
 	}
 	return out, nil
+}
+
+// listed copies the secrets or configs in objs that the name and label
+// filters select (ann gives an object's name and labels).
+func listed[T any](objs map[string]*T, o filters.Args, ann func(*T) swarm.Annotations) []T {
+	var out []T
+	for _, x := range objs {
+		a := ann(x)
+		if names := o.Get("name"); len(names) > 0 && !contains(names, a.Name) {
+			continue
+		}
+		if !fakeLabelsMatch(o.Get("label"), a.Labels) {
+			continue
+		}
+		out = append(out, *x)
+	}
+	return out
 }
 
 // fakeLabelsMatch applies "key=value" / "key" label filters.
@@ -369,17 +383,7 @@ func (f *Engine) SecretRemove(_ context.Context, id string) error {
 }
 
 func (f *Engine) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
-	var out []swarm.Config
-	for _, c := range f.Configs {
-		if names := o.Filters.Get("name"); len(names) > 0 && !contains(names, c.Spec.Name) {
-			continue
-		}
-		if !fakeLabelsMatch(o.Filters.Get("label"), c.Spec.Labels) {
-			continue
-		}
-		out = append(out, *c)
-	}
-	return out, nil
+	return listed(f.Configs, o.Filters, func(c *swarm.Config) swarm.Annotations { return c.Spec.Annotations }), nil
 }
 
 func (f *Engine) ConfigInspectWithRaw(_ context.Context, name string) (swarm.Config, []byte, error) {
