@@ -220,7 +220,7 @@ func cmdWhat(argv0 string, more bool) string {
 }
 
 // runCmd is the shared body of command and shell: script is what `sh -c`
-// runs on the host, what the change as reported (cmdWhat). Running the
+// runs on the host, what is the change as reported (cmdWhat). Running the
 // command is the change, unless changed_when = False: then it is a read,
 // run while observing (and, like any command, in check mode only when
 // check_safe). The guards are observed first.
