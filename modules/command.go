@@ -2,8 +2,6 @@ package modules
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -56,19 +54,19 @@ Example:
 			var argv []string
 			switch {
 			case p.Has("argv") && p.Has("cmd"):
-				return nil, errors.New("give argv or cmd, not both")
+				return nil, errors.New("command: give argv or cmd, not both")
 			case p.Has("argv"):
 				argv = p.Strings("argv")
 			case p.Has("cmd"):
 				var err error
 				if argv, err = splitCommandLine(p.String("cmd")); err != nil {
-					return nil, fmt.Errorf("cmd: %w", err)
+					return nil, fmt.Errorf("command: cmd: %w", err)
 				}
 			}
 			if len(argv) == 0 {
-				return nil, errors.New("give argv or cmd: the command to run")
+				return nil, errors.New("command: give argv or cmd: the command to run")
 			}
-			return runCmd(ctx, t, p, quoteArgv(argv))
+			return runCmd(ctx, t, p, "command", cmdWhat(argv[0], len(argv) > 1), quoteArgv(argv))
 		},
 	})
 }
@@ -109,25 +107,30 @@ func envExports(env map[string]any) (string, error) {
 	return b.String(), nil
 }
 
-// guardScript is the creates/removes check and the token it prints when
-// the command is not to run ("" and "" without creates and removes).
-func guardScript(creates, removes string) (string, string, error) {
-	if creates == "" && removes == "" {
-		return "", "", nil
-	}
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", "", err
-	}
-	token := "swarmrun-guard-" + hex.EncodeToString(b[:])
-	var guard strings.Builder
+// cmdGuard observes the creates/removes guards (one round trip, only when
+// one is given) and returns why the command is not to run, "" when it is.
+func cmdGuard(ctx context.Context, t *Target, creates, removes string) (string, error) {
+	var s strings.Builder
 	if creates != "" {
-		fmt.Fprintf(&guard, "if [ -e %s ] || [ -L %s ]; then echo %s creates; exit 0; fi\n", Quote(creates), Quote(creates), token)
+		fmt.Fprintf(&s, "if [ -e %s ] || [ -L %s ]; then echo creates; exit 0; fi\n", Quote(creates), Quote(creates))
 	}
 	if removes != "" {
-		fmt.Fprintf(&guard, "if ! [ -e %s ] && ! [ -L %s ]; then echo %s removes; exit 0; fi\n", Quote(removes), Quote(removes), token)
+		fmt.Fprintf(&s, "if ! [ -e %s ] && ! [ -L %s ]; then echo removes; fi\n", Quote(removes), Quote(removes))
 	}
-	return guard.String(), token, nil
+	if s.Len() == 0 {
+		return "", nil
+	}
+	out, err := Sh(ctx, t, s.String())
+	if err != nil {
+		return "", err
+	}
+	switch strings.TrimSpace(out) {
+	case "creates":
+		return "not run: " + creates + " exists", nil
+	case "removes":
+		return "not run: " + removes + " does not exist", nil
+	}
+	return "", nil
 }
 
 // okCodes reads ok_rc (default: 0).
@@ -146,82 +149,85 @@ func okCodes(p Params) (map[int]bool, error) {
 	return okRC, nil
 }
 
+// cmdWhat is the change a command makes as reported: "run" and the program
+// (argv[0]; sh or the executable for shell), never its arguments, which may
+// hold secrets.
+func cmdWhat(argv0 string, more bool) string {
+	if more {
+		return "run " + argv0 + " …"
+	}
+	return "run " + argv0
+}
+
 // runCmd is the shared body of command and shell: script is what `sh -c`
-// runs on the host.
-func runCmd(ctx context.Context, t *Target, p Params, script string) (*Result, error) {
+// runs on the host, what is the change as reported (cmdWhat). Running the
+// command is the change, unless changed_when = False: then it is a read,
+// run while observing (and, like any command, in check mode only when
+// check_safe). The guards are observed first.
+func runCmd(ctx context.Context, t *Target, p Params, module, what, script string) (*Result, error) {
+	plan := NewPlan(module, "")
 	okRC, err := okCodes(p)
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
 	exports, err := envExports(p.Dict("env"))
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("%w", err)
 	}
-	changed := true
-	if p.Has("changed_when") {
-		changed = p.Bool("changed_when")
-	}
+	changed := !p.Has("changed_when") || p.Bool("changed_when")
 	res := &Result{}
-
-	// The creates/removes guards run in the same round trip as the command:
-	// when one holds, the script prints a random token (which the command's
-	// own output cannot contain by chance) and exits before the command.
-	// In check mode the guards alone run, as they only read.
-	c, rm := p.String("creates"), p.String("removes")
-	guard, token, err := guardScript(c, rm)
+	skip, err := cmdGuard(ctx, t, p.String("creates"), p.String("removes"))
 	if err != nil {
-		return nil, err
+		return nil, plan.Errorf("creates/removes: %w", err)
 	}
-	guarded := func(stdout []byte) bool {
-		switch strings.TrimSpace(string(stdout)) {
-		case token + " creates":
-			res.Msg = "not run: " + c + " exists"
-		case token + " removes":
-			res.Msg = "not run: " + rm + " does not exist"
-		default:
-			return false
-		}
-		return true
+	if skip != "" {
+		plan.Unchanged = skip
+		return plan.Apply(ctx, t, res)
 	}
 	if dir := p.String("chdir"); dir != "" {
 		// A newline, not &&, so that a script with its own newlines,
 		// here-documents or `exit` keeps its meaning.
 		script = "cd " + Quote(dir) + " || exit 1\n" + script
 	}
-	if t.Check && !p.Bool("check_safe") {
-		if token != "" {
-			out, err := Sh(ctx, t, guard)
-			if err != nil {
-				return nil, err
-			}
-			if guarded([]byte(out)) {
-				return res, nil
-			}
-		}
-		res.Changed = changed
-		res.Msg = "would run (check mode)"
-		return res, nil
+	run := func(ctx context.Context) error {
+		return cmdExec(ctx, t, p, plan, res, okRC, exports, script)
 	}
+	runNow := t.Check && p.Bool("check_safe") // it only reads: check mode runs it too
+	if !changed && t.Check && !runNow {
+		plan.Unchanged = "not run (check mode)"
+		return plan.Apply(ctx, t, res)
+	}
+	if runNow || !changed {
+		if err := run(ctx); err != nil {
+			return res, plan.Errorf("%s: %w", what, err)
+		}
+	}
+	if changed {
+		plan.Add(what, "", run)
+	}
+	if _, err := plan.Apply(ctx, t, res); err != nil {
+		return res, err // with the outputs, for a runtime that shows them
+	}
+	return res, nil
+}
+
+// cmdExec runs the command once: its outputs go to res and its exit code
+// to a note ("rc=0"); an exit code not in okRC is an error.
+func cmdExec(ctx context.Context, t *Target, p Params, plan *Plan, res *Result, okRC map[int]bool, exports, script string) error {
 	o := connection.RunOpts{Become: t.Become}
 	if p.Has("stdin") {
 		o.Stdin = []byte(p.String("stdin"))
 	}
-	r, err := t.Conn.Run(ctx, guard+exports+script, o)
+	r, err := t.Conn.Run(ctx, exports+script, o)
 	if err != nil {
-		return nil, err
-	}
-	if token != "" && r.ExitCode == 0 && guarded(r.Stdout) {
-		return res, nil
+		return err
 	}
 	stdout := strings.TrimSuffix(string(r.Stdout), "\n")
 	stderr := strings.TrimSuffix(string(r.Stderr), "\n")
 	res.Outputs = map[string]any{"stdout": stdout, "stderr": stderr, "rc": int64(r.ExitCode)}
 	if !okRC[r.ExitCode] {
-		// The outputs are kept on the result too, for a runtime that shows
-		// them next to the error.
-		return res, &ExitError{Cmd: script, Code: r.ExitCode, Stderr: strings.TrimSpace(stderr), Stdout: strings.TrimSpace(stdout)}
+		return &ExitError{Cmd: script, Code: r.ExitCode, Stderr: strings.TrimSpace(stderr), Stdout: strings.TrimSpace(stdout)}
 	}
-	res.Changed = changed
-	res.Msg = fmt.Sprintf("rc=%d", r.ExitCode)
-	return res, nil
+	plan.Note(fmt.Sprintf("rc=%d", r.ExitCode))
+	return nil
 }

@@ -1,12 +1,15 @@
 package modules
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/runtime/connection"
 )
 
 func TestSplitCommandLine(t *testing.T) {
@@ -127,5 +130,66 @@ func TestCommandEnv(t *testing.T) {
 	r, err = genRun(t, tg, false, "shell", map[string]any{"cmd": "exit 4", "env": map[string]any{"TOKEN": "very-secret-token"}})
 	if err == nil || strings.Contains(err.Error(), "very-secret-token") {
 		t.Errorf("a failing command's error shows its env: %v", err)
+	}
+}
+
+// runCounter counts the commands sent to the host.
+type runCounter struct {
+	connection.Conn
+	n int
+}
+
+func (c *runCounter) Run(ctx context.Context, cmd string, o connection.RunOpts) (*connection.RunResult, error) {
+	c.n++
+	return c.Conn.Run(ctx, cmd, o)
+}
+
+// The guards are observed before the command runs: one round trip more,
+// only when a guard is given; a re-run the guard skips takes one.
+func TestCommandRoundTrips(t *testing.T) {
+	tg := genTarget(t)
+	rc := &runCounter{Conn: tg.Conn}
+	tg.Conn = rc
+	marker := filepath.Join(tg.Dir, "m")
+	for _, c := range []struct {
+		check bool
+		given map[string]any
+		trips int
+		msg   string
+	}{
+		{false, map[string]any{"argv": []any{"true"}}, 1, "run true; rc=0"},
+		{true, map[string]any{"argv": []any{"true"}}, 0, "would run true"},
+		{true, map[string]any{"argv": []any{"touch", marker}, "creates": marker}, 1, "would run touch …"},
+		{false, map[string]any{"argv": []any{"touch", marker}, "creates": marker}, 2, "run touch …; rc=0"},
+		{false, map[string]any{"argv": []any{"touch", marker}, "creates": marker}, 1, "not run: " + marker + " exists"},
+		{false, map[string]any{"argv": []any{"rm", marker}, "removes": marker}, 2, "run rm …; rc=0"},
+		{true, map[string]any{"argv": []any{"rm", marker}, "removes": marker}, 1, "not run: " + marker + " does not exist"},
+		{false, map[string]any{"cmd": "exit 0", "changed_when": false}, 1, "rc=0"},
+		{true, map[string]any{"cmd": "exit 0", "changed_when": false}, 0, "not run (check mode)"},
+		{true, map[string]any{"cmd": "exit 0", "check_safe": true}, 1, "would run sh …; rc=0"},
+	} {
+		module := "command"
+		if _, ok := c.given["cmd"]; ok {
+			module = "shell"
+		}
+		rc.n = 0
+		r, err := genRun(t, tg, c.check, module, c.given)
+		if err != nil || r.Msg != c.msg || rc.n != c.trips {
+			t.Errorf("%s %v (check %v): %+v %v in %d round trips; want %q in %d", module, c.given, c.check, r, err, rc.n, c.msg, c.trips)
+		}
+	}
+}
+
+// A failure names the module and the change, keeps the outputs and does
+// not show the arguments.
+func TestCommandFailure(t *testing.T) {
+	tg := genTarget(t)
+	r, err := genRun(t, tg, false, "command", map[string]any{"argv": []any{"sh", "-c", "echo bad >&2; exit 3"}})
+	if err == nil || err.Error() != "command: run sh …: command exited 3: bad" || r == nil || r.Outputs["stderr"] != "bad" {
+		t.Errorf("%+v %v", r, err)
+	}
+	_, err = genRun(t, tg, false, "shell", map[string]any{"cmd": "exit 4", "changed_when": false})
+	if err == nil || !strings.HasPrefix(err.Error(), "shell: run sh …: command exited 4") {
+		t.Errorf("a read that fails: %v", err)
 	}
 }

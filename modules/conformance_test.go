@@ -1,8 +1,13 @@
 package modules
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/swarmrun/swarmrun/modules/internal/kittest"
@@ -18,6 +23,13 @@ import (
 type kitFixture func(t *testing.T, dir string) map[string]any
 
 var kitFixtures = map[string]kitFixture{
+	"command": func(t *testing.T, dir string) map[string]any {
+		// The guard is what makes the second run change nothing.
+		return map[string]any{"argv": []any{"touch", dir + "/made"}, "creates": dir + "/made"}
+	},
+	"shell": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"cmd": "echo made > out", "chdir": dir, "creates": dir + "/out"}
+	},
 	"copy": func(t *testing.T, dir string) map[string]any {
 		return map[string]any{"dest": dir + "/c.txt", "content": "hello\n", "mode": "0640"}
 	},
@@ -54,23 +66,44 @@ var kitFixtures = map[string]kitFixture{
 	},
 }
 
-// kitTodo are the modules that do not go through the kit yet, with why.
-// The Docker modules can join through the fake engine in
-// modules/internal/fakeengine once they move onto the kit.
-var kitTodo = map[string]string{
-	"apt":            "through the kit, but no local fixture: it installs packages on the machine (TestHostPrep covers it on lab hosts)",
-	"apt_repository": "through the kit, but no local fixture: its files are fixed paths under /etc/apt (TestHostPrep covers it on lab hosts)",
-	"command":        "not on the kit yet: its creates/removes guards run in the same round trip as the command, so whether it runs is known only afterwards; the gate needs a change decided on the host first",
-	"docker_user":    "through the kit, but no local fixture: it loads iptables rules (docker_user_test.go checks check mode in a network namespace; TestHostPrep covers it on lab hosts)",
-	"facts":          "through the kit, read-only: it never changes anything",
-	"modprobe":       "through the kit, but no local fixture: it loads kernel modules and writes fixed paths under /etc (TestHostPrep covers it on lab hosts)",
-	"preflight":      "through the kit, read-only (its listener is a probe, not a change); preflight_test.go runs it in network namespaces",
-	"reboot":         "through the kit; its fixture is the in-process SSH server of reboot_test.go (TestReboot checks \"would reboot\" and the real reboot), which this table cannot start yet",
-	"service":        "through the kit, but no local fixture: it starts and enables real services (TestHostPrep covers it on lab hosts)",
-	"shell":          "not on the kit yet: shares runCmd with command (see there)",
-	"ufw":            "through the kit, but no local fixture: it changes the machine's firewall (TestHostPrep and TestNetworkFirewall cover it on lab hosts)",
-	"wait_for":       "through the kit, but it never changes anything (wait_for_test.go checks its check-mode note)",
+// kitReadOnlyFixtures are the modules that never change anything: each
+// runs through kittest.ReadOnly on the local connection in a temporary
+// directory.
+var kitReadOnlyFixtures = map[string]kitFixture{
+	"facts": func(t *testing.T, dir string) map[string]any { return map[string]any{} },
+	"preflight": func(t *testing.T, dir string) map[string]any {
+		// No peers, no minimums, a wide clock skew: the local checks only,
+		// whose message is the same on every run (strict = False: a kernel
+		// feature the test machine lacks is reported, not failed).
+		return map[string]any{"action": "check", "peers": []any{}, "strict": false, "max_clock_skew": 3600.0,
+			"min_memory_mb": int64(0), "min_cpus": int64(0), "min_disk_gb": int64(0)}
+	},
+	"wait_for": func(t *testing.T, dir string) map[string]any {
+		return map[string]any{"path": dir, "wait_timeout": int64(5)}
+	},
 }
+
+// kitSSHFixtures run a module over SSH against an in-process server.
+var kitSSHFixtures = map[string]func(t *testing.T) kittest.Runner{
+	"reboot": kitReboot, // reboot_test.go
+}
+
+// kitOnLab are the modules that change the machine itself (packages,
+// kernel modules, services, firewall): their conformance runs on lab hosts,
+// in these subtests of cmd/swarmrun/e2e/hostprep_test.go, through hpConform
+// (TestKitOnLab checks they exist).
+var kitOnLab = map[string]string{
+	"apt":            "TestHostprep/apt",
+	"apt_repository": "TestHostprep/apt_repository",
+	"docker_user":    "TestHostprep/docker_user",
+	"modprobe":       "TestHostprep/modprobe",
+	"service":        "TestHostprep/service",
+	"ufw":            "TestHostprep/ufw",
+}
+
+// kitTodo are the modules without a conformance check yet, with why: none
+// today (a new module gets a fixture in one of the tables above).
+var kitTodo = map[string]string{}
 
 // kitEngineFixtures are the Docker modules' fixtures: each builds a fake
 // engine (swarm_fake_test.go) and returns kitEngine's runner. A module
@@ -82,6 +115,12 @@ func TestKitConformance(t *testing.T) {
 		fx, local := kitFixtures[m.Name]
 		efx, engine := kitEngineFixtures[m.Name]
 		ro, readOnly := kitEngineReadOnly[m.Name]
+		if lfx, ok := kitReadOnlyFixtures[m.Name]; ok {
+			ro, readOnly = func(t *testing.T) kittest.Runner { return kitLocal(t, m.Name, lfx) }, true
+		}
+		if sfx, ssh := kitSSHFixtures[m.Name]; ssh {
+			efx, engine = sfx, true
+		}
 		if _, todo := kitTodo[m.Name]; todo && (local || engine || readOnly) {
 			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
 		}
@@ -95,6 +134,8 @@ func TestKitConformance(t *testing.T) {
 		default:
 			if why, todo := kitTodo[m.Name]; todo {
 				t.Logf("%s: TODO: %s", m.Name, why)
+			} else if test, lab := kitOnLab[m.Name]; lab {
+				t.Logf("%s: on lab hosts, %s", m.Name, test)
 			} else {
 				t.Errorf("module %s has no conformance fixture and no TODO entry", m.Name)
 			}
@@ -128,4 +169,68 @@ func kitEngine(t *testing.T, module string, e *fakeEngine, p Params) kittest.Run
 		Run:     func(check bool) (kittest.Outcome, error) { return outcome(run(t, module, target(check), e, p)) },
 		Touched: func() any { return slices.Clone(e.Calls) },
 	}
+}
+
+// TestKitOnLab: each kitOnLab entry names a registered module and a subtest
+// of TestHostprep that runs hpConform.
+func TestKitOnLab(t *testing.T) {
+	const file = "../cmd/swarmrun/e2e/hostprep_test.go"
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conform := map[string]bool{} // "TestHostprep/name" of subtests that call hpConform
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || !strings.HasPrefix(fn.Name.Name, "Test") {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if name, body, ok := kitSubtest(n); ok && kitCalls(body, "hpConform") {
+				conform[fn.Name.Name+"/"+name] = true
+			}
+			return true
+		})
+	}
+	for module, test := range kitOnLab {
+		if _, ok := Get(module); !ok {
+			t.Errorf("kitOnLab: no module %s", module)
+		}
+		if _, todo := kitTodo[module]; todo {
+			t.Errorf("kitOnLab: %s is also in kitTodo", module)
+		}
+		if !conform[test] {
+			t.Errorf("kitOnLab: %s: %s has no subtest %s that calls hpConform (found %v)", module, file, test, conform)
+		}
+	}
+}
+
+// kitSubtest matches t.Run("name", func(...) {...}).
+func kitSubtest(n ast.Node) (string, *ast.BlockStmt, bool) {
+	call, ok := n.(*ast.CallExpr)
+	if !ok || len(call.Args) != 2 {
+		return "", nil, false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	lit, okName := call.Args[0].(*ast.BasicLit)
+	fn, okFn := call.Args[1].(*ast.FuncLit)
+	if !ok || sel.Sel.Name != "Run" || !okName || lit.Kind != token.STRING || !okFn {
+		return "", nil, false
+	}
+	name, err := strconv.Unquote(lit.Value)
+	return name, fn.Body, err == nil
+}
+
+// kitCalls says whether body calls the function named fn.
+func kitCalls(body *ast.BlockStmt, fn string) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if id, ok := c.Fun.(*ast.Ident); ok && id.Name == fn {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmrun/swarmrun/modules/internal/kittest"
 	"github.com/swarmrun/swarmrun/runtime/connection"
 	"golang.org/x/crypto/ssh"
 )
@@ -204,5 +205,22 @@ func TestReboot(t *testing.T) {
 	_, err = runReboot(context.Background(), rebootTarget(t, cfg, false), p)
 	if err == nil || !strings.Contains(err.Error(), "did not come back") {
 		t.Errorf("no comeback: %v", err)
+	}
+}
+
+// kitReboot is reboot's conformance fixture (conformance_test.go): the
+// in-process server above, whose boot count is what a run touches.
+func kitReboot(t *testing.T) kittest.Runner {
+	s, cfg := newRebootServer(t, 300*time.Millisecond)
+	c, d := bootIDCmd, rebootPoll
+	t.Cleanup(func() { bootIDCmd, rebootPoll = c, d })
+	bootIDCmd, rebootPoll = "cat boot_id", 200*time.Millisecond
+	p := Params{"reboot_command": "touch reboot", "reboot_timeout": int64(20)}
+	return kittest.Runner{
+		Run: func(check bool) (kittest.Outcome, error) {
+			return outcome(runReboot(context.Background(), rebootTarget(t, cfg, check), p))
+		},
+		Touched:  func() any { s.mu.Lock(); defer s.mu.Unlock(); return s.boot },
+		EveryRun: true,
 	}
 }

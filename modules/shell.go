@@ -26,12 +26,13 @@ Example:
 		Run: func(ctx context.Context, t *Target, p Params) (*Result, error) {
 			script := p.String("cmd")
 			if script == "" {
-				return nil, errors.New("cmd: empty")
+				return nil, errors.New("shell: cmd: empty")
 			}
+			argv0 := "sh"
 			if sh := p.String("executable"); sh != "" {
-				script = Quote(sh) + " -c " + Quote(script)
+				argv0, script = sh, Quote(sh)+" -c "+Quote(script)
 			}
-			return runCmd(ctx, t, p, script)
+			return runCmd(ctx, t, p, "shell", cmdWhat(argv0, true), script)
 		},
 	})
 }

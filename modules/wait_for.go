@@ -108,6 +108,9 @@ func runWaitFor(ctx context.Context, t *Target, p Params) (*Result, error) {
 		}
 		if (strings.TrimSpace(out) == "up") != want {
 			plan.Note("condition not met yet; would wait up to " + strconv.FormatInt(timeout, 10) + "s (check mode)")
+		} else {
+			// Met now: what a real run would report without waiting.
+			plan.Unchanged = waitState(p, want) + " after 0s"
 		}
 		return plan.Apply(ctx, t, res)
 	}
@@ -138,13 +141,15 @@ func waitLoop(ctx context.Context, t *Target, p Params, probe string, want bool,
 	if !want {
 		loop = "while"
 	}
-	script := fmt.Sprintf(`sleep %d; start=$(date +%%s)
+	// n stays 0 when the first probe holds, however the clock ticks.
+	script := fmt.Sprintf(`sleep %d; start=$(date +%%s); n=0
 %s %s; do
   now=$(date +%%s)
   if [ $((now - start)) -ge %d ]; then echo "timeout after %ds" >&2; exit 124; fi
-  sleep 1
+  sleep 1; n=1
 done
-echo $(( $(date +%%s) - start ))`, p.Int("initial_delay"), loop, probe, timeout, timeout)
+[ $n = 0 ] || n=$(( $(date +%%s) - start ))
+echo $n`, p.Int("initial_delay"), loop, probe, timeout, timeout)
 	r, err := t.Conn.Run(ctx, script, connection.RunOpts{Become: t.Become})
 	if err != nil {
 		return 0, err

@@ -57,14 +57,15 @@ type (
 		Task   string `json:"task"`
 	}
 	ResultEvent struct {
-		Diff    string `json:"diff,omitempty"`
-		Event   string `json:"event"` // "result"
-		Host    string `json:"host"`
-		Ignored bool   `json:"ignored,omitempty"`
-		Module  string `json:"module"`
-		Msg     string `json:"msg"`
-		Status  string `json:"status"`
-		Task    string `json:"task"`
+		Changes []string `json:"changes,omitempty"` // the module's change list (modules/kit.go)
+		Diff    string   `json:"diff,omitempty"`
+		Event   string   `json:"event"` // "result"
+		Host    string   `json:"host"`
+		Ignored bool     `json:"ignored,omitempty"`
+		Module  string   `json:"module"`
+		Msg     string   `json:"msg"`
+		Status  string   `json:"status"`
+		Task    string   `json:"task"`
 	}
 	PrintEvent struct {
 		Event string `json:"event"` // "print"
@@ -83,7 +84,7 @@ func (j *JSONReporter) StepStart(s StepInfo) {
 
 func (j *JSONReporter) HostDone(s StepInfo, r *HostResult) {
 	j.emit(ResultEvent{Event: "result", Task: s.Task, Host: r.host.name, Module: s.Module,
-		Status: string(r.Status), Msg: r.Msg, Diff: r.Diff, Ignored: r.Ignored})
+		Status: string(r.Status), Msg: r.Msg, Diff: r.Diff, Ignored: r.Ignored, Changes: r.Changes})
 }
 
 func (j *JSONReporter) StepEnd(StepInfo) {}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -427,6 +428,9 @@ func (e *Engine) runStep(task string, m *modules.Module, com common, targets []*
 func (e *Engine) record(info StepInfo, hr *HostResult, com common) {
 	hr.Msg = e.redact.Redact(hr.Msg)
 	hr.Diff = e.redact.Redact(hr.Diff)
+	for i, c := range hr.Changes {
+		hr.Changes[i] = e.redact.Redact(c)
+	}
 	for _, k := range []string{"stdout", "stderr"} {
 		if s, ok := hr.Outputs[k].(string); ok && s != "" {
 			hr.Detail += k + ": " + e.redact.Redact(strings.TrimRight(s, "\n")) + "\n"
@@ -528,7 +532,7 @@ func (e *Engine) runHost(m *modules.Module, com common, h *Host, p modules.Param
 			e.redact.AddValue(v)
 		}
 	}
-	hr.Msg, hr.Diff, hr.Outputs = res.Msg, res.Diff, res.Outputs
+	hr.Msg, hr.Diff, hr.Outputs, hr.Changes = res.Msg, res.Diff, res.Outputs, slices.Clone(res.Changes)
 	if hr.Diff != "" && e.redact.Holds(map[string]any(p)) {
 		// Masking the secret is not enough: the lines around it, and the
 		// previous content (an older password), are as secret.

@@ -222,6 +222,7 @@ type HostResult struct {
 	Status  Status
 	Msg     string
 	Diff    string
+	Changes []string // the module's change list (modules.Result.Changes)
 	Outputs map[string]any
 	Ignored bool   // failed, but the step had ignore_errors
 	Detail  string // the module's stdout/stderr outputs, masked (shown with -vv)

@@ -59,13 +59,15 @@ func hpSnapshot(t *testing.T, l *Lab, cmd string) map[string]string {
 }
 
 // hpConform is the conformance run every module passes: --check predicts
-// exactly the (task, host) pairs that then change and leaves the hosts as
-// they were; the real run changes exactly those; a second run changes
-// nothing; then verify checks the end state with independent commands.
+// exactly the (task, host) pairs that then change, with the same change
+// lists (hpSameChanges), and leaves the hosts as they were; the real run
+// changes exactly those; a second run changes nothing; then verify checks
+// the end state with independent commands.
 func hpConform(t *testing.T, l *Lab, playbook string, args []string, snapshot string, verify func(t *testing.T, host string)) {
 	t.Helper()
 	before := hpSnapshot(t, l, snapshot)
-	check := hpStatuses(hpPlay(t, l, playbook, append([]string{"--check"}, args...)...))
+	checkRun := hpPlay(t, l, playbook, append([]string{"--check"}, args...)...)
+	check := hpStatuses(checkRun)
 	if f := hpWith(check, "failed"); len(f) > 0 {
 		t.Fatalf("%s --check failed: %v", playbook, f)
 	}
@@ -85,6 +87,7 @@ func hpConform(t *testing.T, l *Lab, playbook string, args []string, snapshot st
 	if got := hpWith(st, "changed"); strings.Join(got, "\n") != strings.Join(predicted, "\n") {
 		t.Fatalf("%s: --check predicted\n%v\nbut the run changed\n%v", playbook, predicted, got)
 	}
+	hpSameChanges(t, playbook, checkRun, run)
 	t.Logf("%s: changed %d task/host pairs in %s", playbook, len(predicted), time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	again := hpStatuses(hpPlay(t, l, playbook, args...))
@@ -95,6 +98,37 @@ func hpConform(t *testing.T, l *Lab, playbook string, args []string, snapshot st
 	for _, h := range l.Hosts {
 		verify(t, h.Name)
 	}
+}
+
+// hpSameChanges: for each task @ host, --check and the real run report the
+// same change list, in the module kit's wording (modules/kit.go): a real
+// run's message is the list joined by ", ", --check's "would " and the same
+// list, either followed by "; " and notes. A changed result without a list
+// comes from a module off the kit.
+func hpSameChanges(t *testing.T, playbook string, checkRun, run []PlayResult) {
+	t.Helper()
+	check := map[string]PlayResult{}
+	for _, e := range checkRun {
+		check[e.Task+" @ "+e.Host] = e
+	}
+	for _, e := range run {
+		k, c := e.Task+" @ "+e.Host, check[e.Task+" @ "+e.Host]
+		if e.Status == "changed" && len(e.Changes) == 0 {
+			t.Errorf("%s: %s: changed (%q) without a change list", playbook, k, e.Msg)
+		}
+		list := strings.Join(e.Changes, ", ")
+		if strings.Join(c.Changes, "\n") != strings.Join(e.Changes, "\n") {
+			t.Errorf("%s: %s: --check reports %q, the run %q", playbook, k, c.Changes, e.Changes)
+		} else if list != "" && (!hpWording(e.Msg, list) || !hpWording(c.Msg, "would "+list)) {
+			t.Errorf("%s: %s: wording: --check %q, the run %q, changes %q", playbook, k, c.Msg, e.Msg, e.Changes)
+		}
+	}
+}
+
+// hpWording is modules/internal/kittest.Wording (internal to modules/): msg
+// is the list, then optionally "; " and notes.
+func hpWording(msg, list string) bool {
+	return msg == list || strings.HasPrefix(msg, list+"; ")
 }
 
 // hpFails runs a playbook that must fail on every host with msg containing
@@ -199,6 +233,25 @@ func TestHostprep(t *testing.T) {
 		for _, h := range l.Hosts {
 			hpContains(t, l, h.Name, "docker info --format 'driver={{.Driver}}'", "driver=overlay2")
 		}
+	})
+
+	t.Run("service", func(t *testing.T) {
+		svc := "/etc/init.d/swarmrun-e2e-svc"
+		hpConform(t, l, "service.star", nil, "md5sum "+svc+" 2>&1; ls /etc/rc2.d/; "+svc+" status 2>&1",
+			func(t *testing.T, h string) {
+				hpContains(t, l, h, svc+" status", "swarmrun-e2e-svc is running")
+				hpContains(t, l, h, "ls /etc/rc2.d/", "swarmrun-e2e-svc")
+			})
+	})
+
+	t.Run("docker_user", func(t *testing.T) {
+		hpConform(t, l, "docker_user.star", nil, "iptables -w -S DOCKER-USER 2>&1; md5sum /etc/ufw/after.rules 2>&1",
+			func(t *testing.T, h string) {
+				hpContains(t, l, h, "iptables -w -S DOCKER-USER",
+					"-A DOCKER-USER -s 198.18.6.0/24 -p tcp -m conntrack --ctstate DNAT --ctorigdstport 18081 --ctdir ORIGINAL -j RETURN\n",
+					"-A DOCKER-USER -p tcp -m conntrack --ctstate DNAT --ctorigdstport 18081 --ctdir ORIGINAL -j DROP\n")
+				hpContains(t, l, h, "cat /etc/ufw/after.rules", "# BEGIN swarmrun DOCKER-USER", "# 18080/tcp e2e web: from any\n")
+			})
 	})
 
 	t.Run("apt", func(t *testing.T) {
