@@ -101,10 +101,6 @@ var kitOnLab = map[string]string{
 	"ufw":            "TestHostprep/ufw",
 }
 
-// kitTodo are the modules without a conformance check yet, with why: none
-// today (a new module gets a fixture in one of the tables above).
-var kitTodo = map[string]string{}
-
 // kitEngineFixtures are the Docker modules' fixtures: each builds a fake
 // engine (swarm_fake_test.go) and returns kitEngine's runner. A module
 // family adds its own from init in conformance_<family>_test.go.
@@ -112,35 +108,33 @@ var kitEngineFixtures = map[string]func(t *testing.T) kittest.Runner{}
 
 func TestKitConformance(t *testing.T) {
 	for _, m := range All() {
-		fx, local := kitFixtures[m.Name]
-		efx, engine := kitEngineFixtures[m.Name]
-		ro, readOnly := kitEngineReadOnly[m.Name]
-		if lfx, ok := kitReadOnlyFixtures[m.Name]; ok {
-			ro, readOnly = func(t *testing.T) kittest.Runner { return kitLocal(t, m.Name, lfx) }, true
-		}
-		if sfx, ssh := kitSSHFixtures[m.Name]; ssh {
-			efx, engine = sfx, true
-		}
-		if _, todo := kitTodo[m.Name]; todo && (local || engine || readOnly) {
-			t.Errorf("module %s has a fixture but is still listed as TODO", m.Name)
-		}
-		switch {
-		case local:
-			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, kitLocal(t, m.Name, fx)) })
-		case engine:
-			t.Run(m.Name, func(t *testing.T) { kittest.Conform(t, efx(t)) })
-		case readOnly:
-			t.Run(m.Name, func(t *testing.T) { kittest.ReadOnly(t, ro(t)) })
-		default:
-			if why, todo := kitTodo[m.Name]; todo {
-				t.Logf("%s: TODO: %s", m.Name, why)
-			} else if test, lab := kitOnLab[m.Name]; lab {
-				t.Logf("%s: on lab hosts, %s", m.Name, test)
-			} else {
-				t.Errorf("module %s has no conformance fixture and no TODO entry", m.Name)
-			}
+		if run, ok := kitCase(m.Name); ok {
+			t.Run(m.Name, run)
+		} else if test, lab := kitOnLab[m.Name]; lab {
+			t.Logf("%s: on lab hosts, %s", m.Name, test)
+		} else {
+			t.Errorf("module %s has no conformance fixture: add one to a table above", m.Name)
 		}
 	}
+}
+
+// kitCase is module's conformance run, from whichever table has it.
+func kitCase(module string) (func(t *testing.T), bool) {
+	if fx, ok := kitFixtures[module]; ok {
+		return func(t *testing.T) { kittest.Conform(t, kitLocal(t, module, fx)) }, true
+	}
+	if fx, ok := kitReadOnlyFixtures[module]; ok {
+		return func(t *testing.T) { kittest.ReadOnly(t, kitLocal(t, module, fx)) }, true
+	}
+	for _, table := range []map[string]func(t *testing.T) kittest.Runner{kitEngineFixtures, kitSSHFixtures} {
+		if fx, ok := table[module]; ok {
+			return func(t *testing.T) { kittest.Conform(t, fx(t)) }, true
+		}
+	}
+	if fx, ok := kitEngineReadOnly[module]; ok {
+		return func(t *testing.T) { kittest.ReadOnly(t, fx(t)) }, true
+	}
+	return nil, false
 }
 
 // kitLocal runs a module through the local connection in a temporary
@@ -196,8 +190,8 @@ func TestKitOnLab(t *testing.T) {
 		if _, ok := Get(module); !ok {
 			t.Errorf("kitOnLab: no module %s", module)
 		}
-		if _, todo := kitTodo[module]; todo {
-			t.Errorf("kitOnLab: %s is also in kitTodo", module)
+		if _, ok := kitCase(module); ok {
+			t.Errorf("kitOnLab: %s also has a fixture", module)
 		}
 		if !conform[test] {
 			t.Errorf("kitOnLab: %s: %s has no subtest %s that calls hpConform (found %v)", module, file, test, conform)

@@ -13,8 +13,9 @@ import (
 // hpReadFiles), computes a pure Plan (the list of changes with their diff
 // text) and hands it to one gate, Plan.Apply: check mode, --diff, the
 // wording of messages and the prefix of errors are decided there, once
-// (conformance_test.go lists the modules not on the kit yet). ufw.go's observe/plan/apply split is the
-// model; go.starlark.net's small, plain types are the style.
+// (conformance_test.go holds every module to it). ufw.go's
+// observe/plan/apply split is the model; go.starlark.net's small, plain
+// types are the style.
 //
 // Wording: a change's What is an imperative phrase ("update /etc/x",
 // "load overlay", "restart docker"). A real run reports the changes joined by
