@@ -213,3 +213,14 @@ func hpStrings(p Params, name string) []string {
 	}
 	return p.Strings(name)
 }
+
+// fileLines splits a file's content into its lines, each with its "\n"
+// (the last one may lack it), so an edit can keep the lines it does not
+// change byte for byte.
+func fileLines(content string) []string {
+	lines := strings.SplitAfter(content, "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}

@@ -80,13 +80,9 @@ func limitsEdit(content string, entries []limitsEntry, present bool) string {
 	for _, e := range entries {
 		want[e.key()] = e
 	}
-	lines := strings.SplitAfter(content, "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
 	done := map[string]bool{}
 	var out strings.Builder
-	for _, l := range lines {
+	for _, l := range fileLines(content) {
 		// pam_limits ignores everything from '#' on: "* soft nofile 1024 #
 		// note" is this entry's line too.
 		entry, _, _ := strings.Cut(l, "#")

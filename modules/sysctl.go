@@ -69,13 +69,9 @@ func sysctlValue(v any) string {
 // the key are replaced in place (comments and other lines kept), missing keys
 // appended in sorted order.
 func sysctlEditFile(content string, want map[string]string) string {
-	lines := strings.SplitAfter(content, "\n")
-	if len(lines) > 0 && lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
 	seen := map[string]bool{}
 	var out strings.Builder
-	for _, l := range lines {
+	for _, l := range fileLines(content) {
 		k, _, ok := sysctlParseLine(l)
 		if ok {
 			if v, mine := want[k]; mine {
