@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -223,4 +224,20 @@ func fileLines(content string) []string {
 		lines = lines[:len(lines)-1]
 	}
 	return lines
+}
+
+// dictItem checks an item of a list-of-dicts parameter: a dict whose keys
+// are among keys (any key when none are given). what names the item in
+// errors ("rules[2]").
+func dictItem(x any, what string, keys ...string) (map[string]any, error) {
+	d, ok := x.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a dict", what)
+	}
+	for k := range d {
+		if len(keys) > 0 && !slices.Contains(keys, k) {
+			return nil, fmt.Errorf("%s: unknown key %q (want %s)", what, k, strings.Join(keys, ", "))
+		}
+	}
+	return d, nil
 }

@@ -44,16 +44,9 @@ var limitsItems = map[string]bool{"core": true, "data": true, "fsize": true, "me
 func limitsEntries(raw []any, needValue bool) ([]limitsEntry, error) {
 	var out []limitsEntry
 	for i, r := range raw {
-		d, ok := r.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("limits: entries[%d] is not a dict", i)
-		}
-		for k := range d {
-			switch k {
-			case "domain", "type", "item", "value":
-			default:
-				return nil, fmt.Errorf("limits: entries[%d]: unknown key %q (want domain, type, item, value)", i, k)
-			}
+		d, err := dictItem(r, fmt.Sprintf("entries[%d]", i), "domain", "type", "item", "value")
+		if err != nil {
+			return nil, fmt.Errorf("limits: %w", err)
 		}
 		e := limitsEntry{Domain: hpScalar(d["domain"]), Type: hpScalar(d["type"]), Item: hpScalar(d["item"]), Value: hpScalar(d["value"])}
 		if e.Domain == "" || strings.ContainsAny(e.Domain, " \t\n") {

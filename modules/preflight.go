@@ -134,9 +134,9 @@ type preflightPeer struct {
 func preflightPeers(raw []any) ([]preflightPeer, error) {
 	var out []preflightPeer
 	for i, x := range raw {
-		d, ok := x.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("preflight: peers[%d] is not a dict", i)
+		d, err := dictItem(x, fmt.Sprintf("peers[%d]", i))
+		if err != nil {
+			return nil, fmt.Errorf("preflight: %w", err)
 		}
 		pe := preflightPeer{Name: hpScalar(d["name"]), Address: hpScalar(d["address"])}
 		pe.Manager, _ = d["manager"].(bool)

@@ -207,16 +207,9 @@ func ufwRanges(spec string) []portRange {
 func ufwDesired(raw []any) ([]ufwRule, error) {
 	var out []ufwRule
 	for i, x := range raw {
-		d, ok := x.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("ufw: rules[%d] is not a dict", i)
-		}
-		for k := range d {
-			switch k {
-			case "rule", "port", "proto", "from", "to", "direction", "comment", "state":
-			default:
-				return nil, fmt.Errorf("ufw: rules[%d]: unknown key %q (want rule, port, proto, from, to, direction, comment, state)", i, k)
-			}
+		d, err := dictItem(x, fmt.Sprintf("rules[%d]", i), "rule", "port", "proto", "from", "to", "direction", "comment", "state")
+		if err != nil {
+			return nil, fmt.Errorf("ufw: %w", err)
 		}
 		get := func(k, def string) string {
 			if v := strings.TrimSpace(hpScalar(d[k])); v != "" {
@@ -225,7 +218,6 @@ func ufwDesired(raw []any) ([]ufwRule, error) {
 			return def
 		}
 		r := ufwRule{Action: get("rule", "allow"), Proto: get("proto", "any"), Direction: get("direction", "in"), SPort: "any", Comment: hpScalar(d["comment"])}
-		var err error
 		if !map[string]bool{"allow": true, "deny": true, "limit": true, "reject": true}[r.Action] {
 			return nil, fmt.Errorf("ufw: rules[%d]: rule %q must be allow, deny, limit or reject", i, r.Action)
 		}
