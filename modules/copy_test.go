@@ -36,19 +36,9 @@ func genParams(t *testing.T, module string, given map[string]any) Params {
 	if !ok {
 		t.Fatalf("no module %s", module)
 	}
-	p := Params{}
-	known := map[string]bool{}
-	for _, spec := range m.Params {
-		known[spec.Name] = true
-		if spec.Default != nil {
-			p[spec.Name] = spec.Default
-		}
-	}
-	for k, v := range given {
-		if !known[k] {
-			t.Fatalf("%s has no param %s", module, k)
-		}
-		p[k] = v
+	p, err := m.WithDefaults(given)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

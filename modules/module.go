@@ -9,6 +9,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/docker/docker/client"
 	"github.com/swarmrun/swarmrun/runtime/connection"
@@ -115,4 +116,23 @@ func (p Params) Strings(name string) []string {
 		}
 	}
 	return out
+}
+
+// WithDefaults returns given with the schema's defaults for the parameters
+// it lacks; a name the schema does not know is an error. The runtime does
+// the same per host (runtime/step.go); tests call a module's Run with it.
+func (m *Module) WithDefaults(given Params) (Params, error) {
+	p := Params{}
+	for _, spec := range m.Params {
+		if spec.Default != nil {
+			p[spec.Name] = spec.Default
+		}
+	}
+	for k, v := range given {
+		if !slices.ContainsFunc(m.Params, func(s Param) bool { return s.Name == k }) {
+			return nil, fmt.Errorf("%s has no parameter %s", m.Name, k)
+		}
+		p[k] = v
+	}
+	return p, nil
 }

@@ -27,22 +27,9 @@ func runCtx(t *testing.T, ctx context.Context, name string, tgt *Target, api cli
 	if !ok {
 		t.Fatalf("module %s not registered", name)
 	}
-	// Defaults as the runtime applies them.
-	full := Params{}
-	for _, ps := range m.Params {
-		if ps.Default != nil {
-			full[ps.Name] = ps.Default
-		}
-	}
-	for k, v := range p {
-		found := false
-		for _, ps := range m.Params {
-			found = found || ps.Name == k
-		}
-		if !found {
-			t.Fatalf("%s has no parameter %s", name, k)
-		}
-		full[k] = v
+	full, err := m.WithDefaults(p)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The module's own Run, as the runtime calls it: the fake engine is
 	// the host's Docker client.

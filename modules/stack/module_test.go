@@ -16,21 +16,9 @@ func run(t *testing.T, tgt *modules.Target, api client.APIClient, p modules.Para
 	if !ok {
 		t.Fatal("module stack not registered")
 	}
-	full := modules.Params{}
-	for _, ps := range m.Params {
-		if ps.Default != nil {
-			full[ps.Name] = ps.Default
-		}
-	}
-	for k, v := range p {
-		found := false
-		for _, ps := range m.Params {
-			found = found || ps.Name == k
-		}
-		if !found {
-			t.Fatalf("stack has no parameter %s", k)
-		}
-		full[k] = v
+	full, err := m.WithDefaults(p)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return runStack(context.Background(), tgt, full, api)
 }
