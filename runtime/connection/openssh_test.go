@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -41,16 +42,11 @@ func TestOpenSSH(t *testing.T) {
 	os.WriteFile(hostKey, pem.EncodeToMemory(block), 0o600)
 	hostSigner, _ := ssh.NewSignerFromKey(hostPriv)
 
-	key, pub := newKeyFile(t)
+	key, pub := sshtest.KeyFile(t)
 	authKeys := filepath.Join(dir, "authorized_keys")
 	os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(pub), 0o600)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := sshtest.FreePort(t)
 	conf := filepath.Join(dir, "sshd_config")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`ListenAddress 127.0.0.1
 HostKey %s

@@ -1,10 +1,7 @@
 package connection
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"io"
 	"net"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -41,39 +39,17 @@ type testServer struct {
 	noSFTP     atomic.Bool  // refuse the sftp subsystem
 	execs      atomic.Int32 // exec requests served
 	noUnix     atomic.Bool  // refuse stream-local forwarding (a user not in the docker group)
-	conns      []net.Conn   // accepted connections, for dropAll
+	srv        *sshtest.Server
 }
 
 // dropAll cuts every client connection, as a link cut or a dead host would.
-func (s *testServer) dropAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-}
+func (s *testServer) dropAll() { s.srv.DropAll() }
 
 func newTestServer(t testing.TB) *testServer {
 	t.Helper()
-	s := &testServer{t: t, hostKey: newSigner(t), dir: t.TempDir()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	s.addr = ln.Addr().String()
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, nc)
-			s.mu.Unlock()
-			go s.handle(nc)
-		}
-	}()
+	s := &testServer{t: t, dir: t.TempDir()}
+	s.srv = sshtest.Start(t, sshtest.Handler{Auth: s.auth, Channel: s.channel})
+	s.addr, s.hostKey = s.srv.Addr, s.srv.HostKey
 	return s
 }
 
@@ -89,29 +65,24 @@ func (s *testServer) setEnv(env ...string) {
 	s.mu.Unlock()
 }
 
-func (s *testServer) port() int {
-	_, p, _ := net.SplitHostPort(s.addr)
-	n, _ := strconv.Atoi(p)
-	return n
-}
+func (s *testServer) port() int { return s.srv.Port() }
 
 // knownHostsLine is the known_hosts entry for this server.
 func (s *testServer) knownHostsLine() string {
 	return knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, s.hostKey.PublicKey())
 }
 
-func (s *testServer) handle(nc net.Conn) {
-	cfg := &ssh.ServerConfig{
-		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			for _, k := range s.keys {
-				if string(k.Marshal()) == string(key.Marshal()) {
-					return nil, nil
-				}
+// auth lets in the authorized keys and, when set, the password.
+func (s *testServer) auth(cfg *ssh.ServerConfig) {
+	cfg.PublicKeyCallback = func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, k := range s.keys {
+			if string(k.Marshal()) == string(key.Marshal()) {
+				return nil, nil
 			}
-			return nil, errors.New("unknown key")
-		},
+		}
+		return nil, errors.New("unknown key")
 	}
 	s.mu.Lock()
 	password := s.password
@@ -124,46 +95,39 @@ func (s *testServer) handle(nc net.Conn) {
 			return nil, errors.New("bad password")
 		}
 	}
-	cfg.AddHostKey(s.hostKey)
-	sc, chans, reqs, err := ssh.NewServerConn(nc, cfg)
-	if err != nil {
-		nc.Close()
-		return
-	}
-	defer sc.Close()
-	go ssh.DiscardRequests(reqs) // answers keepalives with "failure", as sshd does
-	for nch := range chans {
-		switch nch.ChannelType() {
-		case "session":
-			ch, reqs, err := nch.Accept()
-			if err != nil {
-				continue
-			}
-			go s.session(ch, reqs)
-		case "direct-streamlocal@openssh.com":
-			var p struct {
-				Path      string
-				Reserved0 string
-				Reserved1 uint32
-			}
-			ssh.Unmarshal(nch.ExtraData(), &p)
-			if s.noUnix.Load() {
-				nch.Reject(ssh.Prohibited, "permission denied")
-				continue
-			}
-			s.forward(nch, "unix", p.Path)
-		case "direct-tcpip":
-			var p struct {
-				Host     string
-				Port     uint32
-				OrigHost string
-				OrigPort uint32
-			}
-			ssh.Unmarshal(nch.ExtraData(), &p)
-			s.forward(nch, "tcp", net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port))))
-		default:
-			nch.Reject(ssh.UnknownChannelType, "unsupported")
+}
+
+func (s *testServer) channel(nch ssh.NewChannel) {
+	switch nch.ChannelType() {
+	case "session":
+		ch, reqs, err := nch.Accept()
+		if err != nil {
+			return
 		}
+		go s.session(ch, reqs)
+	case "direct-streamlocal@openssh.com":
+		var p struct {
+			Path      string
+			Reserved0 string
+			Reserved1 uint32
+		}
+		ssh.Unmarshal(nch.ExtraData(), &p)
+		if s.noUnix.Load() {
+			nch.Reject(ssh.Prohibited, "permission denied")
+			return
+		}
+		s.forward(nch, "unix", p.Path)
+	case "direct-tcpip":
+		var p struct {
+			Host     string
+			Port     uint32
+			OrigHost string
+			OrigPort uint32
+		}
+		ssh.Unmarshal(nch.ExtraData(), &p)
+		s.forward(nch, "tcp", net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port))))
+	default:
+		nch.Reject(ssh.UnknownChannelType, "unsupported")
 	}
 }
 
@@ -303,39 +267,6 @@ func (f *failingWrites) Read(p []byte) (int, error) {
 	return c, nil
 }
 
-func newSigner(t testing.TB) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// newKeyFile writes a fresh OpenSSH private key and returns its path and
-// public key.
-func newKeyFile(t testing.TB) (string, ssh.PublicKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "id_ed25519")
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, _ := ssh.NewSignerFromKey(priv)
-	return path, s.PublicKey()
-}
-
 // isolate points HOME, ssh_config and the agent away from the real user's.
 func isolate(t testing.TB) string {
 	t.Helper()
@@ -362,7 +293,7 @@ func setup(t testing.TB) (*testServer, Config) {
 	t.Helper()
 	home := isolate(t)
 	s := newTestServer(t)
-	key, pub := newKeyFile(t)
+	key, pub := sshtest.KeyFile(t)
 	s.authorize(pub)
 	kh := filepath.Join(home, "known_hosts")
 	if err := os.WriteFile(kh, []byte(s.knownHostsLine()+"\n"), 0o600); err != nil {
@@ -383,20 +314,7 @@ func fileUID(st os.FileInfo) int {
 func serveUnix(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "s.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go handle(c)
-		}
-	}()
+	sshtest.Listen(t, "unix", sock, handle)
 	return sock
 }
 

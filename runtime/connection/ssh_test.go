@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/client"
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -158,7 +159,7 @@ func TestHostKeyAcceptNewHashed(t *testing.T) {
 
 func TestHostKeyChanged(t *testing.T) {
 	s, cfg := setup(t)
-	other := &testServer{hostKey: newSigner(t), addr: s.addr}
+	other := &testServer{hostKey: sshtest.NewSigner(t), addr: s.addr}
 	old := other.knownHostsLine() + "\n"
 	os.WriteFile(cfg.KnownHostsFile, []byte(old), 0o600)
 	for _, policy := range []string{Strict, AcceptNew} {
@@ -297,13 +298,21 @@ func sudoBin(s *testServer) string {
 	return strings.SplitN(strings.TrimPrefix(s.env[0], "PATH="), ":", 2)[0]
 }
 
+// sudoAsAlice is a server with the fake sudo (its password sudoPW) and a
+// Config that logs in as alice with becomePW.
+func sudoAsAlice(t *testing.T, sudoPW, becomePW string) (*testServer, Config) {
+	t.Helper()
+	s, cfg := setup(t)
+	fakeSudo(t, s, sudoPW)
+	cfg.User = "alice"
+	cfg.BecomePassword = becomePW
+	return s, cfg
+}
+
 // TestBecome: what is particular to sudo (commands and files with become
 // are in the conformance suite's ssh+sudo backend).
 func TestBecome(t *testing.T) {
-	s, cfg := setup(t)
-	fakeSudo(t, s, "s3cret")
-	cfg.User = "alice"
-	cfg.BecomePassword = "s3cret"
+	s, cfg := sudoAsAlice(t, "s3cret", "s3cret")
 	c := dial(t, cfg)
 	ctx := context.Background()
 
@@ -335,10 +344,7 @@ func TestBecome(t *testing.T) {
 
 // With NOPASSWD sudo the password must not end up on the command's stdin.
 func TestBecomeNoPasswordNeeded(t *testing.T) {
-	s, cfg := setup(t)
-	fakeSudo(t, s, "")
-	cfg.User = "alice"
-	cfg.BecomePassword = "s3cret"
+	_, cfg := sudoAsAlice(t, "", "s3cret")
 	c := dial(t, cfg)
 	res := mustRun(t, c, "cat", RunOpts{Become: true, Stdin: []byte("only this")})
 	if string(res.Stdout) != "only this" {
@@ -415,13 +421,10 @@ func TestDockerClient(t *testing.T) {
 // with sudo: real perl, the fake sudo, the fake engine's socket. No docker
 // CLI is involved (Debian 13's docker.io has none).
 func TestDockerClientRelay(t *testing.T) {
-	s, cfg := setup(t)
-	fakeSudo(t, s, "pw")
+	s, cfg := sudoAsAlice(t, "pw", "pw")
 	s.noUnix.Store(true)
 	sock := fakeDocker(t)
 
-	cfg.User = "alice"
-	cfg.BecomePassword = "pw"
 	c := dial(t, cfg)
 	if _, version := dockerVersion(t, c, true); version != "20.10.24" {
 		t.Errorf("version %q", version)
@@ -444,16 +447,13 @@ func TestDockerClientRelay(t *testing.T) {
 // relay's (the user may not open the socket), without it the direct path,
 // which fails; neither is the other's cached client.
 func TestConnDockerPerBecome(t *testing.T) {
-	s, cfg := setup(t)
-	fakeSudo(t, s, "pw")
+	s, cfg := sudoAsAlice(t, "pw", "pw")
 	s.noUnix.Store(true)
 	sock := fakeDocker(t)
 	old := dockerSocket
 	dockerSocket = sock
 	defer func() { dockerSocket = old }()
 
-	cfg.User = "alice"
-	cfg.BecomePassword = "pw"
 	c := dial(t, cfg)
 	ctx := context.Background()
 	withSudo, err := c.Docker(ctx, true)
@@ -481,7 +481,7 @@ func TestConnDockerPerBecome(t *testing.T) {
 func TestProxyJump(t *testing.T) {
 	target, cfg := setup(t)
 	jump := newTestServer(t)
-	key, pub := newKeyFile(t)
+	key, pub := sshtest.KeyFile(t)
 	jump.authorize(pub)
 	target.authorize(pub)
 	os.WriteFile(cfg.KnownHostsFile, []byte(target.knownHostsLine()+"\n"+jump.knownHostsLine()+"\n"), 0o600)
@@ -518,41 +518,30 @@ func TestProxyJump(t *testing.T) {
 func TestKeepAliveDeadLink(t *testing.T) {
 	s, cfg := setup(t)
 	// A proxy whose link can be cut without closing the sockets.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var frozen atomic.Bool
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", s.addr)
-			if err != nil {
-				c.Close()
-				return
-			}
-			pipe := func(dst, src net.Conn) {
-				buf := make([]byte, 32*1024)
-				for {
-					n, err := src.Read(buf)
-					if err != nil {
-						dst.Close()
-						return
-					}
-					if frozen.Load() {
-						continue // dropped on the floor
-					}
-					dst.Write(buf[:n])
-				}
-			}
-			go pipe(up, c)
-			go pipe(c, up)
+	ln := sshtest.Listen(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		up, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			c.Close()
+			return
 		}
-	}()
+		pipe := func(dst, src net.Conn) {
+			buf := make([]byte, 32*1024)
+			for {
+				n, err := src.Read(buf)
+				if err != nil {
+					dst.Close()
+					return
+				}
+				if frozen.Load() {
+					continue // dropped on the floor
+				}
+				dst.Write(buf[:n])
+			}
+		}
+		go pipe(up, c)
+		go pipe(c, up)
+	})
 	// known_hosts names the server's own address; the proxy only forwards.
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
 	cfg.HostKeyChecking = Off
@@ -566,7 +555,7 @@ func TestKeepAliveDeadLink(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = c.Run(ctx, "sleep 10", RunOpts{})
+	_, err := c.Run(ctx, "sleep 10", RunOpts{})
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("err = %v after %s", err, time.Since(start))
 	}
