@@ -2,11 +2,7 @@ package modules
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/swarmrun/swarmrun/modules/internal/kittest"
 	"github.com/swarmrun/swarmrun/runtime/connection"
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -27,32 +24,29 @@ import (
 type rebootServer struct {
 	t    *testing.T
 	dir  string
-	addr string
 	down time.Duration
-	cfg  *ssh.ServerConfig
+	srv  *sshtest.Server
 	mu   sync.Mutex
-	ln   net.Listener
-	live []net.Conn
 	boot int
 }
 
 func newRebootServer(t *testing.T, down time.Duration) (*rebootServer, connection.Config) {
-	_, hostKey, _ := ed25519.GenerateKey(rand.Reader)
-	hs, _ := ssh.NewSignerFromKey(hostKey)
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	cpub, _ := ssh.NewPublicKey(pub)
+	keyFile, cpub := sshtest.KeyFile(t)
 	s := &rebootServer{t: t, dir: t.TempDir(), down: down}
-	s.cfg = &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
-		if string(k.Marshal()) == string(cpub.Marshal()) {
-			return nil, nil
-		}
-		return nil, io.EOF
-	}}
-	s.cfg.AddHostKey(hs)
 	s.writeBootID()
-	s.listen("127.0.0.1:0")
+	s.srv = sshtest.Start(t, sshtest.Handler{
+		Auth: func(cfg *ssh.ServerConfig) {
+			cfg.PublicKeyCallback = func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+				if string(k.Marshal()) == string(cpub.Marshal()) {
+					return nil, nil
+				}
+				return nil, io.EOF
+			}
+		},
+		Channel: s.channel,
+	})
 	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop); s.mu.Lock(); s.ln.Close(); s.mu.Unlock() })
+	t.Cleanup(func() { close(stop) })
 	go func() { // the "reboot command" creates dir/reboot
 		for {
 			select {
@@ -65,80 +59,38 @@ func newRebootServer(t *testing.T, down time.Duration) (*rebootServer, connectio
 			}
 		}
 	}()
-	blk, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "id")
-	os.WriteFile(keyFile, pem.EncodeToMemory(blk), 0o600)
-	host, port, _ := net.SplitHostPort(s.addr)
-	var p int
-	for _, c := range port {
-		p = p*10 + int(c-'0')
-	}
-	return s, connection.Config{Name: "node", Host: host, Port: p, User: "root", KeyFiles: []string{keyFile},
+	return s, connection.Config{Name: "node", Host: "127.0.0.1", Port: s.srv.Port(), User: "root", KeyFiles: []string{keyFile},
 		HostKeyChecking: connection.Off, ConnectTimeout: 2 * time.Second, KeepAlive: -1}
 }
 
 func (s *rebootServer) writeBootID() {
-	s.boot++
-	os.WriteFile(filepath.Join(s.dir, "boot_id"), []byte(strings.Repeat(string(rune('a'+s.boot)), 8)+"\n"), 0o644)
-}
-
-func (s *rebootServer) listen(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		s.t.Error(err)
-		return
-	}
 	s.mu.Lock()
-	s.ln, s.addr = ln, ln.Addr().String()
+	s.boot++
+	boot := s.boot
 	s.mu.Unlock()
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.live = append(s.live, nc)
-			s.mu.Unlock()
-			go s.serve(nc)
-		}
-	}()
+	os.WriteFile(filepath.Join(s.dir, "boot_id"), []byte(strings.Repeat(string(rune('a'+boot)), 8)+"\n"), 0o644)
 }
 
 // reboot drops everything, stays down, comes back with a new boot ID.
 func (s *rebootServer) reboot() {
-	s.mu.Lock()
-	s.ln.Close()
-	for _, c := range s.live {
-		c.Close()
-	}
-	s.live = nil
-	s.mu.Unlock()
+	s.srv.Down()
 	time.Sleep(s.down)
 	s.writeBootID()
-	s.listen(s.addr)
+	if err := s.srv.Up(); err != nil {
+		s.t.Error(err)
+	}
 }
 
-func (s *rebootServer) serve(nc net.Conn) {
-	_, chans, reqs, err := ssh.NewServerConn(nc, s.cfg)
+func (s *rebootServer) channel(nch ssh.NewChannel) {
+	if nch.ChannelType() != "session" {
+		nch.Reject(ssh.UnknownChannelType, "no")
+		return
+	}
+	ch, creqs, err := nch.Accept()
 	if err != nil {
 		return
 	}
-	go ssh.DiscardRequests(reqs)
-	for nch := range chans {
-		if nch.ChannelType() != "session" {
-			nch.Reject(ssh.UnknownChannelType, "no")
-			continue
-		}
-		ch, creqs, err := nch.Accept()
-		if err != nil {
-			continue
-		}
-		go s.session(ch, creqs)
-	}
+	go s.session(ch, creqs)
 }
 
 func (s *rebootServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {

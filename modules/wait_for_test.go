@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 )
 
 func TestWaitForLocal(t *testing.T) {
@@ -27,20 +29,8 @@ func TestWaitForLocal(t *testing.T) {
 		t.Errorf("check mode: %+v %v", r, err)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := sshtest.Listen(t, "tcp", "127.0.0.1:0", func(c net.Conn) { c.Close() })
 	port := int64(ln.Addr().(*net.TCPAddr).Port)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	if _, err := genRun(t, tg, false, "wait_for", map[string]any{"port": port, "wait_timeout": int64(5)}); err != nil {
 		t.Errorf("open port: %v", err)
 	}
@@ -55,35 +45,24 @@ func TestWaitForLocal(t *testing.T) {
 func TestWaitForDocker(t *testing.T) {
 	tg := genTarget(t)
 	sock := filepath.Join(t.TempDir(), "docker.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var manager atomic.Bool
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 512)
-			n, _ := c.Read(buf)
-			body := `{"Swarm":{"ControlAvailable":false}}`
-			if manager.Load() {
-				body = `{"Swarm":{"ControlAvailable":true}}`
-			}
-			if strings.HasPrefix(string(buf[:n]), "GET /_ping ") {
-				body = "OK"
-			}
-			c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body))
-			c.Close()
+	sshtest.Listen(t, "unix", sock, func(c net.Conn) {
+		buf := make([]byte, 512)
+		n, _ := c.Read(buf)
+		body := `{"Swarm":{"ControlAvailable":false}}`
+		if manager.Load() {
+			body = `{"Swarm":{"ControlAvailable":true}}`
 		}
-	}()
+		if strings.HasPrefix(string(buf[:n]), "GET /_ping ") {
+			body = "OK"
+		}
+		c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body))
+		c.Close()
+	})
 	if r, err := genRun(t, tg, false, "wait_for", map[string]any{"docker": "answering", "socket": sock, "wait_timeout": int64(5)}); err != nil || r.Changed || !strings.HasPrefix(r.Msg, "answering after") {
 		t.Fatalf("engine answering: %+v %v", r, err)
 	}
-	_, err = genRun(t, tg, false, "wait_for", map[string]any{"docker": "manager", "socket": sock, "wait_timeout": int64(1)})
+	_, err := genRun(t, tg, false, "wait_for", map[string]any{"docker": "manager", "socket": sock, "wait_timeout": int64(1)})
 	if err == nil || !strings.Contains(err.Error(), "the Docker engine as a swarm manager to be answering") {
 		t.Errorf("not a manager: %v", err)
 	}

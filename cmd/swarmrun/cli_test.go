@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/crypto/ssh"
 )
@@ -113,39 +112,15 @@ func TestClearErrors(t *testing.T) {
 // that records a different key for its address.
 func fakeSSHServer(t *testing.T) (string, string) {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &ssh.ServerConfig{NoClientAuth: true}
-	cfg.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				ssh.NewServerConn(c, cfg)
-				c.Close()
-			}()
-		}
-	}()
-	otherPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	other, _ := ssh.NewPublicKey(otherPub)
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	srv := sshtest.Start(t, sshtest.Handler{Auth: func(cfg *ssh.ServerConfig) { cfg.NoClientAuth = true }})
+	other := sshtest.NewSigner(t).PublicKey()
+	host, port, _ := net.SplitHostPort(srv.Addr)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	line := fmt.Sprintf("[%s]:%s %s", host, port, ssh.MarshalAuthorizedKey(other))
 	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return ln.Addr().String(), kh
+	return srv.Addr, kh
 }
 
 func TestInterspersedFlags(t *testing.T) {

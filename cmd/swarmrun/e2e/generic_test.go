@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmrun/swarmrun/runtime/connection/sshtest"
 	"github.com/swarmrun/swarmrun/runtime/testutil"
 )
 
@@ -151,12 +152,7 @@ func genStartSSHD(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := sshtest.FreePort(t)
 	cfg := filepath.Join(dir, "sshd_config")
 	conf := fmt.Sprintf(`ListenAddress 127.0.0.1
 Port %d
