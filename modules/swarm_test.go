@@ -23,14 +23,8 @@ func run(t *testing.T, name string, tgt *Target, api client.APIClient, p Params)
 // api as the host's engine.
 func runCtx(t *testing.T, ctx context.Context, name string, tgt *Target, api client.APIClient, p Params) (*Result, error) {
 	t.Helper()
-	m, ok := Get(name)
-	if !ok {
-		t.Fatalf("module %s not registered", name)
-	}
-	full, err := m.WithDefaults(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := Get(name)
+	full := genParams(t, name, p)
 	// The module's own Run, as the runtime calls it: the fake engine is
 	// the host's Docker client.
 	tgt.Docker = func(context.Context) (client.APIClient, error) { return api, nil }
