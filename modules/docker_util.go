@@ -65,6 +65,19 @@ func withDocker(run func(ctx context.Context, t *Target, p Params, api client.AP
 	}
 }
 
+// withManager is withDocker for a module that must run on a swarm manager:
+// run gets managerAPI's client (under --check on a host not in a swarm yet,
+// an emptySwarm); its errors carry the module's name.
+func withManager(module string, run func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error)) func(context.Context, *Target, Params) (*Result, error) {
+	return withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+		mapi, _, err := managerAPI(ctx, t, api)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", module, err)
+		}
+		return run(ctx, t, p, mapi)
+	})
+}
+
 // absentEngine answers as a just-installed engine would: outside any swarm,
 // no images, no networks. Every other call reaches the real client and
 // fails with its connection error.

@@ -45,16 +45,12 @@ refused when the managers left Ready would not hold the raft majority.
 			"availability": "availability after the step",
 			"role":         "role after the step",
 		},
-		Run: withDocker(runNode),
+		Run: withManager("node", runNode),
 	})
 }
 
 func runNode(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	plan := NewPlan("node", "")
-	api, _, err := managerAPI(ctx, t, api)
-	if err != nil {
-		return nil, plan.Errorf("%w", err)
-	}
 	if p.String("state") == "absent" {
 		return removeNode(ctx, t, p, api, plan)
 	}

@@ -32,16 +32,12 @@ these labels.
 			"node_id": "the node's ID",
 			"labels":  "the node's labels after the step",
 		},
-		Run: withDocker(runNodeLabel),
+		Run: withManager("node_label", runNodeLabel),
 	})
 }
 
 func runNodeLabel(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	plan := NewPlan("node_label", "")
-	api, _, err := managerAPI(ctx, t, api)
-	if err != nil {
-		return nil, plan.Errorf("%w", err)
-	}
 	want, err := nodeLabelsWanted(p)
 	if err != nil {
 		return nil, plan.Errorf("%w", err)

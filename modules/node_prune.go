@@ -27,16 +27,12 @@ hosts joined the restored cluster.
 			{Name: "settle", Type: Int, Default: int64(60), Doc: "seconds to wait for a hostname's newest node to be Ready when it has none yet"},
 		},
 		Outputs: map[string]string{"removed": "the IDs of the removed nodes"},
-		Run:     withDocker(runNodePrune),
+		Run:     withManager("node_prune", runNodePrune),
 	})
 }
 
 func runNodePrune(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	plan := NewPlan("node_prune", "no stale nodes")
-	api, _, err := managerAPI(ctx, t, api)
-	if err != nil {
-		return nil, plan.Errorf("%w", err)
-	}
 	var stale []swarm.Node
 	settle := time.Duration(p.Int("settle")) * time.Second
 	// A hostname whose nodes are all not Ready may be a join still

@@ -37,7 +37,7 @@ has no quorum to keep. Read-only, so --check gives the same answer.
 			"majority": "managers a majority needs",
 			"safe":     "whether the nodes can go down without losing the quorum",
 		},
-		Run: withDocker(runQuorumGuard),
+		Run: withManager("quorum_guard", runQuorumGuard),
 	})
 }
 
@@ -45,11 +45,7 @@ has no quorum to keep. Read-only, so --check gives the same answer.
 // a real run give the same answer; the kit's gate words it.
 func runQuorumGuard(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
 	plan := NewPlan("quorum_guard", "no swarm yet: no quorum to keep")
-	api, empty, err := managerAPI(ctx, t, api)
-	if err != nil {
-		return nil, plan.Errorf("%w", err)
-	}
-	if empty {
+	if _, empty := api.(emptySwarm); empty {
 		return plan.Apply(ctx, t, &Result{Outputs: map[string]any{"safe": true}})
 	}
 	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})

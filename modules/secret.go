@@ -188,12 +188,8 @@ func objectVersion(o swarmObject, base string) int {
 // fileObjectRunner is the Run of the secret or config module: it plans
 // against a manager (kind builds the API of the module's objects on it).
 func fileObjectRunner(kind func(client.APIClient) objectKind) func(context.Context, *Target, Params) (*Result, error) {
-	return withDocker(func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
-		mapi, _, err := managerAPI(ctx, t, api)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", kind(api).kind(), err)
-		}
-		return runFileObject(ctx, t, p, kind(mapi))
+	return withManager(kind(nil).kind(), func(ctx context.Context, t *Target, p Params, api client.APIClient) (*Result, error) {
+		return runFileObject(ctx, t, p, kind(api))
 	})
 }
 
