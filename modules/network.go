@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -230,8 +231,36 @@ func planNetworkAbsent(ctx context.Context, plan *Plan, api client.APIClient, na
 	if len(users) > 0 {
 		return plan.Errorf("%s: used by services %s; remove them first", what, strings.Join(users, ", "))
 	}
-	plan.Add(what, "- network "+name+"\n", func(ctx context.Context) error { return api.NetworkRemove(ctx, cur.ID) })
+	plan.Add(what, "- network "+name+"\n", func(ctx context.Context) error { return removeNetworkNow(ctx, api, name, cur) })
 	return nil
+}
+
+// removeNetworkNow removes the network. A manager just restarted or
+// unlocked may, for a moment, show a copy the swarm does not have (its
+// removal: not found): then it looks again, a second later, and decides
+// afresh: gone is done, used by a service is refused. 10 tries at most.
+func removeNetworkNow(ctx context.Context, api client.APIClient, name string, cur *network.Inspect) error {
+	for try := 1; ; try++ {
+		err := api.NetworkRemove(ctx, cur.ID)
+		if err == nil || !errdefs.IsNotFound(err) || try == 10 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+		if cur, err = findNetwork(ctx, api, name); err != nil || cur == nil {
+			return err
+		}
+		users, err := networkUsers(ctx, api, cur)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("used by services %s; remove them first", strings.Join(users, ", "))
+		}
+	}
 }
 
 // planNetworkPresent plans creating the network, or recreating one that

@@ -77,3 +77,60 @@ func TestFindNetworkLooksAgain(t *testing.T) {
 		t.Fatalf("missed every time: want the listed copy after 4 looks, got %+v %v (%d inspects)", n, err, flaky.calls)
 	}
 }
+
+// staleCopy shows, for its first lookups, a copy of the network under
+// another ID that the swarm does not have: its removal is "not found", as
+// on a manager just unlocked (TestLiveCluster/StackAbsent met it).
+type staleCopy struct {
+	*fakeEngine
+	lookups int
+}
+
+func (f *staleCopy) NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error) {
+	f.lookups++
+	if f.lookups > 1 {
+		return f.fakeEngine.NetworkList(ctx, o)
+	}
+	return []network.Summary{{ID: "stale0001", Name: "app", Scope: "swarm", Driver: "overlay"}}, nil
+}
+
+func (f *staleCopy) NetworkInspect(ctx context.Context, id string, o network.InspectOptions) (network.Inspect, error) {
+	if id == "stale0001" {
+		return network.Inspect{ID: id, Name: "app", Scope: "swarm", Driver: "overlay"}, nil
+	}
+	return f.fakeEngine.NetworkInspect(ctx, id, o)
+}
+
+func (f *staleCopy) NetworkRemove(ctx context.Context, id string) error {
+	if id == "stale0001" {
+		return errdefs.ErrNotFound.WithMessage("network " + id + " not found")
+	}
+	return f.fakeEngine.NetworkRemove(ctx, id)
+}
+
+// TestRemoveNetworkStaleCopy: removing the stale copy fails as not found;
+// the module looks again and decides on the network the swarm has: in use,
+// refused; unused, removed.
+func TestRemoveNetworkStaleCopy(t *testing.T) {
+	f := newFakeManager()
+	mustRun(t, "network", target(false), f, Params{"name": "app"})
+	spec := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web_web"}, TaskTemplate: swarm.TaskSpec{
+		ContainerSpec: &swarm.ContainerSpec{Image: "x"}, Networks: []swarm.NetworkAttachmentConfig{{Target: "app"}}}}
+	svc, err := f.ServiceCreate(context.Background(), spec, swarm.ServiceCreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, "network", target(false), &staleCopy{fakeEngine: f}, Params{"name": "app", "state": "absent"})
+	if err == nil || err.Error() != "network: remove network app: used by services web_web; remove them first" {
+		t.Errorf("in use behind a stale copy: %v", err)
+	}
+	if err := f.ServiceRemove(context.Background(), svc.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.Calls = nil
+	r, err := run(t, "network", target(false), &staleCopy{fakeEngine: f}, Params{"name": "app", "state": "absent"})
+	left, _ := findNetwork(context.Background(), f, "app")
+	if err != nil || !r.Changed || left != nil || len(f.Calls) != 1 {
+		t.Errorf("unused behind a stale copy: %+v %v, networks %v, calls %v", r, err, f.Networks, f.Calls)
+	}
+}
