@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -161,19 +160,24 @@ func listNetwork(ctx context.Context, api client.APIClient, name string) (*netwo
 		return nil, false, err
 	}
 	// A manager that restarted many times may also list a stale copy under
-	// the same name that inspect does not find: take the one it finds.
-	var stale *network.Inspect
+	// the same name: one inspect does not find, or a node's own copy of a
+	// network since recreated, which the swarm no longer has. Take the
+	// newest one inspect finds.
+	var stale, best *network.Inspect
 	for _, n := range list {
 		if n.Name != name {
 			continue
 		}
 		full, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
-		if err == nil {
-			return &full, true, nil
+		if err == nil && (best == nil || full.Created.After(best.Created)) {
+			best = &full
 		}
-		if stale == nil {
+		if err != nil && stale == nil {
 			stale = &n
 		}
+	}
+	if best != nil {
+		return best, true, nil
 	}
 	return stale, false, nil
 }
@@ -236,20 +240,22 @@ func planNetworkAbsent(ctx context.Context, plan *Plan, api client.APIClient, na
 }
 
 // removeNetworkNow removes the network. A manager just restarted or
-// unlocked may, for a moment, show a copy the swarm does not have (its
-// removal: not found): then it looks again, a second later, and decides
-// afresh: gone is done, used by a service is refused. 10 tries at most.
+// unlocked may, for a while, show a copy the swarm does not have, whose
+// removal fails: so a failed removal looks again a second later and
+// decides afresh (gone is done, used by a service is refused), 10 tries at
+// most.
 func removeNetworkNow(ctx context.Context, api client.APIClient, name string, cur *network.Inspect) error {
 	for try := 1; ; try++ {
-		err := api.NetworkRemove(ctx, cur.ID)
-		if err == nil || !errdefs.IsNotFound(err) || try == 10 {
-			return err
+		rmErr := api.NetworkRemove(ctx, cur.ID)
+		if rmErr == nil || try == 10 {
+			return rmErr
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return rmErr
 		case <-time.After(time.Second):
 		}
+		var err error
 		if cur, err = findNetwork(ctx, api, name); err != nil || cur == nil {
 			return err
 		}

@@ -2,8 +2,10 @@ package modules
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
@@ -78,39 +80,44 @@ func TestFindNetworkLooksAgain(t *testing.T) {
 	}
 }
 
-// staleCopy shows, for its first lookups, a copy of the network under
-// another ID that the swarm does not have: its removal is "not found", as
-// on a manager just unlocked (TestLiveCluster/StackAbsent met it).
+// staleCopy also lists an older copy of each network under another ID,
+// one the swarm does not have, whose removal fails (TestLiveCluster/
+// StackAbsent met it on a manager just unlocked); with only, the first
+// listing shows the copy alone.
 type staleCopy struct {
 	*fakeEngine
+	only    bool
 	lookups int
 }
 
+var staleNet = network.Inspect{ID: "stale0001", Name: "app", Scope: "swarm", Driver: "overlay", Created: time.Unix(1, 0)}
+
 func (f *staleCopy) NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error) {
 	f.lookups++
-	if f.lookups > 1 {
-		return f.fakeEngine.NetworkList(ctx, o)
+	if f.only && f.lookups == 1 {
+		return []network.Summary{staleNet}, nil
 	}
-	return []network.Summary{{ID: "stale0001", Name: "app", Scope: "swarm", Driver: "overlay"}}, nil
+	l, err := f.fakeEngine.NetworkList(ctx, o)
+	return append([]network.Summary{staleNet}, l...), err
 }
 
 func (f *staleCopy) NetworkInspect(ctx context.Context, id string, o network.InspectOptions) (network.Inspect, error) {
-	if id == "stale0001" {
-		return network.Inspect{ID: id, Name: "app", Scope: "swarm", Driver: "overlay"}, nil
+	if id == staleNet.ID {
+		return staleNet, nil
 	}
 	return f.fakeEngine.NetworkInspect(ctx, id, o)
 }
 
 func (f *staleCopy) NetworkRemove(ctx context.Context, id string) error {
-	if id == "stale0001" {
-		return errdefs.ErrNotFound.WithMessage("network " + id + " not found")
+	if id == staleNet.ID {
+		return errors.New("Error response from daemon: network " + id + " not found")
 	}
 	return f.fakeEngine.NetworkRemove(ctx, id)
 }
 
-// TestRemoveNetworkStaleCopy: removing the stale copy fails as not found;
-// the module looks again and decides on the network the swarm has: in use,
-// refused; unused, removed.
+// TestRemoveNetworkStaleCopy: of two copies of a name the newest is the
+// network; a removal that fails on a copy shown alone looks again and
+// decides on the network the swarm has: in use, refused; unused, removed.
 func TestRemoveNetworkStaleCopy(t *testing.T) {
 	f := newFakeManager()
 	mustRun(t, "network", target(false), f, Params{"name": "app"})
@@ -120,17 +127,19 @@ func TestRemoveNetworkStaleCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = run(t, "network", target(false), &staleCopy{fakeEngine: f}, Params{"name": "app", "state": "absent"})
-	if err == nil || err.Error() != "network: remove network app: used by services web_web; remove them first" {
-		t.Errorf("in use behind a stale copy: %v", err)
+	for _, only := range []bool{false, true} {
+		_, err = run(t, "network", target(false), &staleCopy{fakeEngine: f, only: only}, Params{"name": "app", "state": "absent"})
+		if err == nil || err.Error() != "network: remove network app: used by services web_web; remove them first" {
+			t.Errorf("in use behind a stale copy (shown alone first: %v): %v", only, err)
+		}
 	}
 	if err := f.ServiceRemove(context.Background(), svc.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.Calls = nil
-	r, err := run(t, "network", target(false), &staleCopy{fakeEngine: f}, Params{"name": "app", "state": "absent"})
+	r, err := run(t, "network", target(false), &staleCopy{fakeEngine: f, only: true}, Params{"name": "app", "state": "absent"})
 	left, _ := findNetwork(context.Background(), f, "app")
 	if err != nil || !r.Changed || left != nil || len(f.Calls) != 1 {
-		t.Errorf("unused behind a stale copy: %+v %v, networks %v, calls %v", r, err, f.Networks, f.Calls)
+		t.Errorf("unused behind a stale copy: %+v %v, left %v, calls %v", r, err, left, f.Calls)
 	}
 }

@@ -283,7 +283,7 @@ func (f *Engine) NetworkCreate(_ context.Context, name string, o network.CreateO
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	f.Networks[id] = &network.Inspect{ID: id, Name: name, Driver: o.Driver, Scope: o.Scope, Attachable: o.Attachable, Internal: o.Internal, Options: opts, Labels: labels, IPAM: ipam}
+	f.Networks[id] = &network.Inspect{ID: id, Name: name, Created: time.Now(), Driver: o.Driver, Scope: o.Scope, Attachable: o.Attachable, Internal: o.Internal, Options: opts, Labels: labels, IPAM: ipam}
 	if f.Networks[id].Scope == "" {
 		f.Networks[id].Scope = "swarm"
 	}
