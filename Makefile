@@ -43,9 +43,11 @@ race:
 FUZZTIME ?= 10s
 FUZZ     := inventory:FuzzINI inventory:FuzzYAML inventory:FuzzPattern inventory:FuzzExtraVars \
             inventory:FuzzPyLiteral modules/stack:FuzzComposeLoad modules:FuzzDaemonJSONMerge
+# A failure shows the whole output (the failing input, or why a worker died).
 fuzz:
-	@set -eo pipefail; for t in $(FUZZ); do echo "fuzz $$t"; \
-	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ | tail -n 2; done
+	@set -e; for t in $(FUZZ); do echo "fuzz $$t"; \
+	  out=$$($(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/ 2>&1) || { echo "$$out"; exit 1; }; \
+	  echo "$$out" | tail -n 2; done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
