@@ -247,7 +247,11 @@ func planNetworkAbsent(ctx context.Context, plan *Plan, api client.APIClient, na
 func removeNetworkNow(ctx context.Context, api client.APIClient, name string, cur *network.Inspect) error {
 	for try := 1; ; try++ {
 		rmErr := api.NetworkRemove(ctx, cur.ID)
-		if rmErr == nil || try == 10 {
+		if rmErr == nil {
+			waitNetworkGone(ctx, api, name)
+			return nil
+		}
+		if try == 10 {
 			return rmErr
 		}
 		select {
@@ -265,6 +269,22 @@ func removeNetworkNow(ctx context.Context, api client.APIClient, name string, cu
 		}
 		if len(users) > 0 {
 			return fmt.Errorf("used by services %s; remove them first", strings.Join(users, ", "))
+		}
+	}
+}
+
+// waitNetworkGone waits, up to 20 s, until the manager no longer lists the
+// network: a node's own copy outlives the swarm's for a moment, and a run
+// right after would take it for the network.
+func waitNetworkGone(ctx context.Context, api client.APIClient, name string) {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if n, _, err := listNetwork(ctx, api, name); err != nil || n == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

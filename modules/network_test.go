@@ -143,3 +143,49 @@ func TestRemoveNetworkStaleCopy(t *testing.T) {
 		t.Errorf("unused behind a stale copy: %+v %v, left %v, calls %v", r, err, left, f.Calls)
 	}
 }
+
+// lingering lists a removed network's copy for a few more lookups, as a
+// manager whose own copy outlives the swarm's does.
+type lingering struct {
+	*fakeEngine
+	gone *network.Summary
+	left int
+}
+
+func (f *lingering) NetworkRemove(ctx context.Context, id string) error {
+	if f.gone != nil && id == f.gone.ID {
+		return errors.New("Error response from daemon: network " + id + " not found")
+	}
+	n := network.Summary(*f.Networks[id])
+	f.gone, f.left = &n, 3
+	return f.fakeEngine.NetworkRemove(ctx, id)
+}
+
+func (f *lingering) NetworkInspect(ctx context.Context, id string, o network.InspectOptions) (network.Inspect, error) {
+	if f.gone != nil && id == f.gone.ID && f.left > 0 {
+		return *f.gone, nil
+	}
+	return f.fakeEngine.NetworkInspect(ctx, id, o)
+}
+
+func (f *lingering) NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error) {
+	l, err := f.fakeEngine.NetworkList(ctx, o)
+	if f.gone != nil && f.left > 0 {
+		f.left--
+		l = append(l, *f.gone)
+	}
+	return l, err
+}
+
+// TestRemoveNetworkWaitsUntilGone: a removal returns once the manager no
+// longer lists the network, so a run right after changes nothing.
+func TestRemoveNetworkWaitsUntilGone(t *testing.T) {
+	f := &lingering{fakeEngine: newFakeManager()}
+	mustRun(t, "network", target(false), f, Params{"name": "app"})
+	if r := mustRun(t, "network", target(false), f, Params{"name": "app", "state": "absent"}); !r.Changed {
+		t.Fatalf("not removed: %+v", r)
+	}
+	if r := mustRun(t, "network", target(false), f, Params{"name": "app", "state": "absent"}); r.Changed || f.left != 0 {
+		t.Errorf("a run right after the removal: %+v (copy listed %d more times)", r, f.left)
+	}
+}
